@@ -1,0 +1,108 @@
+"""The backend interface: launch / follow / wait / stop / inspect an arm, one contract for all.
+
+Read like harlequin's adapter: a small abstract class, capability flags, own exceptions.
+A backend turns an ``ArmRun`` into something running and hands back its output as
+complete lines, each with a resume token, so that a monitor that died can pick up
+exactly where the run directory says it stopped.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from abtui.experiment.rundir import RunDir
+from abtui.spec import ArmRun, ExperimentSpec
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One complete line of an arm's output (without the newline).
+
+    ``token`` is where to resume *after* this line: a byte offset (local backend)
+    or a daemon timestamp (docker). ``truncated`` marks a line cut at the size cap.
+    """
+
+    raw: bytes
+    token: int | str
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class ArmExit:
+    """How an arm ended."""
+
+    exit_code: int | None
+    oom_killed: bool = False
+    error: str | None = None
+    finished_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.oom_killed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "oom_killed": self.oom_killed,
+            "error": self.error,
+            "finished_at": self.finished_at,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ArmExit:
+        return cls(d.get("exit_code"), bool(d.get("oom_killed")), d.get("error"), d.get("finished_at"))
+
+
+@dataclass
+class ArmHandle:
+    """What a backend needs to find an arm again: saved in the manifest as ``ref``."""
+
+    run_id: str
+    ref: dict[str, Any] = field(default_factory=dict)  # pid/pgid, or container id
+
+
+class Backend(ABC):
+    """Launch and watch arms. Capability flags say what a backend can do."""
+
+    name: str = "?"
+    SUPPORTS_GPUS = False
+    SUPPORTS_REATTACH = True
+    SUPPORTS_RESOURCE_LIMITS = False
+    ISOLATES_ENVIRONMENT = False
+
+    def prepare(self, spec: ExperimentSpec, runs: list[ArmRun], rundir: RunDir) -> dict[str, Any]:
+        """Before any arm starts: resolve shared facts (image identity...) for the manifest."""
+        return {}
+
+    @abstractmethod
+    def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
+        """Start one arm. Output must outlive this process (file or daemon log)."""
+
+    @abstractmethod
+    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+               stop: threading.Event) -> Iterator[LogLine]:
+        """Yield complete lines after ``resume`` until the arm has exited and its output is
+        drained, or ``stop`` is set. Never yields a line twice for the same resume point."""
+
+    @abstractmethod
+    def poll(self, handle: ArmHandle) -> ArmExit | None:
+        """The arm's exit, or None while it runs."""
+
+    @abstractmethod
+    def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
+        """Stop the arm: polite signal, then force after ``grace_s``."""
+
+    def cleanup(self, handle: ArmHandle, keep: bool = False) -> None:
+        """After the end and the drain: remove what the arm left (containers)."""
+
+    def inspect(self, handle: ArmHandle) -> dict[str, Any]:
+        """Facts about the running arm for the manifest and the diff."""
+        return {}
+
+    def find(self, rundir: RunDir) -> dict[str, ArmHandle]:
+        """Arms of this run that the backend can still see, by run id (for attach / stop)."""
+        return {}

@@ -1,0 +1,218 @@
+"""Local backend: one subprocess per arm, in its own session, writing to a file in the run dir.
+
+The arm's stdout and stderr go to ``arms/<run>/output.log`` (not to a pipe the monitor
+holds), so an arm outlives a monitor that dies or detaches, and a later attach resumes
+tailing from the byte offset that ``events.jsonl`` recorded last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
+from abtui.errors import BackendError
+from abtui.experiment.rundir import RunDir
+from abtui.ingest.lines import LineAssembler
+from abtui.spec import ArmRun, ExperimentSpec
+
+_POLL_S = 0.1
+_READ = 1 << 16
+
+
+def _exit_marker(rundir: RunDir, run_id: str) -> Path:
+    return rundir.arm_dir(run_id) / "exit_code"
+
+
+class LocalBackend(Backend):
+    """Arms as local processes; GPUs pinned through ``CUDA_VISIBLE_DEVICES``."""
+
+    name = "local"
+    SUPPORTS_GPUS = True
+    SUPPORTS_REATTACH = True
+
+    def __init__(self, spec: ExperimentSpec | None = None, workdir: str | Path | None = None) -> None:
+        self.spec = spec
+        self.workdir = Path(workdir) if workdir else Path.cwd()
+
+    def _argv(self, run: ArmRun) -> list[str]:
+        argv = list(run.command)
+        # "python" in a spec means the interpreter abtui runs on (the venv with torch)
+        if argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        if len(run.gpus) > 1 and len(argv) > 1 and argv[0] == sys.executable:
+            args = argv[1:]
+            if args and args[0] == "-u":
+                args = args[1:]
+            argv = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                    f"--nproc_per_node={len(run.gpus)}", *args]
+        elif shutil.which(argv[0]) is None and not Path(self.workdir, argv[0]).exists():
+            raise BackendError(f"arm {run.run_id}: command not found: {argv[0]!r}")
+        return argv
+
+    def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
+        argv = self._argv(run)
+        env = dict(os.environ)
+        env.update(run.env)
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "ABTUI_ARM": run.arm,
+            "ABTUI_RUN_ID": run.run_id,
+            "ABTUI_SEED": str(run.seed),
+            "ABTUI_OUT": str(rundir.arm_dir(run.run_id) / "out"),
+            # an arm with no GPUs sees none; never inherit the monitor's devices
+            "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),
+        })
+        out_path = rundir.output_path(run.run_id)
+        marker = _exit_marker(rundir, run.run_id)
+        # A tiny wrapper records the exit status in the run dir, so that a monitor that
+        # was not the parent (attach after a crash) still learns how the arm ended.
+        wrapper = [sys.executable, "-m", "abtui.backends.local_wrapper", str(marker), "--", *argv]
+        with open(out_path, "ab") as out:
+            try:
+                proc = subprocess.Popen(
+                    wrapper, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    cwd=self.workdir, env=env, start_new_session=True, close_fds=True,
+                )
+            except OSError as exc:
+                raise BackendError(f"arm {run.run_id}: cannot start {argv[0]!r}: {exc}") from None
+        self._children[run.run_id] = proc
+        try:
+            create_time = psutil.Process(proc.pid).create_time()
+        except psutil.Error:
+            create_time = None
+        return ArmHandle(run.run_id, {"pid": proc.pid, "pgid": proc.pid, "marker": str(marker),
+                                      "create_time": create_time, "argv": argv})
+
+    @property
+    def _children(self) -> dict[str, subprocess.Popen[bytes]]:
+        if not hasattr(self, "_popen"):
+            self._popen: dict[str, subprocess.Popen[bytes]] = {}
+        return self._popen
+
+    def _alive(self, handle: ArmHandle) -> bool:
+        proc = self._children.get(handle.run_id)
+        if proc is not None:
+            return proc.poll() is None
+        pid = handle.ref.get("pid")
+        if not pid:
+            return False
+        try:
+            p = psutil.Process(pid)
+            if handle.ref.get("create_time") and abs(p.create_time() - handle.ref["create_time"]) > 1:
+                return False  # the PID was reused by another process
+            return p.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+               stop: threading.Event) -> Iterator[LogLine]:
+        path = rundir.output_path(handle.run_id)
+        offset = int(resume or 0)
+        asm = LineAssembler(offset=offset)
+        while not path.exists():
+            if stop.wait(_POLL_S) or not self._alive(handle):
+                return
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            while True:
+                chunk = fh.read(_READ)
+                if chunk:
+                    for raw, end, truncated in asm.iter_lines(chunk):
+                        yield LogLine(raw, end, truncated)
+                    continue
+                if stop.is_set():
+                    return
+                if not self._alive(handle):
+                    # drain what was written between the last read and the exit
+                    rest = fh.read()
+                    for raw, end, truncated in asm.iter_lines(rest):
+                        yield LogLine(raw, end, truncated)
+                    tail = asm.flush()
+                    if tail is not None:
+                        yield LogLine(tail, asm.offset, False)
+                    return
+                stop.wait(_POLL_S)
+
+    def poll(self, handle: ArmHandle) -> ArmExit | None:
+        if self._alive(handle):
+            return None
+        proc = self._children.get(handle.run_id)
+        marker = Path(handle.ref.get("marker") or "")
+        code = _read_marker(marker) if handle.ref.get("marker") else None
+        if code is None and proc is not None:
+            code = proc.returncode
+        try:
+            finished = marker.stat().st_mtime
+        except OSError:
+            finished = time.time()
+        return ArmExit(code, error=None if code == 0 else _describe(code), finished_at=finished)
+
+    def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
+        pgid = handle.ref.get("pgid")
+        if not pgid or not self._alive(handle):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and self._alive(handle):
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        proc = self._children.get(handle.run_id)
+        if proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+    def inspect(self, handle: ArmHandle) -> dict[str, Any]:
+        return {"pid": handle.ref.get("pid"), "argv": handle.ref.get("argv"),
+                "host": os.uname().nodename, "python": sys.executable}
+
+    def pids(self, handle: ArmHandle) -> list[int]:
+        """The arm's process tree (for telemetry and GPU-process mapping)."""
+        pid = handle.ref.get("pid")
+        try:
+            root = psutil.Process(pid)
+            return [root.pid, *(c.pid for c in root.children(recursive=True))]
+        except (psutil.Error, TypeError, ValueError):
+            return []
+
+    def find(self, rundir: RunDir) -> dict[str, ArmHandle]:
+        manifest = rundir.read_manifest()
+        found = {}
+        for run_id, entry in (manifest.get("runs") or {}).items():
+            ref = entry.get("ref") or {}
+            if ref.get("pid"):
+                found[run_id] = ArmHandle(run_id, dict(ref))
+        return found
+
+
+def _read_marker(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _describe(code: int | None) -> str | None:
+    if code is None:
+        return "exit status unknown (the arm ended while no monitor watched it)"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+            hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if name == "SIGKILL" else ""
+            return f"killed by {name}{hint}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"

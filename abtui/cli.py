@@ -1,0 +1,180 @@
+"""``abtui``: run / attach / ls / stop / report / diff / demo / doctor / validate.
+
+Imports are lazy so that ``abtui --help`` starts fast. Every user error is a message and
+an exit code (2 usage/spec, 3 arm failed, 1 gate failed), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """exit codes: 0 done, 1 a gate failed, 2 bad spec or usage, 3 an arm failed
+docs: README.md, docs/protocol.md (log protocol), docs/report.md (report.json)"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="abtui", description="A/B-test deep-learning training runs "
+                                "in the terminal: launch every arm, watch, compare, conclude.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from abtui import __version__
+
+    p.add_argument("--version", action="version", version=f"abtui {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    def gates(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--gate", action="append", default=[], metavar="EXPR",
+                        help="pass/fail gate, e.g. 'throughput_ratio >= 0.97' (repeatable)")
+
+    r = sub.add_parser("run", help="start every arm of an experiment and watch it")
+    r.add_argument("spec", help="experiment YAML (see configs/)")
+    r.add_argument("--headless", action="store_true", help="no console: progress lines, report, exit code")
+    r.add_argument("--runs-dir", default="runs", help="where run directories go (default: runs)")
+    r.add_argument("--keep", action="store_true", help="keep containers after the end")
+    r.add_argument("--stop-on-exit", action="store_true",
+                   help="headless: Ctrl-C / SIGTERM stop the arms instead of detaching")
+    gates(r)
+
+    a = sub.add_parser("attach", help="watch a running or finished experiment again")
+    a.add_argument("run_dir")
+    a.add_argument("--headless", action="store_true")
+    gates(a)
+
+    ls = sub.add_parser("ls", help="list experiments, running and finished")
+    ls.add_argument("--runs-dir", default="runs")
+
+    s = sub.add_parser("stop", help="stop the arms of an experiment")
+    s.add_argument("run_dir")
+    s.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+
+    rep = sub.add_parser("report", help="rebuild report.md/json/html from a run directory")
+    rep.add_argument("run_dir")
+    gates(rep)
+
+    d = sub.add_parser("diff", help="every difference between two past runs (arms matched by name)")
+    d.add_argument("run_a")
+    d.add_argument("run_b")
+
+    demo = sub.add_parser("demo", help="run the CPU quickstart A/B (console in a terminal)")
+    demo.add_argument("--headless", action="store_true")
+    demo.add_argument("--runs-dir", default="runs")
+
+    sub.add_parser("doctor", help="what is usable here: Docker, NVIDIA runtime, NVML, torch")
+
+    v = sub.add_parser("validate", help="check an experiment spec and print the resolved arms")
+    v.add_argument("spec")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from abtui.errors import EXIT_USAGE, AbtuiError
+
+    args = _parser().parse_args(argv)
+    if not args.cmd:
+        _parser().print_help()
+        return EXIT_USAGE
+    try:
+        return int(_dispatch(args) or 0)
+    except AbtuiError as exc:
+        print(f"abtui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("abtui: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _interactive(headless: bool) -> bool:
+    return not headless and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.cmd
+    if cmd == "run":
+        return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit)
+    if cmd == "demo":
+        return _run(str(_quickstart()), args.headless, args.runs_dir, [], False, False)
+    if cmd == "attach":
+        from abtui.experiment import Experiment
+
+        exp = Experiment.attach(args.run_dir)
+        if _interactive(args.headless):
+            return _tui(exp, args.gate)
+        from abtui.headless import run_headless
+
+        return run_headless(exp, args.gate)
+    if cmd == "report":
+        from abtui.conclude import conclude, exit_code
+        from abtui.experiment import Experiment
+        from abtui.report.build import render_summary
+
+        exp = Experiment.attach(args.run_dir, follow=False)
+        report = conclude(exp, args.gate)
+        print(render_summary(report))
+        print(f"abtui: wrote {exp.rundir.report_md}, report.json, report.html")
+        return exit_code(exp, report)
+    if cmd == "stop":
+        from abtui.commands import stop_run
+
+        return stop_run(args.run_dir, args.grace)
+    if cmd == "ls":
+        from abtui.commands import list_runs
+
+        return list_runs(args.runs_dir)
+    if cmd == "diff":
+        from abtui.diff.engine import diff_runs, render_findings
+
+        print(render_findings(diff_runs(Path(args.run_a), Path(args.run_b))))
+        return 0
+    if cmd == "doctor":
+        from abtui.doctor import doctor
+
+        return doctor()
+    if cmd == "validate":
+        from abtui.commands import validate
+
+        return validate(args.spec)
+    return 2
+
+
+def _quickstart() -> Path:
+    here = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+    if here.is_file():
+        return here
+    from abtui.errors import AbtuiError
+
+    raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
+
+
+def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
+         stop_on_exit: bool) -> int:
+    from abtui.compare.gates import parse_gate
+    from abtui.experiment import Experiment
+    from abtui.spec import load_spec
+
+    spec = load_spec(spec_path)
+    for g in [*spec.gates, *gates]:
+        parse_gate(g)  # a bad gate is a usage error before anything starts
+    exp = Experiment.start(spec, spec_path, runs_dir)
+    if _interactive(headless):
+        return _tui(exp, gates, keep=keep)
+    from abtui.headless import run_headless
+
+    return run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
+
+
+def _tui(exp: object, gates: list[str], keep: bool = False) -> int:
+    try:
+        from abtui.tui.app import run_console
+    except ImportError:
+        from abtui.headless import run_headless
+
+        return run_headless(exp, gates, keep=keep)  # type: ignore[arg-type]
+    return run_console(exp, gates, keep=keep)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

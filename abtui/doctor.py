@@ -1,0 +1,92 @@
+"""``abtui doctor``: what is usable here, with a hint for each missing piece."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+OK, MISSING = "ok", "missing"
+
+
+def _check(name: str, fn: Callable[[], tuple[bool, str, str]]) -> tuple[str, bool, str, str]:
+    try:
+        ok, detail, hint = fn()
+    except Exception as exc:  # a check must report, not crash
+        ok, detail, hint = False, f"{type(exc).__name__}: {exc}", ""
+    return name, ok, detail, hint
+
+
+def _docker() -> tuple[bool, str, str]:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=5)
+        v = client.version()
+    except Exception as exc:
+        return (False, f"daemon not reachable ({str(exc).splitlines()[0][:80]})",
+                "start dockerd (sudo systemctl start docker) or add your user to the docker group")
+    runtimes = client.info().get("Runtimes", {})
+    extra = " ; nvidia runtime present" if "nvidia" in runtimes else " ; no nvidia runtime"
+    return True, f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}){extra}", (
+        "" if "nvidia" in runtimes else "GPU arms in containers need the NVIDIA Container Toolkit")
+
+
+def _nvml() -> tuple[bool, str, str]:
+    from abtui.telemetry.nvml import NvmlSession
+
+    nv = NvmlSession()
+    if not nv.available:
+        return False, nv.reason_unavailable or "NVML unavailable", "install the NVIDIA driver (CPU-only is fine: telemetry is then off)"
+    names = [g.get("name") for g in nv.static_info()]
+    return True, f"{len(names)} GPU(s): {', '.join(map(str, names))}", ""
+
+
+def _telemetry_cost() -> tuple[bool, str, str]:
+    from abtui.telemetry import TelemetrySampler
+
+    s = TelemetrySampler()
+    s.sample()  # warm up: first NVML calls are slow
+    n = 20
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        s.sample()
+    wall = (time.perf_counter() - t0) / n * 1e3
+    cpu = (time.process_time() - c0) / n * 1e3
+    return True, f"one sample: {wall:.2f} ms wall, {cpu:.2f} ms CPU (at 1 Hz: {cpu / 10:.3f} % of a core)", ""
+
+
+def _torch() -> tuple[bool, str, str]:
+    if importlib.util.find_spec("torch") is None:
+        return False, "not installed in this Python", "pip install 'abtui[train]' (runners need torch)"
+    out = subprocess.run([sys.executable, "-c", "import torch;print(torch.__version__, torch.cuda.is_available())"],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        return False, out.stderr.strip().splitlines()[-1][:100], ""
+    ver, cuda = out.stdout.split()
+    return True, f"torch {ver}, CUDA available: {cuda}", ""
+
+
+def _nvidia_smi() -> tuple[bool, str, str]:
+    path = shutil.which("nvidia-smi")
+    return (path is not None, path or "not on PATH", "" if path else "comes with the NVIDIA driver")
+
+
+def doctor() -> int:
+    checks = [
+        _check("docker", _docker),
+        _check("nvml", _nvml),
+        _check("nvidia-smi", _nvidia_smi),
+        _check("torch", _torch),
+        _check("telemetry cost", _telemetry_cost),
+    ]
+    for name, ok, detail, hint in checks:
+        mark = OK if ok else MISSING
+        print(f"{name:<15} {mark:<8} {detail}")
+        if hint:
+            print(f"{'':<24} hint: {hint}")
+    print("abtui works with any subset: no Docker -> local backend; no GPU -> CPU arms, telemetry off.")
+    return 0

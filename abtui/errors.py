@@ -1,0 +1,34 @@
+"""Errors a user can act on, each with the exit code the CLI returns for it."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_GATE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_ARM_FAILED = 3
+
+
+class AbtuiError(Exception):
+    """An error with a message meant for the user, never a traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class SpecError(AbtuiError):
+    """The experiment spec is invalid. ``problems`` holds one line per problem."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{path}: invalid experiment spec\n{lines}")
+
+
+class RunDirError(AbtuiError):
+    """A run directory is missing, unreadable or not an abtui run."""
+
+
+class BackendError(AbtuiError):
+    """A backend could not do what was asked (daemon down, image missing, ...)."""
+
+    exit_code = EXIT_ARM_FAILED

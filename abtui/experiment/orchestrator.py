@@ -1,0 +1,377 @@
+"""The orchestrator both front ends share: launch, watch, persist, re-attach, stop.
+
+No UI here: the TUI and the headless mode read ``experiment.store`` and call these methods.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import platform
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from abtui import __version__
+from abtui.backends import ArmHandle, Backend, make_backend
+from abtui.errors import AbtuiError, BackendError, RunDirError
+from abtui.experiment.rundir import RunDir
+from abtui.experiment.telemetry_loop import TelemetryLoop
+from abtui.experiment.watcher import ArmWatcher, status_for_exit
+from abtui.ingest.events import read_events
+from abtui.secrets import mask_env
+from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
+from abtui.store import ArmStatus, Store
+
+
+class Experiment:
+    """One experiment's run: its spec, run directory, backend, store and threads."""
+
+    def __init__(self, spec: ExperimentSpec, rundir: RunDir, backend: Backend,
+                 runs: list[ArmRun], manifest: dict[str, Any]) -> None:
+        self.spec = spec
+        self.rundir = rundir
+        self.backend = backend
+        self.runs = runs
+        self.manifest = manifest
+        self.store = Store()
+        self.handles: dict[str, ArmHandle] = {}
+        self.watchers: dict[str, ArmWatcher] = {}
+        self.stop_event = threading.Event()
+        self.telemetry: TelemetryLoop | None = None
+        self.read_only = False
+        self._lock_fh: Any = None
+        self.pending: list[ArmRun] = []
+        self._scheduler: threading.Thread | None = None
+        self._sched_lock = threading.Lock()
+        for run in runs:
+            self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
+
+    # ---- starting -------------------------------------------------------------------
+    @classmethod
+    def start(cls, spec: ExperimentSpec, spec_path: str | Path, runs_dir: str | Path = "runs",
+              backend: Backend | None = None) -> Experiment:
+        """Create the run directory, resolve shared facts, launch every arm, start watching."""
+        spec_path = Path(spec_path)
+        workdir = (spec_path.parent / spec.workdir).resolve()
+        backend = backend or make_backend(spec, workdir)
+        runs = resolve_runs(spec)
+        rundir = RunDir.create(runs_dir, spec.name)
+        manifest = _new_manifest(spec, spec_path, backend, runs, workdir)
+        exp = cls(spec, rundir, backend, runs, manifest)
+        exp._take_lock()
+        rundir.write_manifest(manifest)
+        try:
+            manifest["backend_facts"] = backend.prepare(spec, runs, rundir)
+        except AbtuiError as exc:
+            manifest["status"] = "failed"
+            manifest["error"] = str(exc)
+            rundir.write_manifest(manifest)
+            raise
+        for w in manifest["backend_facts"].get("warnings", []):
+            exp.store.notice(w)
+        exp.pending = list(runs)
+        exp._start_threads()
+        return exp
+
+    @property
+    def concurrency(self) -> int:
+        return self.spec.concurrency or len(self.spec.arms)
+
+    def _launch_ready(self) -> None:
+        """Launch pending runs while a slot is free and their GPUs are not in use."""
+        with self._sched_lock:
+            active = [r for r in self.runs if r.run_id in self.watchers
+                      and self.store.arm(r.run_id).status not in ArmStatus.ENDED]
+            busy = {g for r in active for g in r.gpus}
+            launched = False
+            for run in list(self.pending):
+                if len(active) >= self.concurrency or self.stop_event.is_set():
+                    break
+                if busy & set(run.gpus):
+                    continue
+                self._launch(run)
+                launched = True
+                if run.run_id in self.handles:
+                    self._watch(run.run_id, self.handles[run.run_id])
+                    active.append(run)
+                    busy |= set(run.gpus)
+                self.pending.remove(run)  # only now, so wait() never sees a gap
+            if launched:
+                self.rundir.write_manifest(self.manifest)
+
+    def _schedule_loop(self) -> None:
+        while self.pending and not self.stop_event.is_set():
+            self._launch_ready()
+            self.stop_event.wait(0.2)
+
+    def _launch(self, run: ArmRun) -> None:
+        state = self.store.arm(run.run_id)
+        state.status = ArmStatus.STARTING
+        entry = self.manifest["runs"][run.run_id]
+        entry["started_at"] = time.time()
+        try:
+            handle = self.backend.launch(run, self.rundir)
+        except AbtuiError as exc:
+            # one arm that cannot start never stops the others
+            state.status = ArmStatus.FAILED
+            state.exit = {"exit_code": None, "oom_killed": False, "error": str(exc)}
+            entry["launch_error"] = str(exc)
+            self.rundir.write_json(self.rundir.exit_path(run.run_id), {**state.exit, "status": "failed"})
+            self.store.notice(f"arm {run.run_id} could not start: {exc}")
+            return
+        self.handles[run.run_id] = handle
+        entry["ref"] = handle.ref
+        with contextlib.suppress(Exception):
+            entry["inspect"] = self.backend.inspect(handle)
+
+    def _watch(self, run_id: str, handle: ArmHandle) -> None:
+        w = ArmWatcher(self.backend, handle, self.store.arm(run_id), self.rundir,
+                       self.stop_event, writable=not self.read_only)
+        self.watchers[run_id] = w
+        w.start()
+
+    def _start_threads(self) -> None:
+        for run_id, handle in self.handles.items():
+            if run_id not in self.watchers:
+                self._watch(run_id, handle)
+        if self.pending and not self.read_only:
+            self._launch_ready()
+            self._scheduler = threading.Thread(target=self._schedule_loop, name="abtui-scheduler",
+                                               daemon=True)
+            self._scheduler.start()
+        if not self.read_only:
+            self.telemetry = TelemetryLoop(self)
+            self.telemetry.start()
+
+    # ---- attaching ------------------------------------------------------------------
+    @classmethod
+    def attach(cls, root: str | Path, follow: bool = True) -> Experiment:
+        """Rebuild everything from the run directory, then go on tailing arms still running."""
+        rundir = RunDir.open(root)
+        manifest = rundir.read_manifest()
+        try:
+            spec = ExperimentSpec.model_validate(manifest["spec"])
+        except Exception as exc:
+            raise RunDirError(f"{rundir.manifest_path}: the stored spec is unreadable ({exc})") from None
+        runs = resolve_runs(spec)
+        workdir = manifest.get("workdir")
+        if follow:
+            try:
+                backend = make_backend(spec, workdir)
+            except AbtuiError:
+                backend = None
+        else:
+            backend = None
+        exp = cls(spec, rundir, backend or _NoBackend(), runs, manifest)
+        if follow and not exp._take_lock():
+            exp.read_only = True
+            exp.store.notice("another monitor holds this run: this one is read-only")
+        exp.replay()
+        if follow and backend is not None:
+            exp._reattach()
+        return exp
+
+    def replay(self) -> None:
+        """Fold every persisted line and telemetry sample into the store."""
+        for run_id in self.rundir.run_ids():
+            state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
+            for stored in read_events(self.rundir.events_path(run_id)):
+                state.ingest(stored.raw, stored.t, stored.truncated)
+            ex = self.rundir.read_json(self.rundir.exit_path(run_id))
+            if isinstance(ex, dict):
+                state.exit = ex
+                state.status = ex.get("status") or ArmStatus.DONE
+            elif state.lines:
+                state.status = ArmStatus.DETACHED
+        for sample in _read_jsonl(self.rundir.telemetry_path):
+            self.store.add_telemetry(sample)
+
+    def _reattach(self) -> None:
+        try:
+            found = self.backend.find(self.rundir)
+        except AbtuiError as exc:
+            self.store.notice(f"cannot reach the arms: {exc}")
+            found = {}
+        for run_id, handle in found.items():
+            state = self.store.arms.get(run_id)
+            if state is None or state.status in ArmStatus.ENDED:
+                continue
+            self.handles[run_id] = handle
+        for run in self.runs:
+            state = self.store.arm(run.run_id)
+            if run.run_id in self.handles or state.status in ArmStatus.ENDED:
+                continue
+            if "ref" not in self.manifest["runs"].get(run.run_id, {}) and not self.read_only:
+                state.status = ArmStatus.PENDING
+                self.pending.append(run)  # never launched: the scheduler starts it now
+            else:
+                state.status = ArmStatus.LOST
+        self._start_threads()
+
+    # ---- running --------------------------------------------------------------------
+    def wait(self, timeout: float | None = None, poll_s: float = 0.2) -> bool:
+        """Block until every arm has ended (True) or ``timeout`` passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.check_stalls()
+            if not self.pending and all(not w.is_alive() for w in self.watchers.values()):
+                return True
+            if self.pending and self.stop_event.is_set():
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(poll_s)
+
+    def check_stalls(self, now: float | None = None) -> None:
+        limit = self.spec.stall_timeout_s
+        if not limit:
+            return
+        now = now or time.time()
+        for state in self.store.arms.values():
+            if state.status == ArmStatus.RUNNING:
+                since = state.last_time or self.manifest["runs"].get(state.run_id, {}).get("started_at")
+                if since and now - since > limit:
+                    state.status = ArmStatus.STALLED
+                    self.store.notice(f"arm {state.run_id} is stalled: no output for {limit:.0f}s")
+            elif state.status == ArmStatus.STALLED and state.last_time and now - state.last_time < limit:
+                state.status = ArmStatus.RUNNING
+
+    def stop_arms(self, grace_s: float = 10.0) -> None:
+        """Stop every arm (SIGTERM, then SIGKILL / docker stop) and drain their output."""
+        with self._sched_lock:
+            for run in self.pending:
+                self.store.arm(run.run_id).status = ArmStatus.STOPPED
+            self.pending.clear()
+        for w in self.watchers.values():
+            w.stopped_by_user = True
+        threads = [threading.Thread(target=self.backend.stop, args=(h, grace_s))
+                   for h in self.handles.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.wait(timeout=grace_s + 10)
+
+    def detach(self) -> None:
+        """Leave the arms running; stop watching. The run directory has everything so far."""
+        self.stop_event.set()
+        for w in self.watchers.values():
+            w.join(timeout=5)
+        if self.telemetry is not None:
+            self.telemetry.join(timeout=5)
+        self.manifest["detached_at"] = time.time()
+        if not self.read_only:
+            self.rundir.write_manifest(self.manifest)
+        self._release_lock()
+
+    def finish(self, keep: bool = False) -> None:
+        """After every arm ended: stop telemetry, clean up containers, mark the run finished."""
+        self.stop_event.set()
+        if self.telemetry is not None:
+            self.telemetry.join(timeout=5)
+        for handle in self.handles.values():
+            with contextlib.suppress(AbtuiError):
+                self.backend.cleanup(handle, keep=keep)
+        self.manifest["status"] = "finished"
+        self.manifest["finished_at"] = time.time()
+        if not self.read_only:
+            self.rundir.write_manifest(self.manifest)
+        self._release_lock()
+
+    def failed_runs(self) -> list[str]:
+        return [r for r, s in self.store.arms.items() if s.status not in (ArmStatus.DONE,)]
+
+    # ---- the writer's lock ----------------------------------------------------------
+    def _take_lock(self) -> bool:
+        fh = open(self.rundir.lock_path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._lock_fh = fh
+        return True
+
+    def _release_lock(self) -> None:
+        if self._lock_fh is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+                self._lock_fh.close()
+            self._lock_fh = None
+
+
+class _NoBackend(Backend):
+    """Stands in when a run is only read (report, diff) or its backend is unreachable."""
+
+    name = "none"
+
+    def launch(self, run, rundir):  # type: ignore[no-untyped-def]
+        raise BackendError("this run is opened read-only")
+
+    def follow(self, handle, rundir, resume, stop):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def poll(self, handle):  # type: ignore[no-untyped-def]
+        return None
+
+    def stop(self, handle, grace_s=10.0):  # type: ignore[no-untyped-def]
+        return None
+
+
+def _new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
+                  runs: list[ArmRun], workdir: Path) -> dict[str, Any]:
+    spec_data = spec.model_dump(mode="json")
+    spec_data["env"] = mask_env(spec_data.get("env") or {})
+    for arm in spec_data.get("arms", {}).values():
+        arm["env"] = mask_env(arm.get("env") or {})
+    return {
+        "abtui_version": __version__,
+        "experiment": spec.name,
+        "created_at": time.time(),
+        "status": "running",
+        "spec_path": str(spec_path.resolve()),
+        "spec": spec_data,
+        "backend": backend.name,
+        "workdir": str(workdir),
+        "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
+                 "python": platform.python_version()},
+        "backend_facts": {},
+        "runs": {
+            r.run_id: {
+                "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
+                "command": list(r.command), "config": r.config, "config_hash": r.config_hash,
+                "image": r.image, "env": mask_env(r.env),
+            }
+            for r in runs
+        },
+    }
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    out: list[dict[str, Any]] = []
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return out
+    with fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break
+            with contextlib.suppress(ValueError):
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    out.append(obj)
+    return out
+
+
+__all__ = ["Experiment", "status_for_exit"]

@@ -1,0 +1,129 @@
+"""The run directory: the source of truth that attach, report and diff rebuild from.
+
+Layout::
+
+    runs/<experiment>-<timestamp>/
+        manifest.json            resolved spec, runs, backend facts (image identity, container ids)
+        arms/<run_id>/events.jsonl  every line an arm printed, as received, with receive time
+        arms/<run_id>/output.log    local backend only: the arm's own stdout+stderr file
+        arms/<run_id>/exit.json     how the arm ended, once it has
+        telemetry.jsonl          GPU / host samples
+        report.json, report.md   written at the end and by `abtui report`
+        monitor.lock             held by the monitor that writes; others are read-only
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from abtui.errors import RunDirError
+
+MANIFEST = "manifest.json"
+
+
+class RunDir:
+    """Paths and small atomic writes inside one run directory."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def create(cls, base: str | Path, name: str, now: float | None = None) -> RunDir:
+        """Make ``base/<name>-<YYYYmmdd-HHMMSS>`` (owner-only permissions), unique."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now or time.time()))
+        base = Path(base)
+        base.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            root = base / (f"{name}-{stamp}" if n == 0 else f"{name}-{stamp}-{n}")
+            try:
+                root.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            (root / "arms").mkdir(mode=0o700)
+            return cls(root)
+        raise RunDirError(f"cannot create a run directory under {base}")
+
+    @classmethod
+    def open(cls, root: str | Path) -> RunDir:
+        """An existing run directory; a clear error if it is not one."""
+        rd = cls(root)
+        if not rd.root.is_dir():
+            raise RunDirError(f"{rd.root}: no such run directory")
+        if not rd.manifest_path.is_file():
+            raise RunDirError(f"{rd.root}: not an abtui run directory (no {MANIFEST})")
+        return rd
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def telemetry_path(self) -> Path:
+        return self.root / "telemetry.jsonl"
+
+    @property
+    def report_json(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "monitor.lock"
+
+    def arm_dir(self, run_id: str) -> Path:
+        if "/" in run_id or run_id in ("", ".", ".."):
+            raise RunDirError(f"invalid run id {run_id!r}")
+        d = self.root / "arms" / run_id
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return d
+
+    def events_path(self, run_id: str) -> Path:
+        return self.arm_dir(run_id) / "events.jsonl"
+
+    def output_path(self, run_id: str) -> Path:
+        return self.arm_dir(run_id) / "output.log"
+
+    def exit_path(self, run_id: str) -> Path:
+        return self.arm_dir(run_id) / "exit.json"
+
+    def run_ids(self) -> list[str]:
+        arms = self.root / "arms"
+        return sorted(p.name for p in arms.iterdir() if p.is_dir()) if arms.is_dir() else []
+
+    # -- small JSON documents, written atomically so a crash never leaves half a file
+    def write_json(self, path: Path, data: Any) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False, default=str)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+
+    def read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise RunDirError(f"{path}: unreadable ({exc})") from None
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        self.write_json(self.manifest_path, manifest)
+
+    def read_manifest(self) -> dict[str, Any]:
+        data = self.read_json(self.manifest_path)
+        if not isinstance(data, dict):
+            raise RunDirError(f"{self.manifest_path}: not a manifest")
+        return data

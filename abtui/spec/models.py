@@ -1,0 +1,143 @@
+"""The experiment spec as validated models. Every field's docstring is user documentation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SIZE = re.compile(r"^\d+(\.\d+)?[kmgKMG]?[bB]?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Strict):
+    """Limits applied to every arm (docker backend; the local backend records them)."""
+
+    cpus: float | None = Field(None, gt=0, description="CPU cores per arm, e.g. 4 or 1.5.")
+    memory: str | None = Field(None, description="Memory limit per arm, e.g. '16g'.")
+    shm: str | None = Field(None, description="Shared memory size per arm, e.g. '8g' (data loaders).")
+
+    @field_validator("memory", "shm")
+    @classmethod
+    def _size(cls, v: str | None) -> str | None:
+        if v is not None and not _SIZE.match(str(v)):
+            raise ValueError(f"expected a size like '512m' or '16g', got {v!r}")
+        return v
+
+
+class Volume(_Strict):
+    """A host path mounted into every arm; read-only unless said otherwise."""
+
+    source: str = Field(description="Host path.")
+    target: str = Field(description="Path inside the arm.")
+    read_only: bool = Field(True, description="Mount read-only (the default: shared data is never written).")
+
+
+class Telemetry(_Strict):
+    """How GPU and host telemetry is sampled."""
+
+    interval_s: float = Field(1.0, gt=0.05, le=60, description="Seconds between samples.")
+
+
+class Target(_Strict):
+    """Quality targets for time-to-target (steps and seconds until first reached)."""
+
+    loss: float | None = Field(None, description="Reached when the smoothed loss falls to this value.")
+    accuracy: float | None = Field(None, description="Reached when accuracy rises to this value.")
+
+
+class ArmSpec(_Strict):
+    """One arm: the shared config plus its own overrides."""
+
+    config: dict[str, Any] = Field(default_factory=dict, description="Overrides of the shared config.")
+    gpus: list[int] = Field(default_factory=list, description="GPU indices pinned to this arm.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for this arm.")
+    image: str | None = Field(None, description="Image override (discouraged: a different image is a confound).")
+    command: list[str] | None = Field(None, description="Command override (discouraged).")
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus(cls, v: list[int]) -> list[int]:
+        if any(g < 0 for g in v):
+            raise ValueError("GPU indices are 0 or more")
+        if len(set(v)) != len(v):
+            raise ValueError("a GPU is listed twice")
+        return v
+
+
+class ExperimentSpec(_Strict):
+    """An A/B experiment: arms that differ only in their treatment."""
+
+    name: str = Field(description="Experiment name; the run directory is <name>-<timestamp>.")
+    description: str = Field("", description="Free text shown in the report.")
+    backend: Literal["local", "docker"] = Field("local", description="Where arms run.")
+    image: str | None = Field(None, description="Image every arm runs (docker backend); pin it by digest.")
+    command: list[str] = Field(
+        default_factory=lambda: ["python", "-u", "runners/train.py"],
+        description="Runner command; the config is appended as --key value flags.",
+    )
+    workdir: str = Field(".", description="Working directory of local arms, relative to the spec file.")
+    seed: int = Field(0, ge=0, description="Seed of replicate 0; replicate i uses seed + i.")
+    steps: int = Field(gt=0, description="Training steps per arm.")
+    replicates: int = Field(1, ge=1, le=100, description="Runs per arm, with seeds seed, seed+1, ...")
+    baseline: str | None = Field(None, description="The arm others are compared to (default: the first).")
+    treatment: list[str] = Field(default_factory=list, description="Config keys meant to differ between arms.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Config shared by every arm.")
+    arms: dict[str, ArmSpec] = Field(description="The arms, by name (at least two).")
+    resources: Resources = Field(default_factory=Resources)
+    volumes: list[Volume] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="Environment for every arm.")
+    network: bool = Field(False, description="Give docker arms a network (off by default).")
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    target: Target = Field(default_factory=Target)
+    warmup_steps: int | None = Field(None, ge=0, description="Steps excluded from throughput (default: first 10%).")
+    concurrency: int | None = Field(
+        None, ge=1, description="Runs at once (default: one per arm). Runs sharing a GPU never overlap.")
+    rotate_gpus: bool = Field(
+        True, description="Replicate i shifts GPU sets between arms, so no arm always gets the hot GPU.")
+    stall_timeout_s: float | None = Field(None, gt=0, description="Mark an arm stalled after this long silent.")
+    gates: list[str] = Field(default_factory=list, description="Pass/fail gates, e.g. 'throughput_ratio >= 0.97'.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("use letters, digits, '-', '_' and '.', starting with a letter or digit")
+        return v
+
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, v: dict[str, ArmSpec]) -> dict[str, ArmSpec]:
+        if len(v) < 2:
+            raise ValueError("an A/B experiment needs at least two arms")
+        for name in v:
+            if not _NAME.match(name):
+                raise ValueError(f"arm name {name!r}: use letters, digits, '-', '_' and '.'")
+        return v
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, v: list[str]) -> list[str]:
+        if not v or not all(isinstance(x, str) and x for x in v):
+            raise ValueError("the command is a non-empty list of strings")
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> ExperimentSpec:
+        if self.baseline is not None and self.baseline not in self.arms:
+            raise ValueError(f"baseline {self.baseline!r} is not an arm ({', '.join(self.arms)})")
+        if self.backend == "docker" and not self.image and any(a.image is None for a in self.arms.values()):
+            raise ValueError("the docker backend needs an 'image'")
+        counts = {len(a.gpus) for a in self.arms.values()}
+        if len(counts) > 1:
+            raise ValueError("every arm needs the same number of GPUs (a fair comparison)")
+        return self
+
+    @property
+    def baseline_arm(self) -> str:
+        return self.baseline or next(iter(self.arms))

@@ -1,0 +1,112 @@
+"""Resolve a spec into the concrete runs: one per arm and replicate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from abtui.spec.models import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class ArmRun:
+    """One process or container to launch: an arm's replicate with everything resolved."""
+
+    run_id: str  # "A", or "A.r1" when replicated
+    arm: str
+    replicate: int
+    seed: int
+    steps: int
+    config: dict[str, Any]
+    gpus: tuple[int, ...]
+    env: dict[str, str]
+    command: tuple[str, ...]  # the full argv, config flags included
+    image: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> {dotted.key: value}."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_flags(config: dict[str, Any]) -> list[str]:
+    """Config -> argv flags: ``--batch-size 64``, ``--amp`` / ``--no-amp``, JSON for lists."""
+    argv: list[str] = []
+    for key, value in flatten(config).items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value is False:
+            argv.append("--no-" + flag[2:])
+        elif value is None:
+            continue
+        elif isinstance(value, (list, dict)):
+            argv += [flag, json.dumps(value)]
+        else:
+            argv += [flag, str(value)]
+    return argv
+
+
+def run_id_for(arm: str, replicate: int, replicates: int) -> str:
+    return arm if replicates == 1 else f"{arm}.r{replicate}"
+
+
+def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
+    """Every run of the experiment, interleaved A1 B1 A2 B2 ... so arms share conditions."""
+    runs: list[ArmRun] = []
+    names = list(spec.arms)
+    gpu_sets = [tuple(spec.arms[n].gpus) for n in names]
+    for rep in range(spec.replicates):
+        for idx, name in enumerate(names):
+            arm = spec.arms[name]
+            shift = rep if spec.rotate_gpus else 0
+            gpus = gpu_sets[(idx + shift) % len(names)]
+            config = deep_merge(spec.config, arm.config)
+            seed = spec.seed + rep
+            base_cmd = list(arm.command or spec.command)
+            argv = base_cmd + config_flags(config) + ["--seed", str(seed), "--steps", str(spec.steps)]
+            env = {**spec.env, **arm.env}
+            runs.append(
+                ArmRun(
+                    run_id=run_id_for(name, rep, spec.replicates),
+                    arm=name,
+                    replicate=rep,
+                    seed=seed,
+                    steps=spec.steps,
+                    config=config,
+                    gpus=gpus,
+                    env=env,
+                    command=tuple(argv),
+                    image=arm.image or spec.image,
+                )
+            )
+    return runs

@@ -1,0 +1,62 @@
+"""The store: all arms of one experiment, plus telemetry, for the front ends to read."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+from abtui.store.arm import ArmState, ArmStatus
+
+TELEMETRY_KEEP = 3600  # samples kept in memory (an hour at 1 Hz); all are on disk
+
+
+class Store:
+    """Per-arm state by run id, in launch order; a global ``version`` for cheap change checks."""
+
+    def __init__(self) -> None:
+        self.arms: dict[str, ArmState] = {}
+        self.telemetry: deque[dict[str, Any]] = deque(maxlen=TELEMETRY_KEEP)
+        self.gpu_info: dict[int, dict[str, Any]] = {}
+        self.notices: list[str] = []
+        self._lock = threading.Lock()
+        self._tversion = 0
+
+    def add_arm(self, run_id: str, arm: str, replicate: int = 0, total_steps: int | None = None,
+                gpus: tuple[int, ...] = ()) -> ArmState:
+        with self._lock:
+            state = self.arms.get(run_id)
+            if state is None:
+                state = self.arms[run_id] = ArmState(run_id, arm, replicate, total_steps, gpus)
+            return state
+
+    def arm(self, run_id: str) -> ArmState:
+        return self.arms[run_id]
+
+    def add_telemetry(self, sample: dict[str, Any]) -> None:
+        if sample.get("kind") == "gpu_info":
+            for g in sample.get("gpus", []):
+                self.gpu_info[g.get("index")] = g
+        else:
+            self.telemetry.append(sample)
+        self._tversion += 1
+
+    def notice(self, text: str) -> None:
+        """A one-line message for the user (shown once)."""
+        with self._lock:
+            if text not in self.notices:
+                self.notices.append(text)
+
+    @property
+    def version(self) -> int:
+        return sum(a.version for a in self.arms.values()) + self._tversion + len(self.notices)
+
+    def metric_names(self) -> list[str]:
+        names: dict[str, None] = {}
+        for a in self.arms.values():
+            for n in a.series:
+                names.setdefault(n, None)
+        return list(names)
+
+    def all_ended(self) -> bool:
+        return bool(self.arms) and all(a.status in ArmStatus.ENDED for a in self.arms.values())

@@ -1,0 +1,38 @@
+"""Shared fixtures. Docker fixtures live in docker_fixtures.py."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PY = sys.executable
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def fake_runner() -> Path:
+    """A tiny protocol-speaking script (no torch): fast end-to-end tests of the plumbing."""
+    return FIXTURES / "fake_runner.py"
+
+
+def write_spec(tmp_path: Path, body: str, name: str = "spec.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(body)
+    return p
+
+
+@pytest.fixture
+def abtui_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("ABTUI_RUNS_DIR", None)
+    return env
