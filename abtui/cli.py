@@ -85,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: say so briefly, keep the details in a file
+        import tempfile
+        import traceback
+
+        fd, path = tempfile.mkstemp(prefix="abtui-error-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        print(f"abtui: internal error: {type(exc).__name__}: {exc}\n"
+              f"  details in {path} (please report it)", file=sys.stderr)
+        return 70
 
 
 def _interactive(headless: bool) -> bool:

@@ -131,6 +131,7 @@ class Experiment:
     def _watch(self, run_id: str, handle: ArmHandle) -> None:
         w = ArmWatcher(self.backend, handle, self.store.arm(run_id), self.rundir,
                        self.stop_event, writable=not self.read_only)
+        w.on_notice = self.store.notice
         self.watchers[run_id] = w
         w.start()
 

@@ -14,6 +14,7 @@ Layout::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -104,12 +105,18 @@ class RunDir:
     # -- small JSON documents, written atomically so a crash never leaves half a file
     def write_json(self, path: Path, data: Any) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2, sort_keys=False, default=str)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            # the old file stays whole: only the temporary one is lost
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
 
     def read_json(self, path: Path) -> Any:
         try:

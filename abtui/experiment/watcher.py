@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend
 from abtui.experiment.rundir import RunDir
@@ -42,6 +44,8 @@ class ArmWatcher(threading.Thread):
         self.writable = writable
         self.stopped_by_user = False
         self.error: str | None = None
+        self.persist_error: str | None = None
+        self.on_notice: Callable[[str], None] | None = None
 
     def run(self) -> None:
         try:
@@ -65,20 +69,44 @@ class ArmWatcher(threading.Thread):
             for line in self.backend.follow(self.handle, self.rundir, resume, self.stop_event):
                 t = time.time()
                 if writer is not None:
-                    writer.write(line.raw, line.token, t, line.truncated)
+                    try:
+                        writer.write(line.raw, line.token, t, line.truncated)
+                        now = time.monotonic()
+                        if now - last_flush > _FLUSH_S:
+                            writer.flush()
+                            last_flush = now
+                    except OSError as exc:
+                        writer = self._stop_persisting(writer, exc)
                 state.ingest(line.raw, t, line.truncated)
-                now = time.monotonic()
-                if writer is not None and now - last_flush > _FLUSH_S:
-                    writer.flush()
-                    last_flush = now
         finally:
             if writer is not None:
-                writer.close()
+                try:
+                    writer.close()
+                except OSError as exc:
+                    self._stop_persisting(writer, exc)
         if (self.stop_event.is_set() and state.status not in ArmStatus.ENDED
                 and not self.stopped_by_user):
             state.status = ArmStatus.DETACHED
             return
         self._record_exit()
+
+    def _stop_persisting(self, writer: EventWriter, exc: OSError) -> None:  # noqa: D401
+        """The disk is full (or gone): keep watching in memory, say so once, lose nothing.
+
+        No resume token after the failure reaches the disk, so the next ``attach`` re-reads
+        every line from the arm's own output (file or daemon log) once there is room again.
+        """
+        self.persist_error = f"cannot write {writer.path}: {exc.strerror or exc}"
+        with contextlib.suppress(OSError):
+            writer.close()
+        with self.state.lock:
+            self.state.logs.append((time.time(), f"[abtui] {self.persist_error}; "
+                                    "still watching, will catch up on the next attach"))
+            self.state.version += 1
+        if self.on_notice is not None:
+            self.on_notice(f"arm {self.handle.run_id}: {self.persist_error}")
+        self.writable = False
+        return None
 
     def _record_exit(self) -> None:
         ex = None
@@ -93,6 +121,9 @@ class ArmWatcher(threading.Thread):
         self.state.status = status_for_exit(ex, self.stopped_by_user)
         self.state.version += 1
         if self.writable:
-            self.rundir.write_json(self.rundir.exit_path(self.handle.run_id),
-                                   {**ex.to_dict(), "status": self.state.status})
+            try:
+                self.rundir.write_json(self.rundir.exit_path(self.handle.run_id),
+                                       {**ex.to_dict(), "status": self.state.status})
+            except OSError as exc:
+                self.persist_error = f"cannot write exit.json: {exc.strerror or exc}"
         log.info("arm %s ended: %s", self.handle.run_id, json.dumps(ex.to_dict()))

@@ -1,15 +1,30 @@
-"""Lines -> typed records. Anything odd is counted and kept, never an error."""
+"""Lines -> typed records. Anything odd is counted and kept, never an error.
+
+Two paths give the same records. The general one decodes a line into a dict and checks
+every field. The fast one decodes plain metric lines straight into a msgspec Struct whose
+fields were learned from the keys seen so far (see :class:`_Shape`); any line it does not
+accept exactly (unknown key, wrong type, NaN, a float step, an event...) falls back to the
+general path, so oddities are counted the same way. :meth:`Decoder.decode_many` also
+decodes whole batches column-wise, which is what lets ingest keep up with msgspec alone.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import attrgetter, lt
 from typing import Any
 
 import msgspec
 
 _decode = msgspec.json.Decoder().decode
 _DecodeError = msgspec.DecodeError
+# what the fast path may raise on a line it does not take (the general path then decides)
+_FAST_MISS = (msgspec.DecodeError, RecursionError, OverflowError, ValueError, TypeError)
+_MAX_FIELDS = 64       # a shape wider than this is not worth a Struct
+_MAX_MISSES = 64       # lines the fast path refused that taught it nothing: then stop trying
 _RESERVED = frozenset(("step", "timestamp", "event", "time", "epoch_time", "rank"))
 # Standard metrics: a non-number here is a wrong type. Other non-numeric fields are
 # annotations ("phase": "train") and are ignored quietly.
@@ -51,6 +66,64 @@ class TextRecord:
 Record = MetricRecord | EnvRecord | FinalRecord | EventRecord | TextRecord
 
 
+@dataclass(slots=True)
+class MetricBlock:
+    """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`.
+
+    ``columns`` holds one value per line for each metric, ``None`` where a line lacks it.
+    """
+
+    steps: list[int]
+    columns: list[tuple[str, list[float | None]]]
+
+
+# Kinds of fields in a learned shape and the Struct type each is decoded as
+_STEP, _METRIC, _IGNORED, _ANNOTATION = "step", "metric", "ignored", "annotation"
+_FIELD_TYPE: dict[str, Any] = {
+    _METRIC: float | None,                       # ints widen to float; bools, strings refuse
+    _IGNORED: Any,                               # reserved keys: skipped whatever they hold
+    _ANNOTATION: str | bool | list | dict | None,  # non-numbers the general path ignores
+}
+
+
+class _Shape:
+    """A msgspec Struct for plain metric lines with exactly the keys (and kinds) seen so far.
+
+    Unknown keys are refused (``forbid_unknown_fields``), so a line with a new key goes
+    through the general path, which teaches the shape that key.
+    """
+
+    def __init__(self, kinds: dict[str, str]) -> None:
+        self.kinds = kinds
+        names = {key: f"f{i}" for i, key in enumerate(kinds)}
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [(names["step"], int)]
+        fields += [(names[k], _FIELD_TYPE[kind], None) for k, kind in kinds.items() if kind != _STEP]
+        struct = msgspec.defstruct("MetricLine", fields, rename={v: k for k, v in names.items()},
+                                   forbid_unknown_fields=True, gc=False)
+        self.decode = msgspec.json.Decoder(struct).decode
+        self.step_of = attrgetter(names["step"])
+        self.metrics = [(k, attrgetter(names[k])) for k, kind in kinds.items() if kind == _METRIC]
+
+    @staticmethod
+    def kinds_of(obj: dict[str, Any]) -> dict[str, str] | None:
+        """The kind of each key of a clean metric line, or None if it cannot be a shape."""
+        if "event" in obj:
+            return None
+        kinds: dict[str, str] = {}
+        for key, v in obj.items():
+            if key == "step":
+                kinds[key] = _STEP
+            elif key in _RESERVED:
+                kinds[key] = _IGNORED
+            elif v is None or type(v) is float or type(v) is int:
+                kinds[key] = _METRIC
+            elif key not in KNOWN_METRICS:
+                kinds[key] = _ANNOTATION
+            else:
+                return None
+        return kinds
+
+
 @dataclass
 class Oddities:
     """What was strange about an arm's output: counted, visible, never fatal."""
@@ -84,8 +157,112 @@ class Decoder:
     def __init__(self) -> None:
         self.oddities = Oddities()
         self.last_step: int | None = None
+        self._shape: _Shape | None = None
+        self._learning = True
+        self._misses = 0
 
     def decode(self, raw: bytes, truncated: bool = False) -> Record:
+        """One line -> one record (oddities counted on the way)."""
+        shape = self._shape
+        if shape is not None and not truncated:
+            try:
+                line = shape.decode(raw)
+            except _FAST_MISS:
+                pass
+            else:
+                step = shape.step_of(line)
+                values = {name: v for name, get in shape.metrics if (v := get(line)) is not None}
+                if self.last_step is not None and step <= self.last_step:
+                    self.oddities.note("step_backwards", raw)
+                self.last_step = step
+                return MetricRecord(step, values)
+        return self._decode_slow(raw, truncated)
+
+    def _decode_slow(self, raw: bytes, truncated: bool) -> Record:
+        """The general path, learning the shape of clean metric lines on the way."""
+        if not self._learning:
+            return self._decode_general(raw, truncated)
+        before = self.oddities.total()
+        rec = self._decode_general(raw, truncated)
+        if type(rec) is MetricRecord and self.oddities.total() == before:
+            self._learn(raw)
+        return rec
+
+    def decode_many(self, raws: Sequence[bytes], truncated: Sequence[bool] | None = None
+                    ) -> list[tuple[int, Record | MetricBlock]]:
+        """Decode a batch: ``(index of first line, record or block of metric lines)``, in order.
+
+        The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
+        plain metric lines come back as one :class:`MetricBlock`.
+        """
+        out: list[tuple[int, Record | MetricBlock]] = []
+        shape = self._shape
+        if shape is not None and not (truncated and any(truncated)):
+            try:
+                lines = list(map(shape.decode, raws))
+            except _FAST_MISS:
+                pass
+            else:
+                if lines:
+                    out.append((0, self._block(shape, raws, 0, lines)))
+                return out
+        pending: list[Any] = []
+        start = 0
+        for i, raw in enumerate(raws):
+            cut = bool(truncated[i]) if truncated else False
+            if shape is not None and not cut:
+                try:
+                    pending.append(shape.decode(raw))
+                    continue
+                except _FAST_MISS:
+                    pass
+            if pending:
+                out.append((start, self._block(shape, raws, start, pending)))  # type: ignore[arg-type]
+                pending = []
+            out.append((i, self._decode_slow(raw, cut)))
+            shape = self._shape  # it may have learned a wider shape
+            start = i + 1
+        if pending:
+            out.append((start, self._block(shape, raws, start, pending)))  # type: ignore[arg-type]
+        return out
+
+    def _block(self, shape: _Shape, raws: Sequence[bytes], start: int, lines: list[Any]
+               ) -> MetricBlock:
+        steps = list(map(shape.step_of, lines))
+        last = self.last_step
+        if not ((last is None or steps[0] > last) and all(map(lt, steps, islice(steps, 1, None)))):
+            for k, step in enumerate(steps):  # rare: count exactly as line by line
+                if last is not None and step <= last:
+                    self.oddities.note("step_backwards", raws[start + k])
+                last = step
+        self.last_step = steps[-1]
+        return MetricBlock(steps, [(name, list(map(get, lines))) for name, get in shape.metrics])
+
+    def _learn(self, raw: bytes) -> None:
+        """Widen the fast path's shape with the keys of a clean metric line."""
+        try:
+            obj = _decode(raw.lstrip())
+        except (_DecodeError, RecursionError):
+            obj = None
+        kinds = _Shape.kinds_of(obj) if isinstance(obj, dict) else None
+        merged = dict(self._shape.kinds) if self._shape is not None else {"step": _STEP}
+        changed = False
+        for key, kind in (kinds or {}).items():
+            known = merged.get(key)
+            if known is None:
+                merged[key] = kind
+                changed = True
+            elif known != kind:  # a key that is sometimes a number, sometimes not
+                self._learning, self._shape = False, None
+                return
+        if changed and len(merged) <= _MAX_FIELDS:
+            self._shape = _Shape(merged)
+            return
+        self._misses += 1
+        if self._misses > _MAX_MISSES or len(merged) > _MAX_FIELDS:
+            self._learning = False  # keep the shape; lines it refuses take the general path
+
+    def _decode_general(self, raw: bytes, truncated: bool) -> Record:
         if truncated:
             self.oddities.note("truncated", raw)
         stripped = raw.lstrip()
