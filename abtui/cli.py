@@ -119,7 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "report":
         from abtui.conclude import conclude, exit_code
         from abtui.experiment import Experiment
-        from abtui.report.build import render_summary
+        from abtui.report import render_summary
 
         exp = Experiment.attach(args.run_dir, follow=False)
         report = conclude(exp, args.gate)

@@ -50,12 +50,14 @@ def findings_for(exp: Experiment, telemetry: dict[str, Any]) -> list[Any]:
 
 def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> dict[str, Any]:
     """Build (and write) the report of a run; returns the report dict."""
-    from abtui.report.build import build_report, write_reports
+    from abtui.diff import fairness
+    from abtui.report import build_report, write_reports
 
     telemetry = telemetry_summary(exp)
     findings = findings_for(exp, telemetry)
-    report = build_report(exp, gates=list(gates or exp.spec.gates), findings=findings,
-                          telemetry=telemetry)
+    fair = fairness(findings).to_dict()
+    report = build_report(exp, gates=list(gates or ()), findings=findings,
+                          telemetry=telemetry.get("arms", {}), fairness=fair)
     if write and not exp.read_only:
         write_reports(exp.rundir, report)
     return report
@@ -63,7 +65,7 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
 
 def exit_code(exp: Experiment, report: dict[str, Any]) -> int:
     """3 if an arm failed, else 1 if a gate failed, else 0."""
-    from abtui.report.build import gates_failed
+    from abtui.report import gates_failed
 
     if any(s.status != ArmStatus.DONE for s in exp.store.arms.values()):
         return EXIT_ARM_FAILED

@@ -78,7 +78,7 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
         print(progress_line(state), file=out, flush=True)
     exp.finish(keep=keep)
     report = conclude(exp, gates)
-    from abtui.report.build import render_summary
+    from abtui.report import render_summary
 
     print(render_summary(report), file=out, flush=True)
     print(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)

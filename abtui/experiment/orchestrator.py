@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import platform
 import socket
@@ -50,6 +51,23 @@ class Experiment:
         for run in runs:
             self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
 
+    def _log_to_rundir(self) -> None:
+        """The monitor's own diagnostics go to monitor.log in the run dir, never the screen."""
+        logger = logging.getLogger("abtui")
+        for h in list(logger.handlers):
+            if getattr(h, "_abtui", False):
+                logger.removeHandler(h)
+                h.close()
+        try:
+            handler = logging.FileHandler(self.rundir.root / "monitor.log", encoding="utf-8")
+        except OSError:
+            handler = logging.NullHandler()  # type: ignore[assignment]
+        handler._abtui = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
     # ---- starting -------------------------------------------------------------------
     @classmethod
     def start(cls, spec: ExperimentSpec, spec_path: str | Path, runs_dir: str | Path = "runs",
@@ -63,6 +81,7 @@ class Experiment:
         manifest = _new_manifest(spec, spec_path, backend, runs, workdir)
         exp = cls(spec, rundir, backend, runs, manifest)
         exp._take_lock()
+        exp._log_to_rundir()
         rundir.write_manifest(manifest)
         try:
             manifest["backend_facts"] = backend.prepare(spec, runs, rundir)
@@ -171,6 +190,8 @@ class Experiment:
         if follow and not exp._take_lock():
             exp.read_only = True
             exp.store.notice("another monitor holds this run: this one is read-only")
+        if follow and not exp.read_only:
+            exp._log_to_rundir()
         exp.replay()
         if follow and backend is not None:
             exp._reattach()

@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from abtui.store import ArmStatus
+
 if TYPE_CHECKING:
     from abtui.experiment.orchestrator import Experiment
 
@@ -21,16 +23,43 @@ class TelemetryLoop(threading.Thread):
         self.sampler: Any = None
 
     def run(self) -> None:
-        try:
-            from abtui.telemetry import TelemetrySampler
-        except ImportError:
-            return
         exp = self.exp
         try:
-            self.sampler = TelemetrySampler.for_experiment(exp)
-            if not self.sampler.available and self.sampler.reason_unavailable:
-                exp.store.notice(f"GPU telemetry unavailable: {self.sampler.reason_unavailable}")
-            self.sampler.run(exp.stop_event, exp.store.add_telemetry)
+            from abtui.telemetry import TelemetrySampler
+
+            self.sampler = TelemetrySampler(
+                exp.rundir.telemetry_path, interval=exp.spec.telemetry.interval_s,
+                docker_client=getattr(exp.backend, "client", None))
+            self.refresh()
+            if not self.sampler.available:
+                exp.store.notice(f"no GPU telemetry: {self.sampler.reason_unavailable or 'NVML unavailable'}")
+
+            def on_sample(sample: dict[str, Any]) -> None:
+                exp.store.add_telemetry(sample)
+                self.refresh()
+
+            self.sampler.run(exp.stop_event, on_sample)
         except Exception:  # telemetry must never take the experiment down
             log.exception("telemetry stopped")
-            exp.store.notice("telemetry stopped after an error (see the log)")
+            exp.store.notice("telemetry stopped after an error (details in monitor.log)")
+        finally:
+            if self.sampler is not None:
+                self.sampler.close()
+
+    def refresh(self) -> None:
+        """Map GPUs, PIDs and containers to the runs active now (replicates take turns)."""
+        exp, sampler = self.exp, self.sampler
+        owners: dict[int, str] = {}
+        for run in exp.runs:
+            state = exp.store.arms.get(run.run_id)
+            handle = exp.handles.get(run.run_id)
+            if state is None or handle is None or state.status in ArmStatus.ENDED:
+                continue
+            for g in run.gpus:
+                owners[g] = run.run_id
+            ref = handle.ref
+            if ref.get("container_id"):
+                sampler.set_arm_container(run.run_id, ref["container_id"])
+            elif ref.get("pid"):
+                sampler.set_arm_pids(run.run_id, [ref["pid"]])
+        sampler.arm_of_gpu = owners

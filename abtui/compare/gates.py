@@ -1,0 +1,163 @@
+"""Pass/fail gates for CI: ``throughput_ratio >= 0.97``, ``B.accuracy_delta >= -0.005``.
+
+A gate without an arm must hold for every compared arm. Where an effect has a confidence
+interval the gate checks its bound, not only the point estimate: the lower bound for
+``>=`` / ``>``, the upper bound for ``<=`` / ``<``. A gate whose metric has no value
+(no data, target never reached) fails: a gate cannot pass on missing evidence.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from abtui.compare.effects import GATE_METRICS
+from abtui.errors import AbtuiError
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
+}
+_GATE = re.compile(r"^\s*(?P<lhs>[A-Za-z0-9_.-]+)\s*(?P<op>>=|<=|>|<|==|=|!=)\s*(?P<value>[^\s<>=!]\S*)\s*$")
+
+
+class GateError(AbtuiError):
+    """A gate that cannot be parsed or evaluated (usage error, exit code 2)."""
+
+
+def _known() -> str:
+    return ", ".join(GATE_METRICS)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """``[arm.]metric op threshold``; ``arm`` None means every compared arm."""
+
+    text: str
+    metric: str
+    op: str
+    threshold: float
+    arm: str | None = None
+
+    def __str__(self) -> str:
+        arm = f"{self.arm}." if self.arm else ""
+        return f"{arm}{self.metric} {self.op} {self.threshold:g}"
+
+
+def parse_gate(text: str) -> Gate:
+    """Parse one gate; a ``GateError`` naming the known metrics if it is not one."""
+    m = _GATE.match(text or "")
+    if not m:
+        raise GateError(f"gate {text!r}: expected '<metric> <op> <number>', e.g. "
+                        f"'throughput_ratio >= 0.97' or 'B.accuracy_delta >= -0.005'; "
+                        f"operators >=, >, <=, <; metrics: {_known()}")
+    lhs, op, raw = m.group("lhs"), m.group("op"), m.group("value")
+    arm, _, metric = lhs.rpartition(".")
+    if metric not in GATE_METRICS:
+        raise GateError(f"gate {text!r}: unknown metric {metric!r}; known gate metrics: {_known()}")
+    if op not in _OPS:
+        raise GateError(f"gate {text!r}: operator {op!r} is not supported; use >=, >, <= or <")
+    try:
+        threshold = float(raw)
+    except ValueError:
+        raise GateError(f"gate {text!r}: {raw!r} is not a number") from None
+    if not math.isfinite(threshold):
+        raise GateError(f"gate {text!r}: the threshold must be a finite number")
+    return Gate(text.strip(), metric, op, threshold, arm or None)
+
+
+def parse_gates(texts: Iterable[str]) -> list[Gate]:
+    """Parse every gate (in order, duplicates dropped); the first bad one raises ``GateError``."""
+    out: list[Gate] = []
+    for t in texts:
+        g = parse_gate(t)
+        if all(str(g) != str(o) for o in out):
+            out.append(g)
+    return out
+
+
+@dataclass
+class GateCheck:
+    """One gate checked against one arm."""
+
+    arm: str
+    value: float | None
+    bound: float | None
+    used: str  # "ci_lower", "ci_upper", "point" or "no value"
+    passed: bool
+    note: str | None = None
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.arm}: no value" + (f" ({self.note})" if self.note else "")
+        text = f"{self.arm}: {self.value:.4g}"
+        if self.used == "ci_lower":
+            text += f", CI lower {self.bound:.4g}"
+        elif self.used == "ci_upper":
+            text += f", CI upper {self.bound:.4g}"
+        else:
+            text += ", point estimate (no interval)"
+        return text
+
+
+@dataclass
+class GateResult:
+    """A gate's outcome over the arms it applies to, with a line for humans."""
+
+    gate: Gate
+    passed: bool
+    checks: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def line(self) -> str:
+        detail = "; ".join(c.describe() for c in self.checks) or "no arm to check"
+        return f"{'PASS' if self.passed else 'FAIL'} {self.gate} ({detail})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (stable keys, see docs/report.md)."""
+        g = self.gate
+        return {
+            "gate": str(g), "text": g.text, "arm": g.arm, "metric": g.metric, "op": g.op,
+            "threshold": g.threshold, "passed": self.passed, "line": self.line,
+            "checks": [{"arm": c.arm, "value": c.value, "bound": c.bound, "used": c.used,
+                        "passed": c.passed, "note": c.note} for c in self.checks],
+        }
+
+
+def check_effect(gate: Gate, arm: str, effect: Mapping[str, Any] | None) -> GateCheck:
+    """Check one gate against one arm's effect (the report's ``metrics[name]`` dict)."""
+    effect = effect or {}
+    value = effect.get("value")
+    if value is None:
+        return GateCheck(arm, None, None, "no value", False, effect.get("note"))
+    ci = effect.get("ci")
+    if ci and len(ci) == 2 and None not in ci:
+        lower = gate.op in (">=", ">")
+        bound, used = (ci[0], "ci_lower") if lower else (ci[1], "ci_upper")
+    else:
+        bound, used = value, "point"
+    return GateCheck(arm, value, bound, used, bool(_OPS[gate.op](bound, gate.threshold)))
+
+
+def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str]) -> list[GateResult]:
+    """Check gates against a report's comparisons (``report["comparisons"]``).
+
+    A gate naming an arm that is not compared (the baseline, or a typo) raises ``GateError``.
+    """
+    comparisons = {c["arm"]: c for c in report.get("comparisons", [])}
+    baseline = (report.get("spec") or {}).get("baseline")
+    results = []
+    for g in gates:
+        gate = parse_gate(g) if isinstance(g, str) else g
+        if gate.arm is not None and gate.arm not in comparisons:
+            why = "is the baseline" if gate.arm == baseline else "is not a compared arm"
+            raise GateError(f"gate {gate.text!r}: {gate.arm!r} {why}; compared arms: "
+                            f"{', '.join(comparisons) or 'none'}")
+        arms = [gate.arm] if gate.arm else list(comparisons)
+        checks = [check_effect(gate, a, comparisons[a].get("metrics", {}).get(gate.metric))
+                  for a in arms]
+        results.append(GateResult(gate, bool(checks) and all(c.passed for c in checks), checks))
+    return results

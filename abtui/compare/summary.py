@@ -1,0 +1,245 @@
+"""Per-run metrics (one arm x replicate) and per-arm aggregates, from the store's series.
+
+The building blocks are pure functions over arrays (steps, values, receive times) so they
+can be tested without a run; ``summarize_run`` applies them to one ``ArmState``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from abtui.compare import stats
+from abtui.store import ArmState, ArmStatus
+
+SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
+WARMUP_FRACTION = 0.1  # default warm-up: the first 10 % of the steps
+THROUGHPUT = "throughput_samples_per_sec"
+STEP_TIME = "step_time_ms"
+MEMORY_METRICS = ("gpu_memory_mb", "rss_mb")  # first present wins
+LOSS = "loss"
+ACCURACY = "accuracy"
+
+#: Per-run numeric metrics that are aggregated per arm (mean / sd / min / max).
+AGGREGATED = (
+    "throughput_median", "step_time_p50_ms", "step_time_p95_ms", "peak_memory",
+    "final_loss_smoothed", "accuracy_best", "accuracy_final", "wall_time_s",
+    "time_to_target_loss_s", "steps_to_target_loss", "time_to_target_accuracy_s",
+    "steps_to_target_accuracy", "energy_j", "energy_per_sample_j",
+)
+
+
+@dataclass(frozen=True)
+class WarmupRule:
+    """Records with ``step <= cutoff_step`` are warm-up; the first record always is."""
+
+    cutoff_step: float
+    text: str
+
+
+def warmup_rule(warmup_steps: int | None, total_steps: int | None,
+                last_step: float | None = None) -> WarmupRule:
+    """The warm-up rule: ``spec.warmup_steps`` if set, else the first 10 % of the steps.
+
+    Without a known total the last logged step stands in for it. Either way the first
+    metric record is excluded too (it carries start-up costs: allocation, compilation).
+    """
+    if warmup_steps is not None:
+        return WarmupRule(float(warmup_steps),
+                          f"warm-up: steps <= {warmup_steps} (spec warmup_steps) and the first record")
+    total = total_steps or last_step or 0
+    cutoff = math.floor(WARMUP_FRACTION * total)
+    return WarmupRule(float(cutoff),
+                      f"warm-up: the first 10 % of steps (steps <= {cutoff} of {total:g}) "
+                      "and the first record")
+
+
+def steady_state(steps: Sequence[float], values: Sequence[float], cutoff_step: float) -> list[float]:
+    """Values after the warm-up: step > ``cutoff_step``, never the first record.
+
+    If the rule leaves nothing (a run that died early), every record but the first is used;
+    a single record is returned as it is.
+    """
+    if len(values) <= 1:
+        return list(values)
+    kept = [v for s, v in zip(steps[1:], values[1:], strict=True) if s > cutoff_step]
+    return kept or list(values[1:])
+
+
+def first_crossing(values: Sequence[float], target: float, lower_is_better: bool) -> int | None:
+    """Index of the first value at or past ``target`` (<= for a loss, >= for accuracy)."""
+    for i, v in enumerate(values):
+        if (v <= target) if lower_is_better else (v >= target):
+            return i
+    return None
+
+
+def time_to_target(steps: Sequence[float], values: Sequence[float], times: Sequence[float],
+                   target: float, lower_is_better: bool, t0: float | None = None,
+                   alpha: float = SMOOTHING_ALPHA) -> tuple[float, float] | None:
+    """(step, seconds) when the EMA-smoothed curve first reaches ``target``; None if never.
+
+    Seconds count from ``t0`` (the run's first received line) or else the first record.
+    """
+    if not values:
+        return None
+    i = first_crossing(stats.ema(values, alpha), target, lower_is_better)
+    if i is None:
+        return None
+    start = t0 if t0 is not None else times[0]
+    return (steps[i], max(0.0, times[i] - start))
+
+
+def memory_peak(peaks: Mapping[str, float]) -> tuple[float | None, str | None]:
+    """Peak memory and the metric it came from: gpu_memory_mb, else rss_mb."""
+    for name in MEMORY_METRICS:
+        if name in peaks:
+            return peaks[name], name
+    return None, None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass
+class RunSummary:
+    """One run's metrics (``metrics``: JSON-ready, stable keys) plus steady-state samples
+    (per-record throughput and step time) that the n = 1 comparison resamples."""
+
+    run_id: str
+    arm: str
+    replicate: int
+    metrics: dict[str, Any]
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return str(self.metrics.get("status"))
+
+
+def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
+                  total_steps: int | None = None, target_loss: float | None = None,
+                  target_accuracy: float | None = None,
+                  energy: Mapping[str, Any] | None = None) -> RunSummary:
+    """Every per-run metric of the report from one run's state.
+
+    ``energy`` is the telemetry summary of this run (``{"energy_j": ..., "samples": ...}``).
+    """
+    with state.lock:
+        series = {name: (list(s.steps), list(s.values), list(s.times))
+                  for name, s in state.series.items()}
+        peaks = dict(state.peak)
+        final = dict(state.final or {})
+        exit_info = dict(state.exit or {})
+        first_time, last_time = state.first_time, state.last_time
+    last_step = max((s[0][-1] for s in series.values() if s[0]), default=None)
+    rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
+    m: dict[str, Any] = {
+        "run_id": state.run_id, "arm": state.arm, "replicate": state.replicate,
+        "status": state.status, "exit_code": exit_info.get("exit_code"),
+        "exit_error": exit_info.get("error"), "last_step": last_step,
+        "records": max((len(s[1]) for s in series.values()), default=0),
+        "warmup_cutoff_step": rule.cutoff_step,
+    }
+    samples: dict[str, list[float]] = {}
+
+    tp = series.get(THROUGHPUT)
+    steady_tp = steady_state(tp[0], tp[1], rule.cutoff_step) if tp else []
+    samples["throughput"] = steady_tp
+    m["throughput_median"] = stats.median(steady_tp) if steady_tp else None
+    m["throughput_records"] = len(steady_tp)
+
+    st = series.get(STEP_TIME)
+    steady_st = steady_state(st[0], st[1], rule.cutoff_step) if st else []
+    samples["step_time_ms"] = steady_st
+    m["step_time_p50_ms"] = stats.percentile(steady_st, 50) if steady_st else None
+    m["step_time_p95_ms"] = stats.percentile(steady_st, 95) if steady_st else None
+
+    m["peak_memory"], m["memory_metric"] = memory_peak(peaks)
+    m["memory_unit"] = "MB" if m["memory_metric"] else None
+
+    loss = series.get(LOSS)
+    m["final_loss_smoothed"] = stats.ema(loss[1], SMOOTHING_ALPHA)[-1] if loss else None
+    m["final_loss_raw"] = loss[1][-1] if loss else None
+    acc = series.get(ACCURACY)
+    m["accuracy_best"] = max(acc[1]) if acc else None
+    m["accuracy_final"] = acc[1][-1] if acc else None
+
+    wall = _number(final.get("wall_time_s"))
+    if wall is not None:
+        m["wall_time_s"], m["wall_time_source"] = wall, "final record"
+    elif first_time is not None and last_time is not None:
+        m["wall_time_s"], m["wall_time_source"] = last_time - first_time, "receive times"
+    else:
+        m["wall_time_s"], m["wall_time_source"] = None, None
+
+    for key, data, target, lower in (("loss", loss, target_loss, True),
+                                     ("accuracy", acc, target_accuracy, False)):
+        hit = (time_to_target(data[0], data[1], data[2], target, lower, t0=first_time)
+               if data and target is not None else None)
+        m[f"steps_to_target_{key}"] = hit[0] if hit else None
+        m[f"time_to_target_{key}_s"] = hit[1] if hit else None
+
+    energy = energy or {}
+    m["energy_j"] = _number(energy.get("energy_j"))
+    count = _number(final.get("samples")) or _number(energy.get("samples"))
+    m["samples"] = count
+    m["energy_per_sample_j"] = (m["energy_j"] / count
+                                if m["energy_j"] is not None and count else None)
+    m["oddities"] = state.oddities
+    return RunSummary(state.run_id, state.arm, state.replicate, m, samples)
+
+
+def usable_runs(runs: Sequence[RunSummary]) -> tuple[list[RunSummary], list[str]]:
+    """The runs an arm's numbers use: those that finished; all of them if none did
+    (a report of a run still going). Returns the runs and a note per run left out."""
+    done = [r for r in runs if r.status == ArmStatus.DONE]
+    if not done:
+        return list(runs), []
+    left = [f"{r.run_id} left out ({r.status})" for r in runs if r.status != ArmStatus.DONE]
+    return done, left
+
+
+def aggregate(all_runs: Sequence[RunSummary]) -> dict[str, Any]:
+    """Per-arm aggregate over the usable runs (see ``usable_runs``): for each metric in
+    ``AGGREGATED`` its mean, sd, min, max and n over the runs that have it; plus the run
+    count, the runs used and every run's status."""
+    runs, _ = usable_runs(all_runs)
+    out: dict[str, Any] = {"runs": len(all_runs), "runs_used": [r.run_id for r in runs],
+                           "statuses": {r.run_id: r.status for r in all_runs}}
+    for key in AGGREGATED:
+        vals = [v for r in runs if (v := _number(r.metrics.get(key))) is not None]
+        out[key] = {
+            "mean": stats.mean(vals) if vals else None,
+            "sd": stats.stdev(vals) if len(vals) >= 2 else None,
+            "min": min(vals) if vals else None,
+            "max": max(vals) if vals else None,
+            "n": len(vals),
+        }
+    metrics = {r.metrics.get("memory_metric") for r in runs} - {None}
+    out["memory_metric"] = metrics.pop() if len(metrics) == 1 else None
+    out["throughput_ci"] = throughput_interval(runs)
+    return out
+
+
+def throughput_interval(runs: Sequence[RunSummary]) -> dict[str, Any] | None:
+    """A 95 % interval of one arm's throughput, for the bars' whiskers.
+
+    Over replicates: percentile bootstrap of the mean of the per-run medians. With one
+    run: moving-block bootstrap of the median over its steady-state records.
+    """
+    meds = [v for r in runs if (v := _number(r.metrics.get("throughput_median"))) is not None]
+    if len(meds) >= 2:
+        lo, hi = stats.bootstrap_ci(meds, stats.mean)
+        return {"lo": lo, "hi": hi, "method": "bootstrap of the mean over runs"}
+    if len(runs) == 1 and len(runs[0].samples.get("throughput", ())) >= 2:
+        lo, hi = stats.block_bootstrap_ci(runs[0].samples["throughput"], stats.median,
+                                          resamples=1000)
+        return {"lo": lo, "hi": hi,
+                "method": "moving-block bootstrap of the median over steady-state records"}
+    return None

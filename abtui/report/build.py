@@ -1,0 +1,227 @@
+"""Build the report dict (the content of report.json) from an experiment, and write the files.
+
+Works from a run directory alone: ``Experiment.attach(root, follow=False)`` rebuilds the
+store, and everything here reads only ``exp.spec``, ``exp.manifest``, ``exp.store`` and
+files under ``exp.rundir``. The keys are documented in docs/report.md and stable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from abtui.compare import stats
+from abtui.compare.effects import compare_arm, time_target_source
+from abtui.compare.gates import evaluate_gates, parse_gates
+from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
+from abtui.compare.verdict import comparison_sentences, verdict_line
+from abtui.experiment.rundir import RunDir
+from abtui.report import traces
+from abtui.store import ArmState, ArmStatus
+
+if TYPE_CHECKING:
+    from abtui.experiment.orchestrator import Experiment
+
+SCHEMA_VERSION = 1
+NOT_CHECKED = {"fair": True, "checked": False, "reasons": ["not checked"]}
+
+
+def _iso(t: Any) -> str | None:
+    if not isinstance(t, (int, float)):
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _jsonable(obj: Any) -> Any:
+    """NaN / Inf become null, tuples lists, dataclasses dicts: report.json is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _jsonable(dataclasses.asdict(obj))
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
+
+
+def _finding_dict(f: Any) -> dict[str, Any]:
+    if hasattr(f, "to_dict"):
+        return dict(f.to_dict())
+    if dataclasses.is_dataclass(f) and not isinstance(f, type):
+        return dataclasses.asdict(f)
+    if isinstance(f, Mapping):
+        return dict(f)
+    return {"message": str(f)}
+
+
+def _spec_summary(exp: Experiment) -> dict[str, Any]:
+    spec = exp.spec
+    return {
+        "name": spec.name, "description": spec.description, "backend": spec.backend,
+        "image": spec.image, "steps": spec.steps, "replicates": spec.replicates,
+        "seed": spec.seed, "baseline": spec.baseline_arm, "treatment": list(spec.treatment),
+        "target": {"loss": spec.target.loss, "accuracy": spec.target.accuracy},
+        "warmup_steps": spec.warmup_steps, "gates": list(spec.gates),
+        "arms": {name: {"config": arm.config, "gpus": list(arm.gpus), "image": arm.image}
+                 for name, arm in spec.arms.items()},
+    }
+
+
+def _runs_by_arm(exp: Experiment) -> dict[str, list[ArmState]]:
+    order = list(exp.spec.arms)
+    out: dict[str, list[ArmState]] = {a: [] for a in order}
+    for state in exp.store.arms.values():
+        out.setdefault(state.arm, []).append(state)
+    for states in out.values():
+        states.sort(key=lambda s: (s.replicate, s.run_id))
+    return out
+
+
+def _target_text(loss: float | None, accuracy: float | None) -> str:
+    if loss is not None:
+        return f"time to loss \u2264 {loss:g}"
+    if accuracy is not None:
+        return f"time to accuracy \u2265 {accuracy:g}"
+    return "time to target"
+
+
+def _gpu_owners(manifest: Mapping[str, Any]) -> dict[int, str]:
+    """GPU index -> its run id; the arm name when replicates of one arm share it."""
+    runs_on: dict[int, list[tuple[str, str]]] = {}
+    for run_id, r in (manifest.get("runs") or {}).items():
+        for g in r.get("gpus", []):
+            runs_on.setdefault(g, []).append((run_id, str(r.get("arm", run_id))))
+    out = {}
+    for g, users in runs_on.items():
+        arms = sorted({a for _, a in users})
+        out[g] = users[0][0] if len(users) == 1 else ", ".join(arms)
+    return out
+
+
+def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
+                 telemetry: Mapping[str, Any] | None = None,
+                 fairness: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The report as a dict with stable keys (see docs/report.md).
+
+    ``gates``: gate texts added to the spec's own ``gates`` (duplicates dropped); a bad one
+    raises ``GateError`` (exit code 2). ``findings``: the diff engine's findings (objects
+    with ``to_dict`` or dicts). ``telemetry``: per-run telemetry summaries keyed by run id
+    (``{"energy_j": ..., ...}``), kept as given. ``fairness``: ``{"fair", "reasons"}``.
+    """
+    spec = exp.spec
+    gate_list = parse_gates([*spec.gates, *gates])  # fail on a bad gate before any work
+    telemetry = dict(telemetry or {})
+    baseline = spec.baseline_arm
+    states = _runs_by_arm(exp)
+    summaries: dict[str, list[RunSummary]] = {}
+    for arm, arm_states in states.items():
+        summaries[arm] = [
+            summarize_run(s, warmup_steps=spec.warmup_steps, total_steps=s.total_steps or spec.steps,
+                          target_loss=spec.target.loss, target_accuracy=spec.target.accuracy,
+                          energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None)
+            for s in arm_states
+        ]
+    arms = {arm: {"runs": [r.metrics for r in runs], "aggregate": aggregate(runs)}
+            for arm, runs in summaries.items()}
+
+    ttt = time_target_source(spec.target.loss, spec.target.accuracy)
+    target_text = _target_text(spec.target.loss, spec.target.accuracy)
+    comparisons = []
+    notes = [warmup_rule(spec.warmup_steps, spec.steps).text,
+             f"final loss is an EMA (alpha {SMOOTHING_ALPHA}, bias-corrected) of the logged loss; "
+             "accuracy final / best are logged values",
+             "time to target: first record where the EMA-smoothed curve reaches the target, "
+             "seconds from the run's first received line",
+             f"intervals are 95 %: percentile bootstrap ({stats.RESAMPLES} resamples, seed "
+             f"{stats.SEED}) with replicates; with n = 1 a moving-block bootstrap over "
+             "steady-state records (throughput, step time only)"]
+    for arm, runs in summaries.items():
+        if arm == baseline or baseline not in summaries:
+            continue
+        comp = compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline, time_target=ttt)
+        comp.sentences = comparison_sentences(comp, target_text=target_text)
+        comparisons.append(comp.to_dict())
+        notes += [n for n in comp.notes if n not in notes]
+
+    failed = [s.run_id for ss in states.values() for s in ss
+              if s.status in ArmStatus.ENDED and s.status != ArmStatus.DONE]
+    manifest = exp.manifest
+    fair = dict(fairness) if fairness is not None else dict(NOT_CHECKED)
+    fair.setdefault("checked", True)
+    fair.setdefault("reasons", [])
+    fair["fair"] = bool(fair.get("fair", True))
+    owner = _gpu_owners(manifest)
+    samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
+    report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "experiment": spec.name,
+        "run_dir": str(exp.rundir.root),
+        "created": _iso(manifest.get("created_at")),
+        "finished": _iso(manifest.get("finished_at")),
+        "generated": _iso(time.time()),
+        "status": manifest.get("status"),
+        "spec": _spec_summary(exp),
+        "arms": arms,
+        "comparisons": comparisons,
+        "gates": [],
+        "findings": [_finding_dict(f) for f in findings or ()],
+        "fairness": fair,
+        "telemetry": telemetry,
+        "failed_runs": failed,
+        "notes": notes,
+        "charts": {
+            "loss": traces.arm_curves(states, "loss"),
+            "accuracy": traces.arm_curves(states, "accuracy"),
+            "throughput": traces.throughput_bars(arms),
+            "gpu": traces.gpu_traces(samples, owner, t0=manifest.get("created_at")),
+        },
+        "verdict": {},
+    }
+    results = evaluate_gates(report, gate_list)
+    report["gates"] = [r.to_dict() for r in results]
+    report["verdict"] = {
+        "summary": verdict_line(comparisons, report["gates"], fair, failed),
+        "fair": fair["fair"],
+        "gates_passed": all(r.passed for r in results) if results else None,
+        "failed_runs": failed,
+    }
+    return _jsonable(report)
+
+
+def gates_failed(report: Mapping[str, Any]) -> bool:
+    """True when any gate in the report failed (the CLI then exits 1)."""
+    return any(not g.get("passed") for g in report.get("gates", []))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_reports(rundir: RunDir | str | Path, report: Mapping[str, Any]) -> dict[str, Path]:
+    """Write report.json, report.md and report.html into the run directory, each atomically.
+
+    Returns the paths by format (``{"json": ..., "md": ..., "html": ...}``).
+    """
+    from abtui.report.html import render_html
+    from abtui.report.markdown import render_markdown
+
+    root = rundir.root if isinstance(rundir, RunDir) else Path(rundir)
+    paths = {"json": root / "report.json", "md": root / "report.md", "html": root / "report.html"}
+    _write_atomic(paths["json"], json.dumps(report, indent=2, allow_nan=False) + "\n")
+    _write_atomic(paths["md"], render_markdown(report))
+    _write_atomic(paths["html"], render_html(report))
+    return paths

@@ -1,0 +1,153 @@
+"""report.html: one self-contained page (inline CSS and SVG; no script, no external file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from abtui.report import svg
+from abtui.report.format import arm_headers, arm_rows, ci_text, duration, num, oddity_total
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+.verdict{padding:.7em 1em;border-left:5px solid #1f77b4;background:#f3f7fb;font-weight:600}
+.bad{border-color:#d62728;background:#fbf2f2}.pass{color:#1a7f37;font-weight:600}
+.fail{color:#d62728;font-weight:600}.confound{color:#d62728;font-weight:600}.treat{color:#1f77b4}
+.muted{color:#777}code{background:#f4f4f4;padding:0 .3em}
+svg{display:block;margin:.5em 0;font:11px sans-serif}svg .t{font-size:13px;font-weight:600}
+svg .ax{stroke:#444}svg .grid{stroke:#eee}svg .wh{stroke:#222;stroke-width:1.4}
+.charts{display:flex;flex-wrap:wrap;gap:1em}
+"""
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, _Raw) else escape(_txt(c))}</td>"
+                                    for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class _Raw(str):
+    """Markup that is already escaped."""
+
+
+def _txt(x: Any) -> str:
+    return num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def _comparisons(report: Mapping[str, Any]) -> list[str]:
+    out = ["<h2>Comparisons</h2>"]
+    for comp in report.get("comparisons") or []:
+        out.append(f"<h3>{escape(comp['arm'])} vs {escape(comp['baseline'])}</h3><ul>")
+        out += [f"<li>{escape(s)}</li>" for s in comp.get("sentences", [])]
+        out.append("</ul>")
+        rows = []
+        for name, m in comp.get("metrics", {}).items():
+            sig = m.get("significant")
+            rows.append([name, m.get("value"), ci_text(m),
+                         "\u2013" if m.get("p_value") is None else f"{m['p_value']:.3g}",
+                         "\u2013" if sig is None else ("yes" if sig else "no"),
+                         f"{m['n'].get('baseline', 0)} / {m['n'].get('arm', 0)}",
+                         m.get("method") or m.get("note") or "\u2013"])
+        out.append(_table(["metric", "value", "95 % CI", "p", "significant", "n", "method"], rows))
+        out += [f'<p class="muted">{escape(n)}</p>' for n in comp.get("notes", [])]
+    return out
+
+
+def _gates(report: Mapping[str, Any]) -> list[str]:
+    gates = report.get("gates") or []
+    if not gates:
+        return ["<h2>Gates</h2><p class='muted'>No gates.</p>"]
+    items = "".join(f"<li class='{'pass' if g['passed'] else 'fail'}'>{escape(g['line'])}</li>"
+                    for g in gates)
+    return [f"<h2>Gates</h2><ul>{items}</ul>"]
+
+
+def _findings(report: Mapping[str, Any]) -> list[str]:
+    fair = report.get("fairness") or {}
+    state = ("not checked" if not fair.get("checked", True)
+             else "fair" if fair.get("fair") else "NOT fair")
+    out = [f"<h2>Fairness and findings</h2><p>Comparison: <b>{escape(state)}</b></p>"]
+    reasons = [r for r in fair.get("reasons", []) if r != "not checked"]
+    if reasons:
+        out.append("<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>")
+    rows = []
+    for f in report.get("findings") or []:
+        if f.get("intended"):
+            kind = _Raw("<span class='treat'>treatment</span>")
+        elif f.get("confound"):
+            kind = _Raw("<span class='confound'>CONFOUND</span>")
+        else:
+            kind = f.get("severity", "")
+        rows.append([kind, f.get("category", ""), f.get("key", ""),
+                     f.get("message") or f"{f.get('a')} \u2192 {f.get('b')}"])
+    out.append(_table(["kind", "category", "key", "what"], rows) if rows
+               else "<p class='muted'>No findings were passed to the report.</p>")
+    return out
+
+
+def _charts(report: Mapping[str, Any]) -> list[str]:
+    ch = report.get("charts") or {}
+    figs = []
+    for metric in ("loss", "accuracy"):
+        curves = ch.get(metric) or {}
+        series = [{"label": f"{arm} (n={c.get('runs')})", "x": c["x"], "y": c["mean"],
+                   "lo": c.get("lo"), "hi": c.get("hi")} for arm, c in curves.items()]
+        figs.append(svg.line_chart(series, f"{metric} (mean over runs, band: min\u2013max)",
+                                   "step", metric))
+    bars = [{"label": b["arm"], "value": b.get("value"), "lo": b.get("lo"), "hi": b.get("hi")}
+            for b in ch.get("throughput") or []]
+    figs.append(svg.bar_chart(bars, "throughput (whiskers: 95 % interval)", "samples/s"))
+    gpu = ch.get("gpu") or {}
+    for field, label in (("temp_c", "GPU temperature (\u00b0C)"), ("sm_clock_mhz", "SM clock (MHz)"),
+                         ("power_w", "power (W)")):
+        series = [{"label": f"GPU {idx}" + (f" ({t['arm']})" if t.get("arm") else ""),
+                   "x": t[field]["t"], "y": t[field]["v"]}
+                  for idx, t in gpu.items() if t.get(field, {}).get("t")]
+        figs.append(svg.line_chart(series, label, "seconds since start", label))
+    figs = [f for f in figs if f]
+    return ["<h2>Charts</h2>", "<div class='charts'>", *figs, "</div>"] if figs else []
+
+
+def _runs(report: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for data in (report.get("arms") or {}).values():
+        for r in data.get("runs", []):
+            rows.append([r.get("run_id"), r.get("status"),
+                         "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
+                         r.get("throughput_median"), r.get("step_time_p50_ms"), r.get("peak_memory"),
+                         r.get("final_loss_smoothed"), r.get("accuracy_final"),
+                         duration(r.get("wall_time_s")), str(oddity_total(r.get("oddities")))])
+    heads = ["run", "status", "exit", "throughput", "step p50 ms", "peak mem MB", "final loss",
+             "acc final", "wall", "odd lines"]
+    return ["<h2>Runs</h2>", _table(heads, rows)]
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The whole report.html."""
+    spec = report.get("spec") or {}
+    verdict = report.get("verdict") or {}
+    bad = verdict.get("gates_passed") is False or not verdict.get("fair", True)
+    title = f"abtui report: {report.get('experiment')}"
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f"<p class='verdict{' bad' if bad else ''}'>{escape(verdict.get('summary', ''))}</p>",
+        f"<p>{escape(spec.get('description') or '')}</p>",
+        f"<p class='muted'>run directory <code>{escape(str(report.get('run_dir')))}</code>; created "
+        f"{escape(str(report.get('created') or '?'))}; finished {escape(str(report.get('finished') or 'not yet'))}; "
+        f"baseline {escape(str(spec.get('baseline')))}; {spec.get('replicates')} run(s) per arm, "
+        f"{spec.get('steps')} steps</p>",
+        "<h2>Arms</h2>", _table(arm_headers(), arm_rows(report)),
+        *_runs(report), *_comparisons(report), *_gates(report), *_findings(report),
+        *_charts(report),
+        "<h2>Notes</h2><ul>", *[f"<li>{escape(n)}</li>" for n in report.get("notes", [])], "</ul>",
+        "</body></html>\n",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,173 @@
+"""report.md: the report dict as Markdown (tables, verdict, gates, findings, text charts)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from abtui.report import charts
+from abtui.report.format import arm_headers, arm_rows, ci_text, duration, num, oddity_total
+
+SPARK_WIDTH = 60
+BAR_WIDTH = 40
+TELEMETRY_COLUMNS = (("energy (J)", "energy_j"), ("J/sample", "energy_per_sample_j"),
+                     ("mean power (W)", "power_mean_w"), ("max temp (°C)", "temp_max_c"),
+                     ("SM clock (MHz)", "sm_clock_mean_mhz"),
+                     ("power-capped", "power_capped_share"), ("thermal", "thermal_share"))
+
+
+def _cell(x: Any) -> str:
+    text = x if isinstance(x, str) else num(x) if isinstance(x, (int, float)) else str(x)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A GitHub-flavoured Markdown table."""
+    out = ["| " + " | ".join(_cell(h) for h in headers) + " |",
+           "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def _runs_section(report: Mapping[str, Any]) -> list[str]:
+    rows = []
+    for data in (report.get("arms") or {}).values():
+        for r in data.get("runs", []):
+            rows.append([r.get("run_id"), r.get("status"),
+                         "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
+                         r.get("throughput_median"), r.get("step_time_p50_ms"),
+                         f"{num(r.get('peak_memory'))} {r.get('memory_metric') or ''}".strip(),
+                         r.get("final_loss_smoothed"), r.get("accuracy_final"),
+                         duration(r.get("wall_time_s")), _target_cell(r),
+                         str(oddity_total(r.get("oddities")))])
+    heads = ["run", "status", "exit", "throughput", "step p50 ms", "peak mem MB", "final loss",
+             "acc final", "wall", "to target", "odd lines"]
+    return ["## Runs", "", *table(heads, rows), ""]
+
+
+def _target_cell(r: Mapping[str, Any]) -> str:
+    parts = []
+    for key in ("loss", "accuracy"):
+        t = r.get(f"time_to_target_{key}_s")
+        if t is not None:
+            parts.append(f"{key}: {duration(t)} / step {num(r.get(f'steps_to_target_{key}'))}")
+    return "; ".join(parts) or "\u2013"
+
+
+def _comparisons_section(report: Mapping[str, Any]) -> list[str]:
+    out = ["## Comparisons", ""]
+    if not report.get("comparisons"):
+        return out + ["No comparison (the baseline or the other arms have no runs).", ""]
+    for comp in report["comparisons"]:
+        out += [f"### {comp['arm']} vs {comp['baseline']}", ""]
+        out += [f"- {s}" for s in comp.get("sentences", [])] + [""]
+        rows = []
+        for name, m in comp.get("metrics", {}).items():
+            sig = m.get("significant")
+            rows.append([name, num(m.get("value")), ci_text(m),
+                         "\u2013" if m.get("p_value") is None else f"{m['p_value']:.3g}",
+                         "\u2013" if sig is None else ("yes" if sig else "no"),
+                         f"{m['n'].get('baseline', 0)} / {m['n'].get('arm', 0)}",
+                         m.get("method") or m.get("note") or "\u2013"])
+        out += table(["metric", "value", "95 % CI", "p", "significant", "n (base / arm)", "method"], rows)
+        out += [""] + [f"> {n}" for n in comp.get("notes", [])] + [""]
+    return out
+
+
+def _gates_section(report: Mapping[str, Any]) -> list[str]:
+    gates = report.get("gates") or []
+    if not gates:
+        return ["## Gates", "", "No gates.", ""]
+    return ["## Gates", "", "```", *[g["line"] for g in gates], "```", ""]
+
+
+def _fairness_section(report: Mapping[str, Any]) -> list[str]:
+    fair = report.get("fairness") or {}
+    head = ("not checked" if not fair.get("checked", True)
+            else "fair" if fair.get("fair") else "**NOT fair**")
+    return ["## Fairness", "", f"Comparison: {head}.", "",
+            *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"], ""]
+
+
+def _findings_section(report: Mapping[str, Any]) -> list[str]:
+    findings = report.get("findings") or []
+    out = ["## Findings", ""]
+    if not findings:
+        return out + ["No findings were passed to the report.", ""]
+    rows = []
+    for f in findings:
+        kind = ("treatment" if f.get("intended") else "CONFOUND" if f.get("confound")
+                else f.get("severity", ""))
+        rows.append([kind, f.get("category", ""), f.get("key", ""),
+                     f.get("message") or f"{f.get('a')} \u2192 {f.get('b')}"])
+    return out + table(["kind", "category", "key", "what"], rows) + [""]
+
+
+def _charts_section(report: Mapping[str, Any]) -> list[str]:
+    ch = report.get("charts") or {}
+    out = ["## Charts", ""]
+    for metric in ("loss", "accuracy"):
+        curves = ch.get(metric) or {}
+        if not curves:
+            continue
+        vals = [v for c in curves.values() for v in c["mean"]]
+        lo, hi = min(vals), max(vals)
+        out += [f"{metric} by step ({num(lo)} \u2026 {num(hi)}), mean over runs:", "", "```"]
+        width = max(len(a) for a in curves)
+        out += [f"{arm:<{width}}  {charts.sparkline(c['mean'], SPARK_WIDTH, lo, hi)}"
+                f"  {num(c['mean'][-1])}" for arm, c in curves.items()]
+        out += ["```", ""]
+    bars = [b for b in ch.get("throughput") or [] if b.get("value") is not None]
+    if bars:
+        vmax = max(max(b["value"], b.get("hi") or 0) for b in bars)
+        width = max(len(b["arm"]) for b in bars)
+        out += ["throughput (samples/s, 95 % interval in brackets):", "", "```"]
+        for b in bars:
+            ci = f"  [{num(b['lo'])} \u2026 {num(b['hi'])}]" if b.get("lo") is not None else ""
+            out.append(f"{b['arm']:<{width}}  {charts.bar(b['value'], vmax, BAR_WIDTH):<{BAR_WIDTH}}"
+                       f"  {num(b['value'])}{ci}")
+        out += ["```", ""]
+    return out if len(out) > 2 else []
+
+
+def _telemetry_section(report: Mapping[str, Any]) -> list[str]:
+    tel = {k: v for k, v in (report.get("telemetry") or {}).items() if isinstance(v, Mapping)}
+    if not tel:
+        return []
+    rows = [[run] + [num(t.get(k)) for _, k in TELEMETRY_COLUMNS] for run, t in tel.items()]
+    return ["## Telemetry", "", *table(["run"] + [h for h, _ in TELEMETRY_COLUMNS], rows), ""]
+
+
+def _oddities_section(report: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for data in (report.get("arms") or {}).values():
+        for r in data.get("runs", []):
+            odd = r.get("oddities") or {}
+            kinds = [f"{k} {v}" for k, v in odd.items() if k != "examples" and v]
+            if kinds:
+                lines.append(f"- {r['run_id']}: " + ", ".join(kinds))
+    return ["## Oddities in the logs", "", *lines, ""] if lines else []
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The whole report.md."""
+    spec = report.get("spec") or {}
+    out = [f"# abtui report: {report.get('experiment')}", "",
+           f"**Verdict:** {(report.get('verdict') or {}).get('summary', '')}", ""]
+    if spec.get("description"):
+        out += [spec["description"], ""]
+    out += [f"- run directory: `{report.get('run_dir')}`",
+            f"- created: {report.get('created') or '?'}; finished: {report.get('finished') or 'not yet'}",
+            f"- baseline: {spec.get('baseline')}; treatment: {', '.join(spec.get('treatment') or []) or 'not declared'}",
+            f"- steps: {spec.get('steps')}; replicates per arm: {spec.get('replicates')}", ""]
+    out += ["## Arms", "", *table(arm_headers(), arm_rows(report)), ""]
+    out += _runs_section(report)
+    out += _comparisons_section(report)
+    out += _gates_section(report)
+    out += _fairness_section(report)
+    out += _findings_section(report)
+    out += _charts_section(report)
+    out += _telemetry_section(report)
+    out += _oddities_section(report)
+    out += ["## Notes", "", *[f"- {n}" for n in report.get("notes", [])], ""]
+    return "\n".join(out)

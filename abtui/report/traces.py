@@ -1,0 +1,153 @@
+"""Chart data for the report: per-arm curves with replicate bands, GPU traces, throughput bars.
+
+Everything is downsampled here, so report.json stays small (a few hundred points per
+curve) and the markdown / HTML renderers draw from the report dict alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from abtui.store import ArmState
+
+CURVE_POINTS = 200
+TRACE_POINTS = 300
+TRACE_FIELDS = ("temp_c", "sm_clock_mhz", "power_w")
+
+
+def _bin_means(steps: Sequence[float], values: Sequence[float], lo: float, width: float,
+               bins: int) -> list[float | None]:
+    sums = [0.0] * bins
+    counts = [0] * bins
+    for s, v in zip(steps, values, strict=False):
+        i = min(bins - 1, max(0, int((s - lo) / width))) if width > 0 else 0
+        sums[i] += v
+        counts[i] += 1
+    return [sums[i] / counts[i] if counts[i] else None for i in range(bins)]
+
+
+def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
+               points: int = CURVE_POINTS) -> dict[str, dict[str, Any]]:
+    """Per arm, ``metric`` against step: ``{"x", "mean", "lo", "hi", "runs"}``.
+
+    Steps are split into ``points`` equal bins over the range every arm shares; each run
+    contributes its mean in a bin; ``mean`` is the mean over the arm's runs and ``lo`` /
+    ``hi`` the min / max over them (the replicate band; None with a single run).
+    """
+    cols = {arm: [(list(s.series[metric].steps), list(s.series[metric].values))
+                  for s in states if metric in s.series and len(s.series[metric])]
+            for arm, states in runs_by_arm.items()}
+    all_steps = [st for runs in cols.values() for st, _ in runs]
+    if not all_steps:
+        return {}
+    lo = min(st[0] for st in all_steps)
+    hi = max(st[-1] for st in all_steps)
+    bins = max(1, min(points, int(hi - lo) + 1))
+    width = (hi - lo) / bins if hi > lo else 0.0
+    out: dict[str, dict[str, Any]] = {}
+    for arm, runs in cols.items():
+        if not runs:
+            continue
+        per_run = [_bin_means(st, vals, lo, width, bins) for st, vals in runs]
+        x, mean, low, high = [], [], [], []
+        for i in range(bins):
+            vals = [r[i] for r in per_run if r[i] is not None]
+            if not vals:
+                continue
+            x.append(lo + (i + 0.5) * width if width else lo)
+            mean.append(sum(vals) / len(vals))
+            low.append(min(vals))
+            high.append(max(vals))
+        band = len(runs) >= 2
+        out[arm] = {"x": x, "mean": mean, "lo": low if band else None,
+                    "hi": high if band else None, "runs": len(runs)}
+    return out
+
+
+def _downsample(ts: Sequence[float], vs: Sequence[float], points: int) -> tuple[list[float], list[float]]:
+    n = len(ts)
+    if n <= points:
+        return list(ts), list(vs)
+    group = math.ceil(n / points)
+    xs, ys = [], []
+    for i in range(0, n, group):
+        chunk = vs[i:i + group]
+        xs.append(ts[i])
+        ys.append(sum(chunk) / len(chunk))
+    return xs, ys
+
+
+def read_telemetry_samples(path: Path, fallback: Iterable[Mapping[str, Any]] = ()) -> Iterable[Mapping[str, Any]]:
+    """Samples from telemetry.jsonl (every one, not only the last hour the store keeps)."""
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        yield from fallback
+        return
+    with fh:
+        for line in fh:
+            if not line.endswith(b"\n"):
+                break  # torn tail
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("kind", "sample") == "sample":
+                yield obj
+
+
+def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | None = None,
+               t0: float | None = None, points: int = TRACE_POINTS) -> dict[str, dict[str, Any]]:
+    """Per GPU index: ``{"arm", "t", "temp_c", "sm_clock_mhz", "power_w"}``, time in seconds
+    from ``t0`` (default: the first sample), each field downsampled to ``points``.
+
+    ``arm`` is the run id(s) the samples name as the GPU's owner, else ``owner[index]``
+    (from the manifest).
+    """
+    owner = owner or {}
+    raw: dict[int, dict[str, Any]] = {}
+    for sample in samples:
+        t = sample.get("t")
+        if not isinstance(t, (int, float)):
+            continue
+        if t0 is None:
+            t0 = float(t)
+        for g in sample.get("gpus") or ():
+            idx = g.get("index")
+            if not isinstance(idx, int):
+                continue
+            entry = raw.setdefault(idx, {"arms": {}, **{f: ([], []) for f in TRACE_FIELDS}})
+            if g.get("arm"):
+                entry["arms"][str(g["arm"])] = None
+            for f in TRACE_FIELDS:
+                v = g.get(f)
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    entry[f][0].append(t - t0)
+                    entry[f][1].append(float(v))
+    out: dict[str, dict[str, Any]] = {}
+    for idx in sorted(raw):
+        entry = raw[idx]
+        if not any(entry[f][0] for f in TRACE_FIELDS):
+            continue
+        trace: dict[str, Any] = {"arm": ", ".join(entry["arms"]) or owner.get(idx)}
+        for f in TRACE_FIELDS:
+            ts, vs = _downsample(*entry[f], points)
+            trace[f] = {"t": ts, "v": vs}
+        out[str(idx)] = trace
+    return out
+
+
+def throughput_bars(arms: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One bar per arm: mean of its runs' median throughput, whiskers from its interval."""
+    bars = []
+    for arm, data in arms.items():
+        agg = data.get("aggregate", {})
+        tp = agg.get("throughput_median", {})
+        ci = agg.get("throughput_ci") or {}
+        bars.append({"arm": arm, "value": tp.get("mean"), "lo": ci.get("lo"), "hi": ci.get("hi"),
+                     "method": ci.get("method")})
+    return bars
