@@ -219,10 +219,10 @@ class Experiment:
             self.store.notice(f"cannot reach the arms: {exc}")
             found = {}
         for run_id, handle in found.items():
-            state = self.store.arms.get(run_id)
-            if state is None or state.status in ArmStatus.ENDED:
-                continue
-            self.handles[run_id] = handle
+            # ended arms too: if the disk was full, events.jsonl lags the arm's own output,
+            # and following from the last recorded token catches up (a no-op otherwise)
+            if run_id in self.store.arms:
+                self.handles[run_id] = handle
         for run in self.runs:
             state = self.store.arm(run.run_id)
             if run.run_id in self.handles or state.status in ArmStatus.ENDED:
