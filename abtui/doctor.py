@@ -6,7 +6,6 @@ import importlib.util
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 OK, MISSING = "ok", "missing"
@@ -36,27 +35,43 @@ def _docker() -> tuple[bool, str, str]:
 
 
 def _nvml() -> tuple[bool, str, str]:
-    from abtui.telemetry.nvml import NvmlSession
-
-    nv = NvmlSession()
-    if not nv.available:
-        return False, nv.reason_unavailable or "NVML unavailable", "install the NVIDIA driver (CPU-only is fine: telemetry is then off)"
-    names = [g.get("name") for g in nv.static_info()]
-    return True, f"{len(names)} GPU(s): {', '.join(map(str, names))}", ""
-
-
-def _telemetry_cost() -> tuple[bool, str, str]:
     from abtui.telemetry import TelemetrySampler
 
     s = TelemetrySampler()
-    s.sample()  # warm up: first NVML calls are slow
-    n = 20
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(n):
-        s.sample()
-    wall = (time.perf_counter() - t0) / n * 1e3
-    cpu = (time.process_time() - c0) / n * 1e3
-    return True, f"one sample: {wall:.2f} ms wall, {cpu:.2f} ms CPU (at 1 Hz: {cpu / 10:.3f} % of a core)", ""
+    try:
+        if not s.available:
+            return False, s.reason_unavailable or "NVML unavailable", (
+                "install the NVIDIA driver (CPU-only is fine: telemetry is then off)")
+        info = s.gpu_info()
+        names = [g.get("name") for g in info.get("gpus", [])]
+        return True, f"{len(names)} GPU(s), driver {info.get('driver')}: {', '.join(map(str, names))}", ""
+    finally:
+        s.close()
+
+
+def _telemetry_cost() -> tuple[bool, str, str]:
+    import threading
+
+    from abtui.telemetry import TelemetrySampler
+
+    s = TelemetrySampler(interval=0.05)
+    stop = threading.Event()
+    n = 0
+
+    def count(_sample: object) -> None:
+        nonlocal n
+        n += 1
+        if n >= 21:
+            stop.set()
+
+    try:
+        s.run(stop, count)
+        d = s.describe()
+    finally:
+        s.close()
+    cost = d["cost"]
+    return True, (f"one sample: {cost['wall_ms_mean']:.2f} ms wall, {cost['cpu_ms_mean']:.2f} ms CPU "
+                  f"-> {cost['cpu_ms_mean'] / 10:.3f} % of a core at 1 Hz"), ""
 
 
 def _torch() -> tuple[bool, str, str]:

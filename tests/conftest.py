@@ -36,3 +36,23 @@ def abtui_env() -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.pop("ABTUI_RUNS_DIR", None)
     return env
+
+
+def _nvml_present() -> bool:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        pynvml.nvmlShutdown()
+        return True
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+    """``gpu`` tests run only where a GPU is (the device machine); CI has none."""
+    gpu_items = [i for i in items if i.get_closest_marker("gpu")]
+    if gpu_items and not _nvml_present():
+        skip = pytest.mark.skip(reason="needs an NVIDIA GPU (run on the GPU machine)")
+        for item in gpu_items:
+            item.add_marker(skip)

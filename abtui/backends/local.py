@@ -71,8 +71,10 @@ class LocalBackend(Backend):
             "ABTUI_RUN_ID": run.run_id,
             "ABTUI_SEED": str(run.seed),
             "ABTUI_OUT": str(rundir.arm_dir(run.run_id) / "out"),
-            # an arm with no GPUs sees none; never inherit the monitor's devices
+            # an arm with no GPUs sees none; never inherit the monitor's devices. The spec's
+            # indices are NVML's (PCI bus order); make CUDA count the same way.
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),
+            "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         })
         out_path = rundir.output_path(run.run_id)
         marker = _exit_marker(rundir, run.run_id)

@@ -1,0 +1,263 @@
+"""Host and per-arm CPU / memory: psutil for the machine and local arms, docker stats for containers.
+
+Every read is guarded: a process that exited, a container that is gone, a
+daemon that hiccups gives ``None`` for that value, never an exception.
+
+CPU percentages are relative to one core (100 = one core busy), as ``top`` and
+``docker stats`` show them, except ``host.cpu_percent`` which is the whole
+machine (100 = every core busy). Memory is MiB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import psutil
+
+log = logging.getLogger("abtui.telemetry")
+
+MIB = 1 << 20
+_GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
+
+
+def process_name(pid: int) -> str | None:
+    """The name of a process (``python``), or None if it is gone or not readable."""
+    try:
+        return psutil.Process(pid).name()
+    except (*_GONE, ValueError, OSError):
+        return None
+
+
+class HostReader:
+    """Whole-machine CPU % (from cpu_times deltas, independent of other psutil callers) and memory."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, float] | None = None
+
+    def read(self) -> dict[str, Any]:
+        """``{"cpu_percent", "mem_used_mb", "mem_total_mb"}``; cpu is None on the first read."""
+        out: dict[str, Any] = {"cpu_percent": None, "mem_used_mb": None, "mem_total_mb": None}
+        try:
+            t = psutil.cpu_times()
+            total = sum(t)
+            idle = t.idle + getattr(t, "iowait", 0.0)
+            if self._last is not None:
+                d_total, d_idle = total - self._last[0], idle - self._last[1]
+                if d_total > 0:
+                    out["cpu_percent"] = round(max(0.0, 100.0 * (d_total - d_idle) / d_total), 1)
+            self._last = (total, idle)
+        except (OSError, RuntimeError):
+            pass
+        try:
+            vm = psutil.virtual_memory()
+            out["mem_used_mb"] = int((vm.total - vm.available) / MIB)
+            out["mem_total_mb"] = int(vm.total / MIB)
+        except (OSError, RuntimeError):
+            pass
+        return out
+
+
+class ProcessTreeReader:
+    """CPU % and RSS of each local arm's whole process tree (root PIDs given).
+
+    Finding the trees reads every process's parent once (one pass over /proc
+    for all arms, ~3.6 ms for 100 processes here), so trees are re-read only
+    when asked (``refresh_tree``) or when an arm's roots change; in between only
+    the known processes are read.
+    ``Process`` objects are kept so CPU % is a delta since the last read; a
+    process seen for the first time counts from its next read. RSS is summed
+    over the tree.
+    """
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+        self._trees: dict[str, tuple[frozenset[int], list[int]]] = {}  # arm → (roots, tree pids)
+
+    @staticmethod
+    def _children_map() -> dict[int, list[int]] | None:
+        """ppid → pids from one pass over /proc (Linux); None elsewhere."""
+        try:
+            names = os.listdir("/proc")
+        except OSError:
+            return None
+        children: dict[int, list[int]] = {}
+        for name in names:
+            if not name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+        return children
+
+    def _trees_now(self, roots_by_arm: Mapping[str, frozenset[int]]) -> dict[str, list[int]]:
+        """Every arm's tree (roots first) from one scan of the process table."""
+        children = self._children_map()
+        out: dict[str, list[int]] = {}
+        for arm, roots in roots_by_arm.items():
+            pids: list[int] = []
+            for root in sorted(roots):
+                if not psutil.pid_exists(root):
+                    continue
+                if children is None:  # not Linux: psutil walks the table per root
+                    try:
+                        kids = [c.pid for c in psutil.Process(root).children(recursive=True)]
+                    except (*_GONE, ValueError):
+                        continue
+                else:
+                    kids, todo = [], list(children.get(root, ()))
+                    while todo:
+                        pid = todo.pop()
+                        kids.append(pid)
+                        todo.extend(children.get(pid, ()))
+                pids.append(root)
+                pids.extend(kids)
+            out[arm] = pids
+        return out
+
+    def read(
+        self, arm_pids: Mapping[str, Iterable[int]], refresh_tree: bool = True
+    ) -> tuple[dict[str, dict[str, Any]], dict[int, str]]:
+        """Per arm ``{"source": "process", "cpu_percent", "rss_mb", "pids"}`` and pid → arm.
+
+        ``cpu_percent`` is None until a process of the tree has been read twice;
+        an arm whose processes are all gone reads ``pids: 0`` and None values.
+        """
+        arms: dict[str, dict[str, Any]] = {}
+        owner: dict[int, str] = {}
+        wanted = {arm: frozenset(pids) for arm, pids in arm_pids.items()}
+        stale = {a: r for a, r in wanted.items()
+                 if refresh_tree or a not in self._trees or self._trees[a][0] != r}
+        if stale:
+            for arm, pids in self._trees_now(stale).items():
+                self._trees[arm] = (stale[arm], pids)
+        for arm, roots in wanted.items():
+            known = self._trees[arm]
+            cpu: float | None = None
+            rss = 0
+            alive: list[int] = []
+            for pid in known[1]:
+                cached = self._procs.get(pid)
+                fresh = cached is None
+                try:
+                    p = psutil.Process(pid) if fresh else cached
+                    with p.oneshot():
+                        if p.status() == psutil.STATUS_ZOMBIE:  # exited, parent has not reaped it
+                            raise psutil.ZombieProcess(pid)
+                        pct = p.cpu_percent(None)
+                        rss += p.memory_info().rss
+                except _GONE:
+                    self._procs.pop(pid, None)
+                    continue
+                alive.append(pid)
+                owner[pid] = arm
+                self._procs[pid] = p
+                if not fresh:
+                    cpu = (cpu or 0.0) + pct
+            self._trees[arm] = (roots, alive)
+            arms[arm] = {
+                "source": "process",
+                "cpu_percent": None if cpu is None else round(cpu, 1),
+                "rss_mb": round(rss / MIB, 1) if alive else None,
+                "pids": len(alive),
+            }
+        for arm in set(self._trees) - set(arm_pids):
+            del self._trees[arm]
+        for pid in set(self._procs) - set(owner):
+            del self._procs[pid]
+        return arms, owner
+
+
+def docker_cpu_percent(cur: Mapping[str, Any], prev: Mapping[str, Any] | None) -> float | None:
+    """CPU % of a container between two ``cpu_stats`` readings, as ``docker stats`` computes it.
+
+    (container delta / system delta) × online CPUs × 100, so 100 = one core;
+    None when there is no previous reading or the system clock did not advance.
+    """
+    if not prev:
+        return None
+    try:
+        cpu_delta = cur["cpu_usage"]["total_usage"] - prev["cpu_usage"]["total_usage"]
+        sys_delta = cur["system_cpu_usage"] - prev["system_cpu_usage"]
+        online = cur.get("online_cpus") or len(cur["cpu_usage"].get("percpu_usage") or ())
+    except (KeyError, TypeError):
+        return None
+    if sys_delta <= 0:
+        return None
+    return round(max(cpu_delta, 0) / sys_delta * online * 100.0, 1)
+
+
+def docker_mem_used(memory_stats: Mapping[str, Any]) -> int | None:
+    """Memory use in bytes as ``docker stats`` shows it: usage minus inactive file cache."""
+    usage = memory_stats.get("usage")
+    if usage is None:
+        return None
+    stats = memory_stats.get("stats") or {}
+    v1 = stats.get("total_inactive_file")  # cgroup v1
+    if v1 is not None and v1 < usage:
+        return usage - v1
+    v2 = stats.get("inactive_file", 0)  # cgroup v2
+    return usage - v2 if v2 < usage else usage
+
+
+class ContainerStatsReader:
+    """Per-arm CPU % / memory of containers through a docker client (``docker.DockerClient``).
+
+    Uses one-shot stats (no 1 s wait inside the daemon) and computes CPU % from
+    the previous reading this reader took, so reads must be taken repeatedly.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._prev: dict[str, dict[str, Any]] = {}
+        self._warned: set[str] = set()
+
+    def _api(self) -> Any:
+        return getattr(self.client, "api", self.client)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning("%s", message)
+
+    def read(self, containers: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Per arm ``{"source": "container", "cpu_percent", "rss_mb", "mem_limit_mb", "pids"}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for arm, cid in containers.items():
+            entry: dict[str, Any] = {"source": "container", "cpu_percent": None, "rss_mb": None,
+                                     "mem_limit_mb": None, "pids": None}
+            out[arm] = entry
+            try:
+                stats = self._api().stats(cid, stream=False, one_shot=True)
+            except Exception as err:  # gone, daemon down, old API: the value is just unknown
+                self._warn_once(cid, f"docker stats for {cid[:12]} failed: {err}")
+                continue
+            cpu = stats.get("cpu_stats") or {}
+            prev = self._prev.get(cid) or stats.get("precpu_stats")
+            if prev and "system_cpu_usage" not in prev:
+                prev = None
+            entry["cpu_percent"] = docker_cpu_percent(cpu, prev)
+            if "system_cpu_usage" in cpu:
+                self._prev[cid] = cpu
+            mem = stats.get("memory_stats") or {}
+            used = docker_mem_used(mem)
+            entry["rss_mb"] = None if used is None else round(used / MIB, 1)
+            if mem.get("limit"):
+                entry["mem_limit_mb"] = round(mem["limit"] / MIB, 1)
+            entry["pids"] = (stats.get("pids_stats") or {}).get("current")
+        return out
+
+    def host_pids(self, container_id: str) -> set[int]:
+        """Host PIDs of a container's processes (``docker top``): these appear in NVML's list."""
+        try:
+            top = self._api().top(container_id)
+            col = top["Titles"].index("PID")
+            return {int(row[col]) for row in top.get("Processes") or ()}
+        except Exception as err:
+            self._warn_once("top:" + container_id, f"docker top {container_id[:12]} failed: {err}")
+            return set()

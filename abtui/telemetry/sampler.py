@@ -1,0 +1,365 @@
+"""TelemetrySampler: one sample per interval (default 1 Hz) of GPUs, host and arms, as JSON lines.
+
+telemetry.jsonl holds two kinds of line (one JSON object each, ``null`` where a
+value is not available):
+
+``{"kind": "gpu_info", ...}`` — written each time a sampler opens the file
+(a monitor reattaching appends a new one)::
+
+    {"kind": "gpu_info", "t": 1732300000.0, "available": true, "reason_unavailable": null,
+     "driver": "550.54.15",
+     "gpus": [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-…", "mem_total_mb": 81559,
+               "sm_clock_max_mhz": 1980, "mem_clock_max_mhz": 2619, "temp_slowdown_c": 87,
+               "temp_shutdown_c": 92, "power_limit_w": 700.0}]}
+
+``{"kind": "sample", ...}`` — one per interval; GPU entries carry only what changes::
+
+    {"kind": "sample", "t": 1732300001.002,
+     "host": {"cpu_percent": 12.5, "mem_used_mb": 20480, "mem_total_mb": 515000},
+     "gpus": [{"index": 0, "arm": "A", "temp_c": 64, "sm_clock_mhz": 1380, "mem_clock_mhz": 2619,
+               "power_w": 699.1, "util_gpu": 100, "util_mem": 63, "mem_used_mb": 20011, "pstate": 0,
+               "fan_percent": null, "reasons": 4, "reason_names": ["sw_power_cap"],
+               "violation_power_ns": 15300000000, "violation_thermal_ns": 0,
+               "energy_mj": 123456789,
+               "processes": [{"pid": 4242, "used_mb": 19990}]}],
+     "arms": {"A": {"source": "process", "cpu_percent": 101.0, "rss_mb": 2300.5, "pids": 3}},
+     "foreign": [{"gpu": 3, "pid": 1234, "name": "python", "used_mb": 500, "arm": "B"}],
+     "cost_ms": 0.41, "cost_cpu_ms": 0.39}
+
+- ``gpus[].arm``: the run id owning the GPU (physical NVML index, from the spec), or null.
+- ``processes`` appears only on samples where the process list was read (every
+  ``process_interval`` seconds); ``foreign`` repeats the latest listing's finding:
+  a process on an arm's GPU that belongs to no arm (or, with ``pid_arm``, to another arm).
+- ``arms[].cpu_percent`` is % of one core; ``rss_mb`` is the tree's RSS (local) or
+  the container's memory as ``docker stats`` shows it.
+- ``cost_ms`` / ``cost_cpu_ms``: wall and CPU time this sample took.
+
+:func:`read_samples` merges the latest ``gpu_info`` back into each GPU entry, so
+a sample read back equals the dict :meth:`TelemetrySampler.sample` returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from abtui.telemetry.host import ContainerStatsReader, HostReader, ProcessTreeReader, process_name
+from abtui.telemetry.nvml import STATIC_KEYS, NvmlTelemetry
+
+log = logging.getLogger("abtui.telemetry")
+
+
+@dataclass
+class SamplerCost:
+    """What sampling costs: per sample + write, wall and CPU (this thread) milliseconds."""
+
+    samples: int = 0
+    wall_ms_mean: float = 0.0
+    wall_ms_max: float = 0.0
+    cpu_ms_mean: float = 0.0
+    cpu_ms_max: float = 0.0
+
+    def add(self, wall_ms: float, cpu_ms: float) -> None:
+        self.samples += 1
+        n = self.samples
+        self.wall_ms_mean += (wall_ms - self.wall_ms_mean) / n
+        self.cpu_ms_mean += (cpu_ms - self.cpu_ms_mean) / n
+        self.wall_ms_max = max(self.wall_ms_max, wall_ms)
+        self.cpu_ms_max = max(self.cpu_ms_max, cpu_ms)
+
+    def core_percent(self, interval: float) -> float:
+        """Share of one CPU core the sampler uses at this interval."""
+        return 100.0 * self.cpu_ms_mean / (interval * 1000.0) if interval > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+class SampleWriter:
+    """Appends samples to telemetry.jsonl: gpu_info once, then compact sample lines, flushed."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
+        if torn:  # a monitor died mid-line: do not glue the next line onto it
+            self._file.write("\n")
+
+    def write_info(self, info: dict[str, Any]) -> None:
+        """Write a gpu_info line (static GPU facts that following samples leave out)."""
+        self._write(info)
+
+    def write_sample(self, sample: dict[str, Any]) -> None:
+        """Write one sample without the static GPU keys (they are in gpu_info)."""
+        line = dict(sample)
+        line["gpus"] = [{k: v for k, v in g.items() if k not in STATIC_KEYS} for g in sample["gpus"]]
+        self._write(line)
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        self._file.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+class TelemetrySampler:
+    """Samples GPUs (NVML), the host and each arm; thread-friendly.
+
+    ``gpu_arms`` maps run id → physical NVML GPU indices (from the spec).
+    ``arm_pids`` maps run id → root PIDs of local arms; ``containers`` maps run
+    id → container id (needs ``docker_client``). ``known_pids`` are PIDs that
+    may use the experiment's GPUs without being a confound (e.g. the monitor).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        interval: float = 1.0,
+        gpu_arms: Mapping[str, Sequence[int]] | None = None,
+        arm_pids: Mapping[str, Iterable[int]] | None = None,
+        containers: Mapping[str, str] | None = None,
+        docker_client: Any = None,
+        known_pids: Iterable[int] = (),
+        process_interval: float = 5.0,
+        gpus: Sequence[int] | None = None,
+        nvml: NvmlTelemetry | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.interval = interval
+        self.process_every = max(1, round(process_interval / interval)) if interval > 0 else 1
+        self.nvml = nvml or NvmlTelemetry()
+        self.arm_of_gpu: dict[int, str] = {}
+        for arm, indices in (gpu_arms or {}).items():
+            for i in indices:
+                self.arm_of_gpu.setdefault(int(i), arm)
+        self._arm_pids = {a: set(p) for a, p in (arm_pids or {}).items()}
+        self._containers = dict(containers or {})
+        self._known = set(known_pids) | {os.getpid()}
+        self._only_gpus = list(gpus) if gpus is not None else None
+        self._host = HostReader()
+        self._trees = ProcessTreeReader()
+        self._docker = ContainerStatsReader(docker_client) if docker_client is not None else None
+        self._container_pids: dict[int, str] = {}
+        self._foreign: list[dict[str, Any]] = []
+        self._static: dict[int, dict[str, Any]] = {}  # GPU index → static facts for samples
+        self._count = 0
+        self._lock = threading.Lock()
+        self._writer: SampleWriter | None = None
+        self.cost = SamplerCost()
+
+    # -- arms come and go while the sampler runs --------------------------------------
+    def set_arm_pids(self, arm: str, pids: Iterable[int]) -> None:
+        """Root PIDs of a local arm (replaces earlier ones)."""
+        with self._lock:
+            self._arm_pids[arm] = set(pids)
+
+    def set_arm_container(self, arm: str, container_id: str) -> None:
+        """The container of a docker arm."""
+        with self._lock:
+            self._containers[arm] = container_id
+
+    def add_known_pids(self, pids: Iterable[int]) -> None:
+        """PIDs allowed on the experiment's GPUs without being a confound."""
+        with self._lock:
+            self._known.update(pids)
+
+    # -- facts -----------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        """True when GPU telemetry (NVML) works here."""
+        return self.nvml.available
+
+    @property
+    def reason_unavailable(self) -> str | None:
+        """One line saying why there is no GPU telemetry, or None."""
+        return self.nvml.reason_unavailable
+
+    def gpu_indices(self) -> list[int]:
+        """The GPUs sampled: the ``gpus`` given, else every GPU NVML sees."""
+        if not self.nvml.available:
+            return []
+        every = self.nvml.gpu_indices()
+        return [i for i in every if i in self._only_gpus] if self._only_gpus is not None else every
+
+    def gpu_info(self) -> dict[str, Any]:
+        """The gpu_info record: availability, driver and static facts of each sampled GPU."""
+        ok = self.nvml.available
+        return {
+            "kind": "gpu_info",
+            "t": round(time.time(), 3),
+            "available": ok,
+            "reason_unavailable": self.nvml.reason_unavailable,
+            "driver": self.nvml.driver_version() if ok else None,
+            "gpus": [self.nvml.gpu_info(i).to_dict() for i in self.gpu_indices()],
+        }
+
+    # -- sampling --------------------------------------------------------------------
+    def sample(self) -> dict[str, Any]:
+        """Take one sample now (see the module docstring for its shape). Never raises."""
+        with self._lock:
+            wall0, cpu0 = time.perf_counter(), time.thread_time()
+            listing = self._count % self.process_every == 0
+            self._count += 1
+            arms, owner = self._trees.read(
+                {a: p for a, p in self._arm_pids.items() if a not in self._containers},
+                refresh_tree=listing,
+            )
+            if self._docker is not None and self._containers:
+                arms.update(self._docker.read(self._containers))
+                if listing:
+                    self._container_pids = {
+                        pid: arm for arm, cid in self._containers.items()
+                        for pid in self._docker.host_pids(cid)
+                    }
+            owner.update(self._container_pids)
+            gpus = []
+            for i in self.gpu_indices():
+                g = self.nvml.read_gpu(i)
+                g["arm"] = self.arm_of_gpu.get(i)
+                if i not in self._static:
+                    self._static[i] = {k: v for k, v in self.nvml.gpu_info(i).to_dict().items() if k != "index"}
+                g.update(self._static[i])
+                if listing:
+                    g["processes"] = self.nvml.read_processes(i)
+                gpus.append(g)
+            if listing:
+                self._foreign = self._find_foreign(gpus, owner)
+            sample = {
+                "kind": "sample",
+                "t": round(time.time(), 3),
+                "host": self._host.read(),
+                "gpus": gpus,
+                "arms": arms,
+                "foreign": list(self._foreign),
+            }
+            sample["cost_ms"] = round((time.perf_counter() - wall0) * 1000, 3)
+            sample["cost_cpu_ms"] = round((time.thread_time() - cpu0) * 1000, 3)
+            return sample
+
+    def _find_foreign(self, gpus: list[dict[str, Any]], owner: Mapping[int, str]) -> list[dict[str, Any]]:
+        found = []
+        for g in gpus:
+            gpu_arm = g.get("arm")
+            for p in g.get("processes") or ():
+                pid = p["pid"]
+                pid_arm = owner.get(pid)
+                if pid in self._known or pid_arm == gpu_arm or (gpu_arm is None and pid_arm is None):
+                    continue
+                entry = {"gpu": g["index"], "pid": pid,
+                         "name": process_name(pid) or self.nvml.process_name(pid),
+                         "used_mb": p.get("used_mb"), "arm": gpu_arm}
+                if pid_arm is not None:
+                    entry["pid_arm"] = pid_arm
+                found.append(entry)
+        return found
+
+    def run(
+        self,
+        stop_event: threading.Event,
+        on_sample: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Sample every ``interval`` s until ``stop_event`` is set; persist and hand each on.
+
+        Meant for a thread. A missed beat is skipped, not caught up in a burst; an
+        exception from ``on_sample`` is logged once and sampling goes on.
+        """
+        next_t = time.monotonic()
+        warned = False
+        try:
+            while not stop_event.is_set():
+                wall0, cpu0 = time.perf_counter(), time.thread_time()
+                sample = self.sample()
+                self.persist(sample)
+                self.cost.add((time.perf_counter() - wall0) * 1000, (time.thread_time() - cpu0) * 1000)
+                if on_sample is not None:
+                    try:
+                        on_sample(sample)
+                    except Exception as err:
+                        if not warned:
+                            log.warning("telemetry consumer failed: %s", err)
+                            warned = True
+                next_t += self.interval
+                now = time.monotonic()
+                if next_t < now:
+                    next_t = now
+                stop_event.wait(next_t - now)
+        finally:
+            self.close_file()
+
+    def persist(self, sample: dict[str, Any]) -> None:
+        """Append a sample to ``path`` (gpu_info first); no-op without a path."""
+        if self.path is None:
+            return
+        if self._writer is None:  # static facts are cached: gpu_info once per file opening
+            self._writer = SampleWriter(self.path)
+            self._writer.write_info(self.gpu_info())
+        self._writer.write_sample(sample)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``abtui doctor`` shows: availability, GPUs, cost, NVML queries that fail."""
+        return {
+            "available": self.available,
+            "reason_unavailable": self.reason_unavailable,
+            "gpus": len(self.gpu_indices()),
+            "interval_s": self.interval,
+            "cost": self.cost.to_dict(),
+            "core_percent": round(self.cost.core_percent(self.interval), 3),
+            "not_supported": sorted(self.nvml.nvml.not_supported),
+            "errors": dict(self.nvml.nvml.last_errors),
+        }
+
+    def close_file(self) -> None:
+        """Close telemetry.jsonl (the next persist reopens it and repeats gpu_info)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> None:
+        """Close the file and shut NVML down."""
+        self.close_file()
+        self.nvml.close()
+
+
+def read_lines(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Every JSON object line of a telemetry file as written; torn or garbage lines skipped."""
+    with open(path, "rb") as f:
+        for raw in f:
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                yield obj
+
+
+def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Samples of a telemetry file, each GPU entry completed from the latest gpu_info line.
+
+    Tolerates a torn last line (a monitor killed mid-write) and a file still being written.
+    """
+    static: dict[int, dict[str, Any]] = {}
+    for obj in read_lines(path):
+        kind = obj.get("kind", "sample")
+        if kind == "gpu_info":
+            static = {g["index"]: g for g in obj.get("gpus") or () if "index" in g}
+        elif kind == "sample":
+            for g in obj.get("gpus") or ():
+                for k, v in static.get(g.get("index"), {}).items():
+                    g.setdefault(k, v)
+            yield obj
