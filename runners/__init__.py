@@ -1,0 +1,1 @@
+"""Reference training runners that speak the abtui log protocol."""
