@@ -48,7 +48,9 @@ ENV_VAR_NAMES = (
 )
 ENV_VAR_PREFIXES = ("NCCL_", "PYTORCH_", "TORCH_", "CUDA_", "CUDNN_", "KMP_", "MKL_", "OMP_")
 #: Substrings of a variable's name (upper-cased) whose value is replaced by ``MASK``.
-SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+# keep in step with abtui/secrets.py (this file must stay stdlib-only, so it cannot import it)
+SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSW", "PWD", "CREDENTIAL", "AUTH", "COOKIE",
+                  "SESSION", "PRIVATE")
 MASK = "***"
 
 _GIT_TIMEOUT_S = 5.0

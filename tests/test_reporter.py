@@ -258,3 +258,13 @@ def test_schema_is_valid_and_rejects_what_the_protocol_forbids() -> None:
     for record in bad:
         assert not VALIDATOR.is_valid(record), record
     VALIDATOR.validate({"event": "eval", "step": 100, "note": "plain event"})
+
+
+def test_reporter_masks_every_name_abtui_secrets_masks() -> None:
+    from abtui import reporter
+    from abtui.secrets import is_secret_name
+
+    names = ["HF_TOKEN", "WANDB_API_KEY", "DB_PASSWORD", "MYSQL_PWD", "AWS_SECRET_ACCESS_KEY",
+             "GIT_CREDENTIALS", "SESSION_COOKIE", "SSH_PRIVATE", "BASIC_AUTH", "PLAIN"]
+    masked = reporter.mask_env({n: "v" for n in names})
+    assert {n for n, v in masked.items() if v == "***"} == {n for n in names if is_secret_name(n)}
