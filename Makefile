@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench screenshots clean
+.PHONY: setup demo test images lint bench screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -20,9 +20,15 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/abtui demo
 
-test: setup
+test: setup images
 	$(PY) -m ruff check abtui runners tests bench
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+# Local test images for the docker tests (cached; nothing is pulled). Without a daemon the
+# docker tests skip here, and fail in CI (.ci/run sets ABTUI_REQUIRE_DOCKER=1).
+images: setup
+	@if docker info >/dev/null 2>&1; then bash tests/images/build.sh; \
+	 else echo "no Docker daemon: skipping test images (start one with: bash .ci/docker-up.sh)"; fi
 
 lint: setup
 	$(PY) -m ruff check abtui runners tests bench

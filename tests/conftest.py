@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from docker_fixtures import docker_client, docker_images, docker_rundir  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -13,7 +13,7 @@ def make_backend(spec: ExperimentSpec, workdir: str | Path | None = None) -> Bac
     if spec.backend == "docker":
         from abtui.backends.docker import DockerBackend
 
-        return DockerBackend(spec)
+        return DockerBackend(spec, workdir=workdir)
     from abtui.backends.local import LocalBackend
 
     return LocalBackend(spec, workdir)
