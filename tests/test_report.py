@@ -22,7 +22,7 @@ T0 = 1_700_000_000.0
 
 TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "generated", "status",
             "spec", "arms", "comparisons", "gates", "findings", "fairness", "telemetry",
-            "failed_runs", "notes", "charts", "verdict"}
+            "failed_runs", "environment", "notes", "charts", "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
             "warmup_cutoff_step", "throughput_median", "throughput_records", "step_time_p50_ms",
             "step_time_p95_ms", "peak_memory", "memory_metric", "memory_unit",

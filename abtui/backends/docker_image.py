@@ -13,6 +13,7 @@ from typing import Any
 import docker.errors
 
 from abtui.errors import BackendError
+from abtui.secrets import mask_env
 
 BUILD_HINT = "docker build -f docker/Dockerfile -t {ref} ."
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -35,7 +36,7 @@ def image_facts(image: Any) -> dict[str, Any]:
         "repo_tags": list(attrs.get("RepoTags") or []),
         "created": attrs.get("Created"),
         "labels": dict(config.get("Labels") or {}),
-        "env": {k: v for k, _, v in (e.partition("=") for e in env)},
+        "env": mask_env({k: v for k, _, v in (e.partition("=") for e in env)}),
         "architecture": attrs.get("Architecture"),
         "os": attrs.get("Os"),
         "entrypoint": config.get("Entrypoint"),

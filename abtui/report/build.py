@@ -23,6 +23,7 @@ from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summar
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.experiment.rundir import RunDir
 from abtui.report import traces
+from abtui.report.environment import environment_section
 from abtui.store import ArmState, ArmStatus
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         "fairness": fair,
         "telemetry": telemetry,
         "failed_runs": failed,
+        "environment": environment_section(exp),
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from abtui.report import charts
+from abtui.report.environment import environment_markdown
 from abtui.report.format import arm_headers, arm_rows, ci_text, duration, num, oddity_total
 
 SPARK_WIDTH = 60
@@ -168,6 +169,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out += _findings_section(report)
     out += _charts_section(report)
     out += _telemetry_section(report)
+    out += environment_markdown(report)
     out += _oddities_section(report)
     out += ["## Notes", "", *[f"- {n}" for n in report.get("notes", [])], ""]
     return "\n".join(out)
