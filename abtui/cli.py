@@ -71,6 +71,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from abtui.errors import EXIT_USAGE, AbtuiError
 
+    import logging
+
+    # diagnostics go to the run dir's monitor.log; never let them print over the console
+    logging.getLogger("abtui").addHandler(logging.NullHandler())
     args = _parser().parse_args(argv)
     if not args.cmd:
         _parser().print_help()

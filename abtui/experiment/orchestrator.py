@@ -66,7 +66,6 @@ class Experiment:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-        logger.propagate = False
 
     # ---- starting -------------------------------------------------------------------
     @classmethod
