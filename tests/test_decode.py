@@ -61,6 +61,16 @@ def test_invalid_utf8_and_huge_numbers() -> None:
     assert isinstance(rec, MetricRecord) and "big" not in rec.values
 
 
+def test_absurd_steps_are_wrong_types_not_crashes() -> None:
+    from abtui.store import Store
+
+    arm = Store().add_arm("A", "A")
+    arm.ingest(b'{"step": 1' + b"0" * 400 + b', "loss": 1.0}', 0.0)
+    arm.ingest(b'{"step": 1e300, "loss": 1.0}', 0.0)
+    arm.ingest_many([b'{"step": 2, "loss": 1.0}', b'{"step": 9' + b"9" * 330 + b', "loss": 2}'], 0.0)
+    assert arm.step == 2 and arm.decoder.oddities.wrong_type == 3
+
+
 def test_deep_nesting_does_not_crash() -> None:
     d = Decoder()
     rec = d.decode(b'{"step": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")

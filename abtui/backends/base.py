@@ -88,6 +88,13 @@ class Backend(ABC):
         """Yield complete lines after ``resume`` until the arm has exited and its output is
         drained, or ``stop`` is set. Never yields a line twice for the same resume point."""
 
+    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+                       stop: threading.Event) -> Iterator[list[LogLine]]:
+        """``follow`` in batches (whatever arrived together); backends that read in chunks
+        override this so the monitor persists and decodes a chunk at a time."""
+        for line in self.follow(handle, rundir, resume, stop):
+            yield [line]
+
     @abstractmethod
     def poll(self, handle: ArmHandle) -> ArmExit | None:
         """The arm's exit, or None while it runs."""

@@ -120,9 +120,18 @@ class LocalBackend(Backend):
 
     def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
                stop: threading.Event) -> Iterator[LogLine]:
+        for batch in self.follow_batches(handle, rundir, resume, stop):
+            yield from batch
+
+    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+                       stop: threading.Event) -> Iterator[list[LogLine]]:
         path = rundir.output_path(handle.run_id)
         offset = int(resume or 0)
         asm = LineAssembler(offset=offset)
+
+        def lines(chunk: bytes) -> list[LogLine]:
+            return [LogLine(raw, end, cut) for raw, end, cut in asm.iter_lines(chunk)]
+
         while not path.exists():
             if stop.wait(_POLL_S) or not self._alive(handle):
                 return
@@ -131,19 +140,20 @@ class LocalBackend(Backend):
             while True:
                 chunk = fh.read(_READ)
                 if chunk:
-                    for raw, end, truncated in asm.iter_lines(chunk):
-                        yield LogLine(raw, end, truncated)
+                    batch = lines(chunk)
+                    if batch:
+                        yield batch
                     continue
                 if stop.is_set():
                     return
                 if not self._alive(handle):
                     # drain what was written between the last read and the exit
-                    rest = fh.read()
-                    for raw, end, truncated in asm.iter_lines(rest):
-                        yield LogLine(raw, end, truncated)
+                    batch = lines(fh.read())
                     tail = asm.flush()
                     if tail is not None:
-                        yield LogLine(tail, asm.offset, False)
+                        batch.append(LogLine(tail, asm.offset, False))
+                    if batch:
+                        yield batch
                     return
                 stop.wait(_POLL_S)
 

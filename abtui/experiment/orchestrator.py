@@ -22,7 +22,7 @@ from abtui.errors import AbtuiError, BackendError, RunDirError
 from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
-from abtui.ingest.events import read_events
+from abtui.ingest.events import read_event_batches
 from abtui.secrets import mask_env
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, Store
@@ -200,8 +200,8 @@ class Experiment:
         """Fold every persisted line and telemetry sample into the store."""
         for run_id in self.rundir.run_ids():
             state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
-            for stored in read_events(self.rundir.events_path(run_id)):
-                state.ingest(stored.raw, stored.t, stored.truncated)
+            for batch in read_event_batches(self.rundir.events_path(run_id)):
+                state.ingest_many(batch.raws, batch.times, batch.truncated)
             ex = self.rundir.read_json(self.rundir.exit_path(run_id))
             if isinstance(ex, dict):
                 state.exit = ex

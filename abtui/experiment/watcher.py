@@ -66,18 +66,20 @@ class ArmWatcher(threading.Thread):
             state.status = ArmStatus.RUNNING
         last_flush = time.monotonic()
         try:
-            for line in self.backend.follow(self.handle, self.rundir, resume, self.stop_event):
+            for batch in self.backend.follow_batches(self.handle, self.rundir, resume, self.stop_event):
                 t = time.time()
+                raws = [line.raw for line in batch]
+                cut = [line.truncated for line in batch] if any(x.truncated for x in batch) else None
                 if writer is not None:
                     try:
-                        writer.write(line.raw, line.token, t, line.truncated)
+                        writer.write_many(raws, [line.token for line in batch], t, cut)
                         now = time.monotonic()
                         if now - last_flush > _FLUSH_S:
                             writer.flush()
                             last_flush = now
                     except OSError as exc:
                         writer = self._stop_persisting(writer, exc)
-                state.ingest(line.raw, t, line.truncated)
+                state.ingest_many(raws, t, cut)
         finally:
             if writer is not None:
                 try:

@@ -15,16 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter, lt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 _decode = msgspec.json.Decoder().decode
+_astuple = msgspec.structs.astuple
 _DecodeError = msgspec.DecodeError
 # what the fast path may raise on a line it does not take (the general path then decides)
 _FAST_MISS = (msgspec.DecodeError, RecursionError, OverflowError, ValueError, TypeError)
 _MAX_FIELDS = 64       # a shape wider than this is not worth a Struct
 _MAX_MISSES = 64       # lines the fast path refused that taught it nothing: then stop trying
+_SLICE = 512           # lines decode_many turns into columns at a time: the work stays in cache
+_STEP_LIMIT = 2**63  # steps are stored as float64; beyond int64 a step is garbage
+_StepInt = Annotated[int, msgspec.Meta(ge=-_STEP_LIMIT, le=_STEP_LIMIT - 1)]
 _RESERVED = frozenset(("step", "timestamp", "event", "time", "epoch_time", "rank"))
 # Standard metrics: a non-number here is a wrong type. Other non-numeric fields are
 # annotations ("phase": "train") and are ignored quietly.
@@ -70,17 +74,23 @@ Record = MetricRecord | EnvRecord | FinalRecord | EventRecord | TextRecord
 class MetricBlock:
     """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`.
 
-    ``columns`` holds one value per line for each metric, ``None`` where a line lacks it.
+    ``columns`` holds one value per line for each metric, ``MISSING`` where a line lacks it.
     """
 
-    steps: list[int]
-    columns: list[tuple[str, list[float | None]]]
+    steps: Sequence[int]
+    columns: list[tuple[str, Sequence[float]]]
+
+
+#: Stands for "this line has no such metric" in a MetricBlock column. A NaN object (JSON
+#: cannot carry NaN, so it is never a real value) found by identity: ``col.count(MISSING)``
+#: compares floats with floats, several times faster than looking for ``None``.
+MISSING = float("nan")
 
 
 # Kinds of fields in a learned shape and the Struct type each is decoded as
 _STEP, _METRIC, _IGNORED, _ANNOTATION = "step", "metric", "ignored", "annotation"
 _FIELD_TYPE: dict[str, Any] = {
-    _METRIC: float | None,                       # ints widen to float; bools, strings refuse
+    _METRIC: float,          # ints widen; null, bools, strings refuse (the general path decides)
     _IGNORED: Any,                               # reserved keys: skipped whatever they hold
     _ANNOTATION: str | bool | list | dict | None,  # non-numbers the general path ignores
 }
@@ -96,13 +106,16 @@ class _Shape:
     def __init__(self, kinds: dict[str, str]) -> None:
         self.kinds = kinds
         names = {key: f"f{i}" for i, key in enumerate(kinds)}
-        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [(names["step"], int)]
-        fields += [(names[k], _FIELD_TYPE[kind], None) for k, kind in kinds.items() if kind != _STEP]
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [(names["step"], _StepInt)]
+        fields += [(names[k], _FIELD_TYPE[kind], MISSING if kind == _METRIC else None)
+                   for k, kind in kinds.items() if kind != _STEP]
         struct = msgspec.defstruct("MetricLine", fields, rename={v: k for k, v in names.items()},
                                    forbid_unknown_fields=True, gc=False)
         self.decode = msgspec.json.Decoder(struct).decode
         self.step_of = attrgetter(names["step"])
         self.metrics = [(k, attrgetter(names[k])) for k, kind in kinds.items() if kind == _METRIC]
+        # positions in ``astuple`` order (the order of ``kinds``; "step" is always first)
+        self.metric_at = [(k, i) for i, (k, kind) in enumerate(kinds.items()) if kind == _METRIC]
 
     @staticmethod
     def kinds_of(obj: dict[str, Any]) -> dict[str, str] | None:
@@ -171,7 +184,7 @@ class Decoder:
                 pass
             else:
                 step = shape.step_of(line)
-                values = {name: v for name, get in shape.metrics if (v := get(line)) is not None}
+                values = {name: v for name, get in shape.metrics if (v := get(line)) is not MISSING}
                 if self.last_step is not None and step <= self.last_step:
                     self.oddities.note("step_backwards", raw)
                 self.last_step = step
@@ -193,22 +206,29 @@ class Decoder:
         """Decode a batch: ``(index of first line, record or block of metric lines)``, in order.
 
         The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
-        plain metric lines come back as one :class:`MetricBlock`.
+        plain metric lines come back as :class:`MetricBlock` s of at most ``_SLICE`` lines.
         """
         out: list[tuple[int, Record | MetricBlock]] = []
+        for lo in range(0, len(raws), _SLICE):
+            self._decode_slice(raws, lo, min(len(raws), lo + _SLICE), truncated, out)
+        return out
+
+    def _decode_slice(self, raws: Sequence[bytes], lo: int, hi: int,
+                      truncated: Sequence[bool] | None,
+                      out: list[tuple[int, Record | MetricBlock]]) -> None:
         shape = self._shape
-        if shape is not None and not (truncated and any(truncated)):
+        if shape is not None and not (truncated and any(truncated[lo:hi])):
             try:
-                lines = list(map(shape.decode, raws))
+                lines = list(map(shape.decode, raws[lo:hi]))
             except _FAST_MISS:
                 pass
             else:
-                if lines:
-                    out.append((0, self._block(shape, raws, 0, lines)))
-                return out
+                out.append((lo, self._block(shape, raws, lo, lines)))
+                return
         pending: list[Any] = []
-        start = 0
-        for i, raw in enumerate(raws):
+        start = lo
+        for i in range(lo, hi):
+            raw = raws[i]
             cut = bool(truncated[i]) if truncated else False
             if shape is not None and not cut:
                 try:
@@ -224,11 +244,11 @@ class Decoder:
             start = i + 1
         if pending:
             out.append((start, self._block(shape, raws, start, pending)))  # type: ignore[arg-type]
-        return out
 
     def _block(self, shape: _Shape, raws: Sequence[bytes], start: int, lines: list[Any]
                ) -> MetricBlock:
-        steps = list(map(shape.step_of, lines))
+        cols = list(zip(*map(_astuple, lines), strict=True))  # fields -> columns, in C
+        steps = cols[0]
         last = self.last_step
         if not ((last is None or steps[0] > last) and all(map(lt, steps, islice(steps, 1, None)))):
             for k, step in enumerate(steps):  # rare: count exactly as line by line
@@ -236,7 +256,7 @@ class Decoder:
                     self.oddities.note("step_backwards", raws[start + k])
                 last = step
         self.last_step = steps[-1]
-        return MetricBlock(steps, [(name, list(map(get, lines))) for name, get in shape.metrics])
+        return MetricBlock(steps, [(name, cols[i]) for name, i in shape.metric_at])
 
     def _learn(self, raw: bytes) -> None:
         """Widen the fast path's shape with the keys of a clean metric line."""
@@ -313,11 +333,14 @@ class Decoder:
             self.oddities.note("missing_step", raw)
             return TextRecord(self._text(raw))
         if type(step) is not int:
-            if isinstance(step, float) and step.is_integer():
+            if isinstance(step, float) and step.is_integer() and abs(step) < _STEP_LIMIT:
                 step = int(step)
             else:
                 self.oddities.note("wrong_type", raw)
                 return TextRecord(self._text(raw))
+        elif abs(step) >= _STEP_LIMIT:  # would overflow the float columns of the store
+            self.oddities.note("wrong_type", raw)
+            return TextRecord(self._text(raw))
         values: dict[str, float] = {}
         for key, v in obj.items():
             if key in _RESERVED:

@@ -10,15 +10,43 @@ the backend because its resume token was never recorded.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 _enc = msgspec.json.encode
+_enc_lines = msgspec.json.Encoder().encode_lines
 _dec = msgspec.json.Decoder().decode
+_UNSET = msgspec.UNSET
+BATCH_BYTES = 1 << 20  # read_event_batches reads about this much per batch
+
+
+class _Out(msgspec.Struct, gc=False):
+    """One events.jsonl line as write() formats it (``t`` preformatted as ``%.6f``)."""
+
+    t: msgspec.Raw
+    o: Any
+    l: str  # noqa: E741 - the file format's key
+
+
+class _In(msgspec.Struct, gc=False):
+    """The usual events.jsonl line; anything else is read by the general code."""
+
+    t: float | int = 0.0
+    o: Any = None
+    l: str | msgspec.UnsetType = msgspec.UNSET  # noqa: E741
+    x: Any = None
+
+
+_dec_in = msgspec.json.Decoder(_In).decode
+_get_t, _get_o, _get_l, _get_x = (attrgetter(name) for name in "tolx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +55,16 @@ class StoredLine:
     token: int | str | None
     raw: bytes
     truncated: bool
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Consecutive stored lines as columns (what ``ArmState.ingest_many`` takes)."""
+
+    raws: list[bytes]
+    times: list[float]
+    tokens: list[int | str | None]
+    truncated: list[bool] | None  # None: no line of the batch was cut
 
 
 class EventWriter:
@@ -70,6 +108,27 @@ class EventWriter:
         self._fh.write(self.encode(raw, token, t, truncated))
         self.lines_written += 1
 
+    def write_many(self, raws: Sequence[bytes], tokens: Sequence[int | str | None], t: float,
+                   truncated: Sequence[bool] | None = None) -> None:
+        """Append a batch received at time ``t``: the same bytes as ``write`` line by line.
+
+        One UTF-8 check and one msgspec call for the batch; a batch with a line that is cut,
+        not UTF-8 or holds a newline is written line by line.
+        """
+        n = len(raws)
+        strs = None
+        if n and not (truncated and any(truncated)):
+            # "\n" cannot occur inside a multi-byte sequence: valid joined, valid each
+            with contextlib.suppress(UnicodeDecodeError):
+                strs = b"\n".join(raws).decode("utf-8").split("\n")
+        if strs is None or len(strs) != n:
+            for i, raw in enumerate(raws):
+                self.write(raw, tokens[i], t, bool(truncated[i]) if truncated else False)
+            return
+        stamp = msgspec.Raw(b"%.6f" % t)
+        self._fh.write(_enc_lines(list(map(_Out, repeat(stamp, n), tokens, strs))))
+        self.lines_written += n
+
     def flush(self) -> None:
         self._fh.flush()
 
@@ -86,20 +145,56 @@ class EventWriter:
 
 def read_events(path: str | Path) -> Iterator[StoredLine]:
     """Replay an ``events.jsonl``; a torn or corrupt line is skipped, never fatal."""
+    for batch in read_event_batches(path):
+        truncated = batch.truncated or repeat(False)
+        yield from map(StoredLine, batch.times, batch.tokens, batch.raws, truncated)
+
+
+def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES) -> Iterator[EventBatch]:
+    """``read_events`` in column batches of about ``batch_bytes`` each (the same lines)."""
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
         return
     with fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                return  # torn tail
-            try:
-                obj = _dec(line)
-                raw = obj["l"].encode("utf-8") if "l" in obj else base64.b64decode(obj["b"])
-                yield StoredLine(obj.get("t", 0.0), obj.get("o"), raw, bool(obj.get("x")))
-            except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError):
-                continue
+        while True:
+            lines = fh.readlines(batch_bytes)
+            if not lines:
+                return
+            torn = not lines[-1].endswith(b"\n")
+            if torn:
+                lines.pop()
+            if lines:
+                yield _batch(lines)
+            if torn:
+                return
+
+
+def _batch(lines: list[bytes]) -> EventBatch:
+    try:
+        stored = list(map(_dec_in, lines))
+        raws = list(map(str.encode, map(_get_l, stored)))  # TypeError: no "l" (base64)
+    except (msgspec.DecodeError, TypeError, ValueError):  # ValueError: a lone surrogate
+        return _batch_general(lines)
+    x = list(map(_get_x, stored))
+    truncated = None if x.count(None) == len(x) else [bool(v) for v in x]
+    return EventBatch(raws, list(map(_get_t, stored)), list(map(_get_o, stored)), truncated)
+
+
+def _batch_general(lines: list[bytes]) -> EventBatch:
+    """Line by line, for batches with base64 lines or lines the fast decoder refuses."""
+    batch = EventBatch([], [], [], [])
+    for line in lines:
+        try:
+            obj = _dec(line)
+            raw = obj["l"].encode("utf-8") if "l" in obj else base64.b64decode(obj["b"])
+            batch.raws.append(raw)
+            batch.times.append(obj.get("t", 0.0))
+            batch.tokens.append(obj.get("o"))
+            batch.truncated.append(bool(obj.get("x")))  # type: ignore[union-attr]
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return batch
 
 
 def last_token(path: str | Path) -> int | str | None:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.ingest.decode import (
+    MISSING,
     Decoder,
     EnvRecord,
     EventRecord,
     FinalRecord,
+    MetricBlock,
     MetricRecord,
     Record,
     TextRecord,
@@ -76,18 +80,51 @@ class ArmState:
             self.last_time = t
             if type(rec) is MetricRecord:
                 self._metric(rec, t)
-            elif type(rec) is TextRecord:
-                self.logs.append((t, rec.text))
-                self.log_count += 1
-            elif type(rec) is EnvRecord:
-                self.env = rec.data
-            elif type(rec) is FinalRecord:
-                self.final = rec.data
-            elif type(rec) is EventRecord:
-                self.events.append(rec.data)
-                self.logs.append((t, f"[{rec.name}] {rec.data}"))
-                self.log_count += 1
+            else:
+                self._other(rec, t)
         return rec
+
+    def ingest_many(self, raws: Sequence[bytes], t: float | Sequence[float],
+                    truncated: Sequence[bool] | None = None) -> int:
+        """Decode a batch of lines and fold it in under one lock; the same state as calling
+        :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line.
+
+        Returns the number of lines ingested.
+        """
+        n = len(raws)
+        if not n:
+            return 0
+        items = self.decoder.decode_many(raws, truncated)
+        per_line = not isinstance(t, (int, float))
+        with self.lock:
+            self.lines += n
+            self.version += n
+            if self.first_time is None:
+                self.first_time = t[0] if per_line else t  # type: ignore[index]
+            self.last_time = t[-1] if per_line else t  # type: ignore[index]
+            for i, item in items:
+                if type(item) is MetricBlock:
+                    k = len(item.steps)
+                    times = array("d", t[i:i + k]) if per_line else array("d", [t]) * k  # type: ignore[index,list-item]
+                    self._metric_block(item, times)
+                elif type(item) is MetricRecord:
+                    self._metric(item, t[i] if per_line else t)  # type: ignore[index,arg-type]
+                else:
+                    self._other(item, t[i] if per_line else t)  # type: ignore[index,arg-type]
+        return n
+
+    def _other(self, rec: Record, t: float) -> None:
+        if type(rec) is TextRecord:
+            self.logs.append((t, rec.text))
+            self.log_count += 1
+        elif type(rec) is EnvRecord:
+            self.env = rec.data
+        elif type(rec) is FinalRecord:
+            self.final = rec.data
+        elif type(rec) is EventRecord:
+            self.events.append(rec.data)
+            self.logs.append((t, f"[{rec.name}] {rec.data}"))
+            self.log_count += 1
 
     def _metric(self, rec: MetricRecord, t: float) -> None:
         step = rec.step
@@ -103,6 +140,33 @@ class ArmState:
             p = peak.get(name)
             if p is None or v > p:
                 peak[name] = v
+
+    def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
+        steps = block.steps
+        n = len(steps)
+        step_col = array("d", steps)
+        self.step = steps[-1]
+        series = self.series
+        last, peak = self.last, self.peak
+        for name, col in block.columns:
+            missing = col.count(MISSING)
+            if missing == n:
+                continue
+            if missing:  # a metric some lines lack: keep the lines that have it
+                keep = [k for k, v in enumerate(col) if v is not MISSING]
+                values = [col[k] for k in keep]
+                at_steps = array("d", [steps[k] for k in keep])
+                at_times = array("d", [times[k] for k in keep])
+            else:
+                values, at_steps, at_times = col, step_col, times
+            s = series.get(name)
+            if s is None:
+                s = series[name] = Series()
+            top = s.extend(at_steps, values, at_times)
+            last[name] = values[-1]
+            p = peak.get(name)
+            if p is None or top > p:  # type: ignore[operator]
+                peak[name] = top  # type: ignore[assignment]
 
     @property
     def oddities(self) -> dict[str, Any]:

@@ -11,9 +11,22 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 BUCKETS = 2048
+
+
+def _put(column: array, items: Sequence[float]) -> None:  # type: ignore[type-arg]
+    """Append ``items`` to ``column`` by the fastest route (memcpy from an array of the
+    same type, else ``fromlist``, which is all-or-nothing)."""
+    if type(items) is list:
+        column.fromlist(items)
+    elif type(items) is array and items.typecode == column.typecode:  # type: ignore[attr-defined]
+        column.extend(items)
+    else:
+        column.fromlist(list(items))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,16 +84,91 @@ class Series:
             self._bmax.append(value)
             self._bn.append(1)  # not ``bn``: _merge may have replaced the array
 
+    def extend(self, steps: Sequence[float], values: Sequence[float], times: Sequence[float]
+               ) -> float | None:
+        """Append many points at once: the same columns and buckets as ``append`` in a loop.
+        Returns the largest value added (None if none were).
+
+        Given ``array('d')`` columns the copies are memcpy, and full buckets are built from
+        strided slices in C loops, so a batch costs little Python per point.
+        """
+        n = len(values)
+        if not n:
+            return None
+        _put(self.steps, steps)
+        _put(self.values, values)
+        _put(self.times, times)
+        i = 0
+        bn = self._bn
+        if bn and bn[-1] < self._size:  # top up the open bucket
+            j = len(bn) - 1
+            i = min(self._size - bn[j], n)
+            chunk = values if i == n else values[:i]
+            bn[j] += i
+            self._bsum[j] = sum(chunk, self._bsum[j])  # left to right, as appends add up
+            lo, top = min(chunk), max(chunk)
+            if lo < self._bmin[j]:
+                self._bmin[j] = lo
+            if top > self._bmax[j]:
+                self._bmax[j] = top
+            if i == n:
+                return top
+        else:
+            top = None
+        while i < n:
+            if len(self._bn) >= BUCKETS:
+                self._merge()
+            size = self._size
+            m = min((n - i) // size, BUCKETS - len(self._bn))
+            if m:  # m full buckets at once: strided slices, C loops
+                j = i + m * size
+                _put(self._bx, steps[i:j:size])
+                _put(self._bt, times[i:j:size])
+                if size == 1:
+                    chunk = values[i:j]
+                    _put(self._bsum, chunk)
+                    _put(self._bmin, chunk)
+                    _put(self._bmax, chunk)
+                    hi = max(chunk)
+                else:
+                    if size < 32:  # many small buckets: group them with strided slices
+                        groups = list(zip(*[values[i + r:j:size] for r in range(size)],
+                                          strict=True))
+                    else:  # few big ones: a contiguous slice each
+                        groups = [values[k:k + size] for k in range(i, j, size)]
+                    self._bsum.fromlist(list(map(sum, groups, repeat(-0.0, m))))
+                    self._bmin.fromlist(list(map(min, groups)))
+                    his = list(map(max, groups))
+                    self._bmax.fromlist(his)
+                    hi = max(his)
+                if top is None or hi > top:
+                    top = hi
+                self._bn.fromlist([size] * m)
+                i = j
+                continue
+            chunk = values[i:]  # the last, partial bucket
+            self._bx.append(steps[i])
+            self._bt.append(times[i])
+            self._bsum.append(sum(chunk, -0.0))  # -0.0: the identity, even for -0.0
+            self._bmin.append(min(chunk))
+            hi = max(chunk)
+            self._bmax.append(hi)
+            self._bn.append(n - i)
+            if top is None or hi > top:
+                top = hi
+            i = n
+        return top
+
     def _merge(self) -> None:
         """Halve the bucket count: neighbours merge, bucket size doubles."""
         def pairs(a: array, op) -> array:  # type: ignore[type-arg]
-            out = array(a.typecode, (op(a[i], a[i + 1]) if i + 1 < len(a) else a[i]
-                                     for i in range(0, len(a), 2)))
+            out = array(a.typecode, list(map(op, a[0::2], a[1::2])))  # a list: one resize
+            if len(a) % 2:
+                out.append(a[-1])
             return out
 
-        first = lambda a, b: a  # noqa: E731
-        self._bx = pairs(self._bx, first)
-        self._bt = pairs(self._bt, first)
+        self._bx = self._bx[0::2]
+        self._bt = self._bt[0::2]
         self._bsum = pairs(self._bsum, float.__add__)
         self._bmin = pairs(self._bmin, min)
         self._bmax = pairs(self._bmax, max)

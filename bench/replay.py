@@ -1,0 +1,160 @@
+"""Replay: ``abtui attach`` / ``report`` of a finished run of 10 M lines (2 arms x 5 M).
+
+A run directory is written with EventWriter (manifest, events.jsonl, exit.json per arm),
+then timed:
+
+- ``Experiment.attach(root, follow=False)`` as it is (orchestrator.replay: read_events and
+  ArmState.ingest line by line);
+- the same attach with replay() batched (read_event_batches + ArmState.ingest_many): the
+  change proposed for orchestrator.replay, patched in for this process only;
+- baseline: reading events.jsonl and decoding each stored line with msgspec, no store
+  (the floor any replay pays).
+
+Quick mode: 200 k lines. Wall time (the user waits for it); CPU time in the notes.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+from common import PY, REPO, Figure, at_most, line_batches, ratio
+
+from abtui.experiment import Experiment
+from abtui.experiment.rundir import RunDir
+from abtui.ingest.events import EventWriter, read_event_batches
+from abtui.spec import parse_spec
+from abtui.store import ArmStatus
+
+NAME = "replay"
+TARGET_S = 15.0
+SPEC = """
+name: bench-replay
+backend: local
+command: [python, -c, pass]
+steps: {steps}
+treatment: [lr]
+arms:
+  A: {{config: {{lr: 0.1}}}}
+  B: {{config: {{lr: 0.2}}}}
+"""
+T0 = 1.7e9
+
+
+def make_run(base: Path, lines_per_arm: int) -> Path:
+    """A finished two-arm run directory of ``lines_per_arm`` metric lines per arm."""
+    spec = parse_spec(SPEC.format(steps=lines_per_arm))
+    rd = RunDir.create(base, spec.name)
+    rd.write_manifest({
+        "experiment": spec.name, "created_at": T0, "status": "finished", "backend": "local",
+        "workdir": str(base), "spec": spec.model_dump(mode="json"),
+        "runs": {a: {"arm": a, "replicate": 0, "gpus": []} for a in ("A", "B")},
+    })
+    for seed, arm in enumerate(("A", "B")):
+        writer = EventWriter(rd.events_path(arm))
+        offset = 0
+        writer.write(b'{"event": "env", "torch": "2.13.0", "seed": %d}' % seed, 0, T0)
+        for batch in line_batches(lines_per_arm, 2000, seed):
+            tokens = []
+            for raw in batch:
+                offset += len(raw) + 1
+                tokens.append(offset)
+            writer.write_many(batch, tokens, T0 + offset * 1e-7)
+        writer.write(b'{"event": "final", "steps": %d}' % lines_per_arm, offset, T0 + offset * 1e-7)
+        writer.close()
+        rd.write_json(rd.exit_path(arm), {"exit_code": 0, "oom_killed": False, "error": None,
+                                          "status": ArmStatus.DONE})
+    return rd.root
+
+
+def batched_replay(self: Experiment) -> None:
+    """orchestrator.replay with the batch APIs (read_event_batches + ingest_many)."""
+    for run_id in self.rundir.run_ids():
+        state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
+        for batch in read_event_batches(self.rundir.events_path(run_id)):
+            state.ingest_many(batch.raws, batch.times, batch.truncated)
+        ex = self.rundir.read_json(self.rundir.exit_path(run_id))
+        if isinstance(ex, dict):
+            state.exit = ex
+            state.status = ex.get("status") or ArmStatus.DONE
+        elif state.lines:
+            state.status = ArmStatus.DETACHED
+
+
+def _timed(fn):  # type: ignore[no-untyped-def]
+    gc.collect()
+    w0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - w0, time.process_time() - c0
+
+
+def _fingerprint(exp: Experiment) -> list[tuple]:
+    return [(s.lines, s.step, {k: len(v) for k, v in s.series.items()}, s.status)
+            for s in exp.store.arms.values()]
+
+
+def _floor(root: Path) -> None:
+    decode = msgspec.json.Decoder().decode
+    for events in sorted(root.glob("arms/*/events.jsonl")):
+        with open(events, "rb") as fh:
+            for line in fh:
+                decode(line)
+
+
+def run(quick: bool) -> list[Figure]:
+    per_arm = 100_000 if quick else 5_000_000
+    total = 2 * per_arm
+    base = Path(tempfile.mkdtemp(prefix="abtui-bench-replay-"))
+    try:
+        _, gen_s, _ = _timed(lambda: make_run(base, per_arm))
+        root = next(base.iterdir())
+        size_mb = sum(p.stat().st_size for p in root.glob("arms/*/events.jsonl")) / 1e6
+        _floor(root)  # warm the page cache: every contender reads from memory
+        _, floor_s, _ = _timed(lambda: _floor(root))
+
+        exp, now_s, now_cpu = _timed(lambda: Experiment.attach(root, follow=False))
+        expected = _fingerprint(exp)
+        del exp
+        original = Experiment.replay
+        Experiment.replay = batched_replay  # type: ignore[method-assign]
+        try:
+            exp, batch_s, batch_cpu = _timed(lambda: Experiment.attach(root, follow=False))
+        finally:
+            Experiment.replay = original  # type: ignore[method-assign]
+        same = _fingerprint(exp) == expected
+        del exp
+        gc.collect()
+        report_s = None
+        if quick:  # the whole `abtui report` command, once (10 M: minutes more in full mode)
+            t0 = time.perf_counter()
+            proc = subprocess.run([PY, "-m", "abtui", "report", str(root)], cwd=REPO,
+                                  capture_output=True, text=True, timeout=120)
+            report_s = time.perf_counter() - t0 if proc.returncode in (0, 1) else None
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    label = f"{total / 1e6:g} M lines"
+    note = f"{size_mb:,.0f} MB of events.jsonl, page cache warm; generated in {gen_s:.1f} s"
+    figures = [
+        Figure(f"attach, {label}: replay line by line (today)", now_s, "s",
+               target=f"<= {TARGET_S:.0f} s", met=at_most(now_s, TARGET_S),
+               baseline="read + msgspec-decode events.jsonl", baseline_value=floor_s,
+               ratio=ratio(now_s, floor_s),
+               note=f"{total / now_s / 1e6:.2f} M lines/s; CPU {now_cpu:.1f} s; {note}"),
+        Figure(f"attach, {label}: batched replay (proposed)", batch_s, "s",
+               target=f"<= {TARGET_S:.0f} s", met=at_most(batch_s, TARGET_S),
+               baseline="read + msgspec-decode events.jsonl", baseline_value=floor_s,
+               ratio=ratio(batch_s, floor_s),
+               note=f"{total / batch_s / 1e6:.2f} M lines/s; CPU {batch_cpu:.1f} s; same store "
+                    f"as line by line: {same}; {ratio(now_s, batch_s):.1f}x faster"),
+    ]
+    if quick:
+        figures.append(Figure(f"`abtui report`, {label} (whole command)", report_s, "s",
+                              note="subprocess: start-up, replay, compare, report files"))
+    if per_arm * 2 != total or not same:
+        figures[-1].note += "; WARNING: batched replay built a different store"
+    return figures
