@@ -1,0 +1,39 @@
+"""Make a line an arm printed safe to show: no escape sequences, no control characters.
+
+A training script (or anything it imports) may print ANSI colours, progress bars with
+carriage returns, terminal title changes (OSC 0), clipboard writes (OSC 52) or hyperlinks
+(OSC 8). Passed to the terminal they would act; here they are removed. Square brackets are
+left alone: the console shows lines with ``rich.text.Text(line)``, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ESC-introduced sequences (7-bit) and their 8-bit C1 equivalents.
+_OSC = r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC ... BEL | ST (or cut off)
+_STRING = r"(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"  # DCS SOS PM APC
+_CSI = r"(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
+_NF = r"\x1b[\x20-\x2f]+[\x30-\x7e]?"  # ESC ( B and friends (charset selection)
+_FE = r"\x1b[\x30-\x7e]?"  # any other two-byte escape, or a lone ESC at the end
+_ESCAPES = re.compile("|".join((_OSC, _STRING, _CSI, _NF, _FE)))
+
+# C0 and C1 controls (tab handled separately), DEL, and the Unicode bidirectional
+# overrides / isolates that can make text read differently from what it is.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+TAB = "    "
+
+
+def sanitize(line: str) -> str:
+    """``line`` with every escape sequence and control character removed.
+
+    A carriage return keeps only what was printed after it (a progress bar's last state);
+    tabs become four spaces. Printable text, including ``[bold]``-like brackets, is kept.
+    """
+    if line.isprintable():  # the common case: nothing to do
+        return line
+    text = _ESCAPES.sub("", line)
+    if "\r" in text:
+        parts = [p for p in text.split("\r") if p.strip()]
+        text = parts[-1] if parts else ""
+    return _CONTROLS.sub("", text.replace("\t", TAB))

@@ -1,0 +1,171 @@
+"""The arms table: one row per run (arm x replicate), in the arm's colour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive, var
+from textual.widget import Widget
+
+from abtui.store import ArmState, ArmStatus, Store
+from abtui.tui import units
+
+STATUS_STYLE = {
+    ArmStatus.PENDING: "dim", ArmStatus.STARTING: "dim", ArmStatus.RUNNING: "green",
+    ArmStatus.DONE: "bold", ArmStatus.FAILED: "bold red", ArmStatus.OOM: "bold red",
+    ArmStatus.STOPPED: "yellow", ArmStatus.STALLED: "bold yellow", ArmStatus.DETACHED: "dim",
+    ArmStatus.LOST: "bold red",
+}
+COLUMNS = (("run", "run"), ("status", "status"), ("step", "step"), ("eta", "ETA"),
+           ("loss", "loss"), ("tput", "samples/s"), ("mem", "peak mem"), ("gpus", "GPUs"),
+           ("exit", "exit"), ("image", "image"))
+MIN_WIDTHS = {"status": 10, "step": 7, "eta": 6, "loss": 6}
+THROUGHPUT = "throughput_samples_per_sec"
+
+
+def image_digest(manifest: dict[str, Any]) -> str:
+    """The image's short id (``sha256:`` + 12 hex digits), or ``-`` without one."""
+    image = (manifest.get("backend_facts") or {}).get("image")
+    ident = image.get("id") if isinstance(image, dict) else None
+    return str(ident)[:19] if ident else "-"
+
+
+def row_cells(state: ArmState, colour: str, image: str) -> tuple[Any, ...]:
+    """The table cells of one run, as the arms table shows them."""
+    step = "-" if state.step is None else str(state.step)
+    if state.total_steps:
+        step += f"/{state.total_steps}"
+    memory = next((state.peak[m] for m in ("gpu_memory_mb", "rss_mb") if m in state.peak), None)
+    tput = state.last.get(THROUGHPUT)
+    code = (state.exit or {}).get("exit_code")
+    eta = units.duration(state.eta_s()) if state.status == ArmStatus.RUNNING else "-"
+    return (
+        Text.assemble(("■ ", colour), state.run_id),
+        Text(state.status, style=STATUS_STYLE.get(state.status, "")),
+        step,
+        eta,
+        units.num(state.last.get("loss")),
+        units.rate(tput),
+        units.megabytes(memory),
+        ",".join(str(g) for g in state.gpus) or "cpu",
+        "" if code is None else str(code),
+        image,
+    )
+
+
+def _cell_text(cell: Any) -> Text:
+    return cell if isinstance(cell, Text) else Text(str(cell))
+
+
+class ArmsTable(Widget, can_focus=True):
+    """Runs and their progress; the cursor (up/down) selects the run whose logs are shown.
+
+    A light table: one ``Text`` per frame, redrawn only when a cell changed. (Textual's
+    DataTable re-renders every cell through Rich on each update, which costs more than
+    everything else on the screen together when the figures change every tick.)
+    """
+
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Previous run", show=False),
+        Binding("down,j", "move(1)", "Next run", show=False),
+        Binding("home", "move(-1000)", "First run", show=False),
+        Binding("end", "move(1000)", "Last run", show=False),
+    ]
+    COMPONENT_CLASSES = {"arms-table--cursor", "arms-table--cursor-blurred"}
+    REPAINT_S = 1.0  # steps and ETAs change every tick; once a second is enough
+    data_version: var[int] = var(-1, init=False)
+    cursor: reactive[int] = reactive(0)
+
+    class RunSelected(Message):
+        """The cursor moved to a run."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
+    def __init__(self, store: Store, manifest: dict[str, Any], colours: dict[str, str],
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.manifest = manifest
+        self.colours = colours
+        self.rows: dict[str, tuple[Any, ...]] = {}
+        self._widths = [max(len(label), MIN_WIDTHS.get(key, 0)) for key, label in COLUMNS]
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(self.rows)
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    def watch_data_version(self) -> None:
+        self.sync()
+
+    def sync(self) -> None:
+        """Recompute the cells; repaint only if one changed."""
+        image = image_digest(self.manifest)
+        rows = {run_id: row_cells(state, self.colours.get(state.arm, "white"), image)
+                for run_id, state in list(self.store.arms.items())}
+        if rows == self.rows:
+            return
+        grew = len(rows) != len(self.rows)
+        self.rows = rows
+        for cells in rows.values():  # columns only ever widen: no jitter as figures change
+            for i, cell in enumerate(cells):
+                self._widths[i] = max(self._widths[i], _cell_text(cell).cell_len)
+        self.refresh(layout=grew)
+
+    def render(self) -> Text:
+        sep = "  "
+        t = Text(no_wrap=True, overflow="crop")
+        for i, (_, label) in enumerate(COLUMNS):
+            t.append(label.ljust(self._widths[i]) + sep, style="bold")
+        for n, cells in enumerate(self.rows.values()):
+            t.append("\n")
+            line = Text(no_wrap=True)
+            for i, cell in enumerate(cells):
+                text = _cell_text(cell).copy()
+                text.pad_right(self._widths[i] - text.cell_len)
+                line.append_text(text)
+                line.append(sep)
+            if n == self.cursor:  # the background only: cells keep their colours
+                style = self.get_component_rich_style(
+                    "arms-table--cursor" if self.has_focus else "arms-table--cursor-blurred")
+                line.stylize(Style(bgcolor=style.bgcolor, bold=style.bold))
+            t.append_text(line)
+        return t
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_move(self, delta: int) -> None:
+        if self.rows:
+            self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+
+    def move_to(self, run_id: str) -> None:
+        """Put the cursor on ``run_id`` (without announcing it)."""
+        if run_id in self.rows:
+            self.set_reactive(ArmsTable.cursor, self.run_ids.index(run_id))
+            self.refresh()
+
+    def watch_cursor(self, cursor: int) -> None:
+        if 0 <= cursor < len(self.rows):
+            self.post_message(self.RunSelected(self.run_ids[cursor]))
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y - 1  # the first line is the header
+        if 0 <= row < len(self.rows):
+            self.cursor = row

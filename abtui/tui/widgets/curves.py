@@ -1,0 +1,176 @@
+"""Overlaid curves of one metric for every run, drawn with plotext.
+
+plotext is slow for many points (a build of two 10k-point series takes ~150 ms), so it is
+only ever handed what ``Series.view`` returns for the plot's width: a frame costs the same
+at a thousand points as at ten million. The chart is rebuilt only when its settings change
+or new points of the shown metric arrived, and data-driven rebuilds are rate-limited.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import var
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from abtui.store import Store
+from abtui.tui.palette import rgb
+
+SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
+# New points redraw the chart so that its paint (plotext build + ANSI parsing, measured)
+# takes at most this share of a core; the repaint around it costs about as much again.
+CHART_SHARE = 0.0025
+REDRAW_MIN_S, REDRAW_MAX_S = 2.0, 10.0  # ...but at least / at most this often
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    """What the chart shows and how."""
+
+    metric: str = "loss"
+    smoothed: bool = True
+    smoothing: float = 0.6  # EMA weight of the past per raw point
+    by_time: bool = False
+    log_y: bool = False
+
+    def caption(self) -> str:
+        smooth = f"EMA {self.smoothing:.2f}" if self.smoothed else "raw"
+        axis = "wall time" if self.by_time else "step"
+        scale = "log y" if self.log_y else "linear y"
+        return f"{self.metric}  ·  {smooth}  ·  x: {axis}  ·  {scale}"
+
+    def smoother(self, direction: int) -> ChartSettings:
+        """One step more (+1) or less (-1) smoothing; smoothing is switched on."""
+        steps = SMOOTHING_STEPS
+        i = min(range(len(steps)), key=lambda k: abs(steps[k] - self.smoothing))
+        i = max(0, min(len(steps) - 1, i + direction))
+        return replace(self, smoothing=steps[i], smoothed=True)
+
+
+class CurvesPlot(PlotextPlot):
+    """The plotext chart; ``rebuild`` hands it downsampled views and asks for a repaint."""
+
+    def __init__(self, store: Store, colours: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.colours = colours
+        self.builds = 0  # how many times the data was handed over (tests, benchmarks)
+        self.paints = 0  # how many times plotext drew it (render)
+        self.marker = "braille"  # 2x4 dots a cell: the finest lines a terminal can draw
+        self.paint_s = 0.03  # what the last paint cost (plotext build + ANSI parsing)
+
+    def render(self) -> Any:
+        """Draw (plotext builds here); the time it took sets the redraw interval."""
+        t0 = time.perf_counter()
+        out = super().render()
+        self.paint_s = time.perf_counter() - t0
+        self.paints += 1
+        return out
+
+    @property
+    def redraw_interval(self) -> float:
+        """Seconds between redraws for new data: the chart's paint cost stays a small share."""
+        return min(REDRAW_MAX_S, max(REDRAW_MIN_S, self.paint_s / CHART_SHARE))
+
+    def rebuild(self, settings: ChartSettings) -> None:
+        """Load the current views of every run into plotext and schedule a repaint."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        width = max(16, (self.size.width - 10) * 2)  # two points per cell
+        arms = list(self.store.arms.values())
+        t0 = min((a.first_time for a in arms if a.first_time is not None), default=0.0)
+        minutes = False
+        if settings.by_time:
+            last = max((a.last_time for a in arms if a.last_time is not None), default=t0)
+            minutes = last - t0 > 900
+        drawn = 0
+        for state in arms:
+            series = state.series.get(settings.metric)
+            if series is None or not len(series):
+                continue
+            view = series.view(width, by_time=settings.by_time,
+                               smoothing=settings.smoothing if settings.smoothed else 0.0, t0=t0)
+            xs, ys = view.x, view.y
+            if minutes:
+                xs = [x / 60 for x in xs]
+            if settings.log_y:
+                pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
+                xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+            if not xs:
+                continue
+            plt.plot(xs, ys, marker=self.marker, label=state.run_id,
+                     color=rgb(self.colours.get(state.arm, "#ffffff")))
+            drawn += 1
+        if settings.log_y and drawn:  # plotext fails on a log axis without data
+            plt.yscale("log")
+        if settings.by_time:
+            plt.xlabel("minutes" if minutes else "seconds")
+        else:
+            plt.xlabel("step")
+        if not drawn:
+            plt.title(f"no '{settings.metric}' records yet")
+        self.builds += 1
+        self.refresh()
+
+
+class CurvesPanel(Vertical):
+    """A caption with the chart's settings above the chart itself."""
+
+    settings: var[ChartSettings] = var(ChartSettings, init=False)
+    data_version: var[int] = var(-1, init=False)
+
+    def __init__(self, store: Store, colours: dict[str, str], clock: Any = time.monotonic,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.colours = colours
+        self.clock = clock
+        self._points_key: tuple[Any, ...] = ()
+        self._last_build = -1e9
+        self._pending = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.settings.caption(), id="curves-caption", markup=False)
+        yield CurvesPlot(self.store, self.colours, id="curves-plot")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._draw)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._draw)
+
+    def watch_settings(self, settings: ChartSettings) -> None:
+        self.query_one("#curves-caption", Static).update(settings.caption(), layout=False)
+        self._draw()
+
+    def watch_data_version(self) -> None:
+        key = self._key()
+        if key == self._points_key and not self._pending:
+            return  # log lines or other metrics: nothing on this chart changed
+        wait = self.query_one(CurvesPlot).redraw_interval - (self.clock() - self._last_build)
+        if wait > 0:
+            if not self._pending:
+                self._pending = True
+                self.set_timer(wait, self._draw_pending)
+            return
+        self._draw()
+
+    def _draw_pending(self) -> None:
+        if self._pending:
+            self._draw()
+
+    def _key(self) -> tuple[Any, ...]:
+        m = self.settings.metric
+        return tuple(len(s.series[m]) if m in s.series else 0 for s in self.store.arms.values())
+
+    def _draw(self) -> None:
+        self._points_key = self._key()
+        self._last_build = self.clock()
+        self._pending = False
+        self.query_one(CurvesPlot).rebuild(self.settings)
