@@ -69,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from abtui.errors import EXIT_USAGE, AbtuiError
-
     import logging
+
+    from abtui.errors import EXIT_USAGE, AbtuiError
 
     # diagnostics go to the run dir's monitor.log; never let them print over the console
     logging.getLogger("abtui").addHandler(logging.NullHandler())
