@@ -1,11 +1,12 @@
 """Ingest: bytes of JSON lines -> records -> store, against the decoders alone.
 
-The real path (abtui/experiment/watcher.py) is LineAssembler.iter_lines -> EventWriter.write
--> ArmState.ingest, one line at a time. Measured here, on ~195-byte metric lines fed in the
-local backend's 64 KiB reads:
+The real path (LocalBackend.follow_batches, abtui/experiment/watcher.py) is, per 64 KiB
+read, LineAssembler.split_batch -> EventWriter.write_many -> ArmState.ingest_many. Measured
+here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
 
-(a) decode + store: LineAssembler + ArmState.ingest (per line, as the watcher does today)
-    and ArmState.ingest_many (one call per chunk, the batch API);
+(a) decode + store: LineAssembler.iter_lines + ArmState.ingest (per line, the old watcher)
+    and LineAssembler.split_batch + ArmState.ingest_many (one call per chunk, the batch APIs
+    the watcher uses);
 (b) the same plus persistence: EventWriter.write per line / EventWriter.write_many per chunk.
 
 Baselines, on the same lines in the same run: msgspec alone (typed Struct, the fastest
@@ -84,9 +85,10 @@ def run(quick: bool) -> list[Figure]:
 
     def batched() -> None:
         state, asm = ArmState("A", "A"), LineAssembler()
+        split, ingest_many = asm.split_batch, state.ingest_many
         for chunk in chunks:
-            got = list(asm.iter_lines(chunk))
-            state.ingest_many([g[0] for g in got], 1.7e9, [g[2] for g in got])
+            raws, _ends, cuts = split(chunk)
+            ingest_many(raws, 1.7e9, cuts)
         assert state.lines == n
 
     def per_line_persist() -> None:
@@ -103,9 +105,8 @@ def run(quick: bool) -> list[Figure]:
     def batched_persist() -> None:
         state, asm, writer = ArmState("A", "A"), LineAssembler(), EventWriter(events)
         for chunk in chunks:
-            got = list(asm.iter_lines(chunk))
-            raws, cuts = [g[0] for g in got], [g[2] for g in got]
-            writer.write_many(raws, [g[1] for g in got], 1.7e9, cuts)
+            raws, ends, cuts = asm.split_batch(chunk)
+            writer.write_many(raws, ends, 1.7e9, cuts)
             state.ingest_many(raws, 1.7e9, cuts)
             writer.flush()
         writer.close()
@@ -130,10 +131,10 @@ def run(quick: bool) -> list[Figure]:
         Figure("json.loads loop (baseline)", rate["json"] / m, "M lines/s"),
     ]
     paths = [
-        ("per_line", "(a) assemble+decode+store, per line (watcher today)"),
-        ("batched", "(a) assemble+decode+store, ingest_many per 64 KiB"),
-        ("per_line_persist", "(b) (a)+EventWriter, per line (watcher today)"),
-        ("batched_persist", "(b) (a)+write_many, batched"),
+        ("per_line", "(a) assemble+decode+store, per line"),
+        ("batched", "(a) split_batch+ingest_many per 64 KiB"),
+        ("per_line_persist", "(b) (a)+EventWriter, per line"),
+        ("batched_persist", "(b) (a)+write_many, batched (watcher)"),
     ]
     base = rate["msgspec_struct"]
     for key, label in paths:

@@ -67,3 +67,48 @@ def test_any_chunking_gives_the_same_lines(parts: list[bytes], size: int) -> Non
         got += asm.feed(data[i:i + size])
     assert got == expected
     assert asm.offset == whole.offset
+
+
+_PIECES = st.one_of(st.binary(max_size=12), st.sampled_from([b"\n", b"\r", b"\r\n", b"\n\n"]),
+                    st.integers(0, 90).map(lambda n: b"x" * n))
+
+
+def _state(asm: LineAssembler) -> tuple:
+    return asm.offset, asm.pending, asm.truncated_lines, bytes(asm._buf)
+
+
+@given(st.lists(_PIECES, max_size=40), st.lists(st.integers(1, 70), max_size=12),
+       st.sampled_from([4, 16, 64, 1 << 20]), st.integers(0, 1000))
+def test_split_batch_equals_iter_lines(pieces: list[bytes], sizes: list[int], cap: int,
+                                       offset: int) -> None:
+    """The same lines, offsets, truncation flags and state as iter_lines, under any chunking,
+    huge lines (beyond the cap, across chunks) and \\r included."""
+    data = b"".join(pieces)
+    ref, asm = LineAssembler(cap, offset), LineAssembler(cap, offset)
+    i = 0
+    for size in [*sizes, len(data)]:
+        chunk, i = data[i:i + size], i + size
+        want = list(ref.iter_lines(chunk))
+        lines, ends, cuts = asm.split_batch(chunk)
+        assert lines == [w[0] for w in want] and ends == [w[1] for w in want]
+        assert cuts is None or any(cuts)
+        assert (cuts or [False] * len(lines)) == [w[2] for w in want]
+        assert _state(asm) == _state(ref)
+    assert asm.flush() == ref.flush() and _state(asm) == _state(ref)
+
+
+def test_split_batch_joins_held_bytes_and_strips_a_split_carriage_return() -> None:
+    asm = LineAssembler(offset=10)
+    assert asm.split_batch(b'{"step": 1}\r') == ([], [], None)
+    assert asm.split_batch(b"\nab\r\ncd") == ([b'{"step": 1}', b"ab"], [23, 27], None)
+    assert asm.split_batch(b"ef\r\r\n") == ([b"cdef\r"], [34], None)
+    assert asm.offset == 34 and asm.pending == 0
+
+
+def test_split_batch_cuts_lines_over_the_cap_like_iter_lines() -> None:
+    asm = LineAssembler(max_line=10)
+    assert asm.split_batch(b"x" * 7) == ([], [], None)
+    assert asm.split_batch(b"y" * 30) == ([], [], None)
+    lines, ends, cuts = asm.split_batch(b"z\nok\n")
+    assert lines == [b"xxxxxxxyyy", b"ok"] and ends == [39, 42] and cuts == [True, False]
+    assert asm.truncated_lines == 1

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import math
+import random
 
-from abtui.store import BUCKETS, ArmStatus, Series, Store
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from abtui.store import BUCKETS, ArmState, ArmStatus, Series, Store
 
 
 def test_view_is_exact_when_small() -> None:
@@ -73,3 +79,95 @@ def test_arm_state_folds_records_and_computes_eta() -> None:
     assert not store.all_ended()
     arm.status = ArmStatus.DONE
     assert store.all_ended()
+
+
+def _columns(s: Series) -> tuple:
+    """Every number a series holds, bit for bit (repr tells 0.0 from -0.0)."""
+    return tuple(repr(list(a)) for a in (s.steps, s.values, s.times, s._bx, s._bt, s._bsum,
+                                        s._bmin, s._bmax, s._bn)) + (s._size,)
+
+
+_VALUES = st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32),
+                             st.sampled_from([0.0, -0.0, 1.0, -1.0])), max_size=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_VALUES, st.lists(st.integers(1, 300), max_size=8), st.integers(0, 5000))
+def test_extend_equals_append_bit_for_bit(values: list[float], cuts: list[int], pre: int
+                                          ) -> None:
+    """Any batching, ties of 0.0 and -0.0, buckets merging: the same columns as appends."""
+    one, many = Series(), Series()
+    for k in range(pre):  # a long history: buckets bigger than one point
+        one.append(k, k % 7 - 3.0, k)
+        many.append(k, k % 7 - 3.0, k)
+    steps = [float(pre + k) for k in range(len(values))]
+    for k, v in enumerate(values):
+        one.append(steps[k], v, steps[k] / 2)
+    i = 0
+    for size in [*cuts, len(values)]:
+        j = min(len(values), i + size)
+        if j > i:
+            top = many.extend(steps[i:j], tuple(values[i:j]), [x / 2 for x in steps[i:j]])
+            assert top == max(values[i:j])
+        i = j
+    assert _columns(many) == _columns(one)
+
+
+def test_extend_refuses_non_numbers_all_or_nothing() -> None:
+    s = Series()
+    with pytest.raises(TypeError):
+        s.extend([1.0, 2.0], (1.0, "x"), [0.0, 0.0])
+    assert len(s) == 0 and len(s.steps) == 0
+
+
+def _fingerprint(arm) -> tuple:  # type: ignore[no-untyped-def]
+    return (arm.lines, arm.step, arm.last, arm.peak, arm.log_count, list(arm.logs),
+            arm.env, arm.final, arm.oddities,
+            {name: _columns(s) for name, s in sorted(arm.series.items())})
+
+
+def test_ingest_many_equals_ingest_line_by_line() -> None:
+    """Batches with missing metrics, new keys, odd lines, per-line times: the same state."""
+    rng = random.Random(5)
+    lines = []
+    for step in range(1, 6000):
+        rec = {"step": step, "loss": rng.random(), "lr": 1e-3}
+        if step % 97 == 0:
+            del rec["lr"]
+        if step > 3000:
+            rec["accuracy"] = rng.choice([0.0, -0.0, 0.5])
+        lines.append(json.dumps(rec).encode())
+        if step % 500 == 0:
+            lines += [b"plain text", b'{"step": 3, "loss": 1}', b'{"event": "final", "steps": 1}']
+    times = [1.7e9 + k for k in range(len(lines))]
+    ref, arm = ArmState("A", "A"), ArmState("A", "A")
+    for raw, t in zip(lines, times, strict=True):
+        ref.ingest(raw, t)
+    i = 0
+    while i < len(lines):
+        j = i + rng.randint(1, 900)
+        arm.ingest_many(lines[i:j], times[i:j] if j % 2 else times[i])
+        if j % 2 == 0:
+            times[i:j] = [times[i]] * len(times[i:j])
+        i = j
+    ref2 = ArmState("A", "A")
+    for raw, t in zip(lines, times, strict=True):
+        ref2.ingest(raw, t)
+    assert _fingerprint(arm) == _fingerprint(ref2)
+    assert arm.oddities["step_backwards"] == ref.oddities["step_backwards"] > 0
+
+
+def test_extend_keeps_the_first_of_equal_extremes_like_append() -> None:
+    """0.0 and -0.0 are equal: min and max keep the first seen, so must a batch."""
+    values = [-1.0] * 20 + [0.0, -0.0] + [-2.0] * 20 + [-0.0, 0.0] + [-3.0] * 30
+    for pre in (0, 40_000, 70_000):  # buckets of 1, 32 and 64 points
+        one, many = Series(), Series()
+        for k in range(pre):
+            one.append(k, -5.0, k)
+            many.append(k, -5.0, k)
+        for k, v in enumerate(values):
+            one.append(pre + k, v, 0.0)
+        many.extend([float(pre + k) for k in range(len(values))], tuple(values),
+                    [0.0] * len(values))
+        assert _columns(many) == _columns(one)
+        assert [repr(v) for v in many._bmax] == [repr(v) for v in one._bmax]

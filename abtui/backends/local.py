@@ -130,7 +130,8 @@ class LocalBackend(Backend):
         asm = LineAssembler(offset=offset)
 
         def lines(chunk: bytes) -> list[LogLine]:
-            return [LogLine(raw, end, cut) for raw, end, cut in asm.iter_lines(chunk)]
+            raws, ends, cuts = asm.split_batch(chunk)
+            return list(map(LogLine, raws, ends, cuts or [False] * len(raws)))
 
         while not path.exists():
             if stop.wait(_POLL_S) or not self._alive(handle):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import accumulate
+from operator import add
 
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are cut (and flagged) so memory stays bounded
 
@@ -58,6 +60,39 @@ class LineAssembler:
             elif line.endswith(b"\r"):
                 line = line[:-1]
             yield line, self.offset, truncated
+
+    def split_batch(self, data: bytes) -> tuple[list[bytes], list[int], list[bool] | None]:
+        """The lines ``data`` completes as columns: ``(lines, offsets_after, truncated)``.
+
+        The same lines, offsets and state as :meth:`iter_lines`; ``truncated`` is None when
+        no line was cut. Splits in C (``bytes.split``) unless a line can exceed the cap.
+        """
+        held, cap = self._held, self.max_line
+        if held + len(data) > cap:  # a line may be cut: the general path knows how
+            got = list(self.iter_lines(data))
+            cuts = [g[2] for g in got]
+            return [g[0] for g in got], [g[1] for g in got], cuts if any(cuts) else None
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if lines:
+            if held:  # held <= cap: the buffer holds every byte of the first line
+                lines[0] = bytes(self._buf) + lines[0]
+                self._buf.clear()
+            # offset after line i: offset + sum of the lengths through i, plus i + 1 newlines
+            ends = list(map(add, accumulate(map(len, lines), initial=self.offset),
+                            range(len(lines) + 1)))
+            del ends[0]
+            self.offset = ends[-1]
+            if b"\r" in data or (held and lines[0].endswith(b"\r")):
+                lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+            held = 0
+        else:
+            ends = []
+        if rest:
+            self._buf += rest  # fits: held + len(data) <= cap
+            held += len(rest)
+        self._held = held
+        return lines, ends, None
 
     def feed(self, data: bytes) -> list[bytes]:
         """The lines completed by ``data``."""

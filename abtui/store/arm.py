@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import threading
 from array import array
 from collections import deque
@@ -20,8 +21,10 @@ from abtui.ingest.decode import (
     Record,
     TextRecord,
 )
-from abtui.store.series import Series
+from abtui.store.series import Series, _doubles
 
+_pack = struct.pack
+_MISSING_BYTES = _pack("d", MISSING)
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
 
 
@@ -105,7 +108,8 @@ class ArmState:
             for i, item in items:
                 if type(item) is MetricBlock:
                     k = len(item.steps)
-                    times = array("d", t[i:i + k]) if per_line else array("d", [t]) * k  # type: ignore[index,list-item]
+                    times = (_doubles(t[i:i + k]) if per_line  # type: ignore[index]
+                             else array("d", [t]) * k)  # type: ignore[list-item]
                     self._metric_block(item, times)
                 elif type(item) is MetricRecord:
                     self._metric(item, t[i] if per_line else t)  # type: ignore[index,arg-type]
@@ -144,25 +148,32 @@ class ArmState:
     def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
         steps = block.steps
         n = len(steps)
-        step_col = array("d", steps)
+        step_col = _doubles(steps)
         self.step = steps[-1]
         series = self.series
         last, peak = self.last, self.peak
+        fmt = f"{n}d"
         for name, col in block.columns:
-            missing = col.count(MISSING)
-            if missing == n:
-                continue
-            if missing:  # a metric some lines lack: keep the lines that have it
-                keep = [k for k, v in enumerate(col) if v is not MISSING]
-                values = [col[k] for k in keep]
-                at_steps = array("d", [steps[k] for k in keep])
-                at_times = array("d", [times[k] for k in keep])
+            packed = _pack(fmt, *col)
+            # MISSING is the only NaN a column can hold: its bytes absent, every line has it
+            if _MISSING_BYTES not in packed:
+                values, at_steps, at_times, doubles = col, step_col, times, array("d", packed)
             else:
-                values, at_steps, at_times = col, step_col, times
+                missing = col.count(MISSING)
+                if missing == n:
+                    continue
+                if missing:  # a metric some lines lack: keep the lines that have it
+                    keep = [k for k, v in enumerate(col) if v is not MISSING]
+                    values = [col[k] for k in keep]
+                    at_steps = array("d", [steps[k] for k in keep])
+                    at_times = array("d", [times[k] for k in keep])
+                    doubles = _doubles(values)
+                else:  # the bytes matched across two numbers
+                    values, at_steps, at_times, doubles = col, step_col, times, array("d", packed)
             s = series.get(name)
             if s is None:
                 s = series[name] = Series()
-            top = s.extend(at_steps, values, at_times)
+            top = s._extend(at_steps, values, doubles, at_times)
             last[name] = values[-1]
             p = peak.get(name)
             if p is None or top > p:  # type: ignore[operator]

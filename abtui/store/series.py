@@ -10,6 +10,7 @@ its cost does not depend on how long the run is.
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,15 +19,41 @@ from itertools import repeat
 BUCKETS = 2048
 
 
+_pack = struct.pack
+
+
+def _doubles(items: Sequence[float]) -> array:  # type: ignore[type-arg]
+    """``items`` as an ``array('d')``, all or nothing, by the fastest route: as is if it is
+    one, else one ``struct.pack`` (array's own ``fromlist`` converts items several times
+    slower)."""
+    if type(items) is array and items.typecode == "d":  # type: ignore[attr-defined]
+        return items  # type: ignore[return-value]
+    try:
+        return array("d", _pack(f"{len(items)}d", *items))
+    except struct.error as exc:  # what array.fromlist would have raised
+        raise TypeError(f"must be real numbers: {exc}") from None
+
+
 def _put(column: array, items: Sequence[float]) -> None:  # type: ignore[type-arg]
-    """Append ``items`` to ``column`` by the fastest route (memcpy from an array of the
-    same type, else ``fromlist``, which is all-or-nothing)."""
-    if type(items) is list:
-        column.fromlist(items)
-    elif type(items) is array and items.typecode == column.typecode:  # type: ignore[attr-defined]
+    """Append ``items`` to ``column`` (memcpy from an array of the same type)."""
+    if type(items) is array and items.typecode == column.typecode:  # type: ignore[attr-defined]
         column.extend(items)
+    elif column.typecode == "d":
+        column.extend(_doubles(items))
     else:
         column.fromlist(list(items))
+
+
+def _lo_hi(chunk: Sequence[float]) -> tuple[float, float]:
+    """``(min(chunk), max(chunk))``, exactly. Sorting compares floats in a specialised C
+    loop, faster than ``min`` and ``max`` together; it is stable, so the minimum is the
+    first of equal ones as ``min`` gives; for the maximum ``max`` keeps the first of equal
+    ones, which can differ only for 0.0 and -0.0: then ask ``max``."""
+    if len(chunk) < 16:
+        return min(chunk), max(chunk)
+    ordered = sorted(chunk)
+    hi = ordered[-1]
+    return ordered[0], (max(chunk) if hi == 0.0 else hi)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +119,16 @@ class Series:
         Given ``array('d')`` columns the copies are memcpy, and full buckets are built from
         strided slices in C loops, so a batch costs little Python per point.
         """
-        n = len(values)
-        if not n:
+        if not len(values):
             return None
+        return self._extend(steps, values, _doubles(values), times)
+
+    def _extend(self, steps: Sequence[float], values: Sequence[float],
+                packed: array, times: Sequence[float]) -> float | None:  # type: ignore[type-arg]
+        """``extend`` with ``values`` already converted to ``packed`` (the same doubles)."""
+        n = len(values)
         _put(self.steps, steps)
-        _put(self.values, values)
+        self.values.extend(packed)
         _put(self.times, times)
         i = 0
         bn = self._bn
@@ -106,7 +138,7 @@ class Series:
             chunk = values if i == n else values[:i]
             bn[j] += i
             self._bsum[j] = sum(chunk, self._bsum[j])  # left to right, as appends add up
-            lo, top = min(chunk), max(chunk)
+            lo, top = _lo_hi(chunk)
             if lo < self._bmin[j]:
                 self._bmin[j] = lo
             if top > self._bmax[j]:
@@ -134,12 +166,14 @@ class Series:
                     if size < 32:  # many small buckets: group them with strided slices
                         groups = list(zip(*[values[i + r:j:size] for r in range(size)],
                                           strict=True))
+                        self._bmin.fromlist(list(map(min, groups)))
+                        his = list(map(max, groups))
                     else:  # few big ones: a contiguous slice each
                         groups = [values[k:k + size] for k in range(i, j, size)]
+                        los, his = zip(*map(_lo_hi, groups), strict=True)
+                        self._bmin.fromlist(list(los))
                     self._bsum.fromlist(list(map(sum, groups, repeat(-0.0, m))))
-                    self._bmin.fromlist(list(map(min, groups)))
-                    his = list(map(max, groups))
-                    self._bmax.fromlist(his)
+                    self._bmax.fromlist(list(his))
                     hi = max(his)
                 if top is None or hi > top:
                     top = hi
@@ -150,8 +184,8 @@ class Series:
             self._bx.append(steps[i])
             self._bt.append(times[i])
             self._bsum.append(sum(chunk, -0.0))  # -0.0: the identity, even for -0.0
-            self._bmin.append(min(chunk))
-            hi = max(chunk)
+            lo, hi = _lo_hi(chunk)
+            self._bmin.append(lo)
             self._bmax.append(hi)
             self._bn.append(n - i)
             if top is None or hi > top:
