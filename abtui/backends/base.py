@@ -12,18 +12,18 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from abtui.experiment.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     """One complete line of an arm's output (without the newline).
 
     ``token`` is where to resume *after* this line: a byte offset (local backend)
     or a daemon timestamp (docker). ``truncated`` marks a line cut at the size cap.
+    A NamedTuple: one is built per line on the hot path, and tuples are the cheapest.
     """
 
     raw: bytes
