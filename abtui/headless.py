@@ -86,4 +86,6 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
         if state.status != ArmStatus.DONE:
             err = (state.exit or {}).get("error") or state.status
             print(f"abtui: arm {state.run_id} did not finish: {err}", file=out, flush=True)
+            for _, text in state.recent_logs(3):  # usually the error that ended it
+                print(f"    {state.run_id}| {text[:300]}", file=out, flush=True)
     return exit_code(exp, report)

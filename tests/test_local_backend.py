@@ -156,3 +156,20 @@ def _alive(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_relative_runs_dir_with_arms_working_elsewhere(tmp_path, fake_runner, monkeypatch) -> None:
+    """`abtui run spec --runs-dir runs` from one directory, arms with another workdir."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "cfg").mkdir()
+    spec_path = tmp_path / "cfg" / "spec.yaml"
+    spec_path.write_text(SPEC.format(runner=fake_runner, steps=5, sleep=0, a_extra="", b_extra="")
+                         + "workdir: ../work\n")
+    monkeypatch.chdir(tmp_path)
+    exp = Experiment.start(parse_spec(spec_path.read_text()), Path("cfg/spec.yaml"), "runs")
+    assert exp.wait(timeout=60)
+    exp.finish()
+    for state in exp.store.arms.values():
+        assert state.status == ArmStatus.DONE and state.exit["exit_code"] == 0, state.exit
+        assert any(str(work) in text for _, text in state.recent_logs())  # ran in its workdir

@@ -30,7 +30,8 @@ class RunDir:
     """Paths and small atomic writes inside one run directory."""
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+        # absolute: arms run in other working directories and are handed paths inside it
+        self.root = Path(root).absolute()
 
     @classmethod
     def create(cls, base: str | Path, name: str, now: float | None = None) -> RunDir:
