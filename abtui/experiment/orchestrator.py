@@ -22,10 +22,10 @@ from abtui.errors import AbtuiError, BackendError, RunDirError
 from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
-from abtui.ingest.events import read_event_batches
 from abtui.secrets import mask_env
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, Store
+from abtui.store.snapshot import covered_size, replay_events, write_snapshot
 
 
 class Experiment:
@@ -197,11 +197,11 @@ class Experiment:
         return exp
 
     def replay(self) -> None:
-        """Fold every persisted line and telemetry sample into the store."""
+        """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
+        and telemetry sample into the store."""
         for run_id in self.rundir.run_ids():
             state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
-            for batch in read_event_batches(self.rundir.events_path(run_id)):
-                state.ingest_many(batch.raws, batch.times, batch.truncated)
+            replay_events(state, self.rundir.events_path(run_id))
             ex = self.rundir.read_json(self.rundir.exit_path(run_id))
             if isinstance(ex, dict):
                 state.exit = ex
@@ -287,6 +287,7 @@ class Experiment:
         self.manifest["detached_at"] = time.time()
         if not self.read_only:
             self.rundir.write_manifest(self.manifest)
+            self._snapshot_arms()
         self._release_lock()
 
     def finish(self, keep: bool = False) -> None:
@@ -301,7 +302,18 @@ class Experiment:
         self.manifest["finished_at"] = time.time()
         if not self.read_only:
             self.rundir.write_manifest(self.manifest)
+            self._snapshot_arms()
         self._release_lock()
+
+    def _snapshot_arms(self) -> None:
+        """Cache each watched arm's store beside its events (``attach`` then skips decoding):
+        only arms whose watcher is done and persisted every line, if not cached already."""
+        for run_id, w in self.watchers.items():
+            path = self.rundir.events_path(run_id)
+            with contextlib.suppress(OSError):
+                if (not w.is_alive() and w.writable and w.error is None
+                        and covered_size(path) != os.path.getsize(path)):
+                    write_snapshot(self.store.arm(run_id), path)
 
     def failed_runs(self) -> list[str]:
         return [r for r, s in self.store.arms.items() if s.status not in (ArmStatus.DONE,)]

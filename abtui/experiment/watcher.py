@@ -13,6 +13,7 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend
 from abtui.experiment.rundir import RunDir
 from abtui.ingest.events import EventWriter, last_token
 from abtui.store.arm import ArmState, ArmStatus
+from abtui.store.snapshot import write_snapshot
 
 log = logging.getLogger(__name__)
 _FLUSH_S = 0.25
@@ -67,7 +68,9 @@ class ArmWatcher(threading.Thread):
         last_flush = time.monotonic()
         try:
             for batch in self.backend.follow_batches(self.handle, self.rundir, resume, self.stop_event):
-                t = time.time()
+                # the receive time as events.jsonl stores it, so that this store is the one a
+                # replay of the file builds (its snapshot stands for the file)
+                t = float(f"{time.time():.6f}")
                 raws = [line.raw for line in batch]
                 cut = [line.truncated for line in batch] if any(x.truncated for x in batch) else None
                 if writer is not None:
@@ -91,6 +94,8 @@ class ArmWatcher(threading.Thread):
             state.status = ArmStatus.DETACHED
             return
         self._record_exit()
+        if self.writable:  # every line is in events.jsonl: cache the store beside it
+            write_snapshot(state, path)
 
     def _stop_persisting(self, writer: EventWriter, exc: OSError) -> None:  # noqa: D401
         """The disk is full (or gone): keep watching in memory, say so once, lose nothing.

@@ -150,13 +150,19 @@ def read_events(path: str | Path) -> Iterator[StoredLine]:
         yield from map(StoredLine, batch.times, batch.tokens, batch.raws, truncated)
 
 
-def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES) -> Iterator[EventBatch]:
-    """``read_events`` in column batches of about ``batch_bytes`` each (the same lines)."""
+def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset: int = 0
+                       ) -> Iterator[EventBatch]:
+    """``read_events`` in column batches of about ``batch_bytes`` each (the same lines).
+
+    ``offset``: start at this byte (the start of a line, e.g. where a store snapshot ends).
+    """
     try:
         fh = open(path, "rb")
     except FileNotFoundError:
         return
     with fh:
+        if offset:
+            fh.seek(offset)
         while True:
             lines = fh.readlines(batch_bytes)
             if not lines:
