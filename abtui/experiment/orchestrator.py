@@ -9,20 +9,17 @@ import contextlib
 import fcntl
 import logging
 import os
-import platform
-import socket
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from abtui import __version__
 from abtui.backends import ArmHandle, Backend, make_backend
-from abtui.errors import AbtuiError, BackendError, RunDirError
+from abtui.errors import AbtuiError, RunDirError
+from abtui.experiment.manifest import NoBackend, new_manifest, read_jsonl
 from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
-from abtui.secrets import mask_env
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, Store
 from abtui.store.snapshot import covered_size, replay_events, write_snapshot
@@ -77,7 +74,7 @@ class Experiment:
         backend = backend or make_backend(spec, workdir)
         runs = resolve_runs(spec)
         rundir = RunDir.create(runs_dir, spec.name)
-        manifest = _new_manifest(spec, spec_path, backend, runs, workdir)
+        manifest = new_manifest(spec, spec_path, backend, runs, workdir)
         exp = cls(spec, rundir, backend, runs, manifest)
         exp._take_lock()
         exp._log_to_rundir()
@@ -185,7 +182,7 @@ class Experiment:
                 backend = None
         else:
             backend = None
-        exp = cls(spec, rundir, backend or _NoBackend(), runs, manifest)
+        exp = cls(spec, rundir, backend or NoBackend(), runs, manifest)
         if follow and not exp._take_lock():
             exp.read_only = True
             exp.store.notice("another monitor holds this run: this one is read-only")
@@ -208,7 +205,7 @@ class Experiment:
                 state.status = ex.get("status") or ArmStatus.DONE
             elif state.lines:
                 state.status = ArmStatus.DETACHED
-        for sample in _read_jsonl(self.rundir.telemetry_path):
+        for sample in read_jsonl(self.rundir.telemetry_path):
             self.store.add_telemetry(sample)
 
     def _reattach(self) -> None:
@@ -339,72 +336,6 @@ class Experiment:
                 fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
                 self._lock_fh.close()
             self._lock_fh = None
-
-
-class _NoBackend(Backend):
-    """Stands in when a run is only read (report, diff) or its backend is unreachable."""
-
-    name = "none"
-
-    def launch(self, run, rundir):  # type: ignore[no-untyped-def]
-        raise BackendError("this run is opened read-only")
-
-    def follow(self, handle, rundir, resume, stop):  # type: ignore[no-untyped-def]
-        return iter(())
-
-    def poll(self, handle):  # type: ignore[no-untyped-def]
-        return None
-
-    def stop(self, handle, grace_s=10.0):  # type: ignore[no-untyped-def]
-        return None
-
-
-def _new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
-                  runs: list[ArmRun], workdir: Path) -> dict[str, Any]:
-    spec_data = spec.model_dump(mode="json")
-    spec_data["env"] = mask_env(spec_data.get("env") or {})
-    for arm in spec_data.get("arms", {}).values():
-        arm["env"] = mask_env(arm.get("env") or {})
-    return {
-        "abtui_version": __version__,
-        "experiment": spec.name,
-        "created_at": time.time(),
-        "status": "running",
-        "spec_path": str(spec_path.resolve()),
-        "spec": spec_data,
-        "backend": backend.name,
-        "workdir": str(workdir),
-        "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
-                 "python": platform.python_version()},
-        "backend_facts": {},
-        "runs": {
-            r.run_id: {
-                "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
-                "command": list(r.command), "config": r.config, "config_hash": r.config_hash,
-                "image": r.image, "env": mask_env(r.env),
-            }
-            for r in runs
-        },
-    }
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    import json
-
-    out: list[dict[str, Any]] = []
-    try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        return out
-    with fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
-                break
-            with contextlib.suppress(ValueError):
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    out.append(obj)
-    return out
 
 
 __all__ = ["Experiment", "status_for_exit"]
