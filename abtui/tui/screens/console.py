@@ -24,6 +24,9 @@ from abtui.tui.widgets.logs import LogPane
 from abtui.tui.widgets.text import set_text
 from abtui.tui.widgets.verdict import VerdictStrip
 
+TITLE_REPAINT_S = 1.0  # the title's clock shows seconds in the first minute
+SLACK_S = 0.15  # a tick this much early still counts as on time (timers jitter)
+
 
 def title_text(exp: Any, now: float) -> Text:
     """``abtui  quickstart  runs/quickstart-…  2 running · 1 done  1m23s``."""
@@ -72,6 +75,7 @@ class ConsoleScreen(Screen):
         self.clock = clock
         self.cursor_blink = cursor_blink
         self._synced: dict[str, float] = {}
+        self._followers: tuple[Any, ...] = ()  # the widgets that follow the store
 
     def compose(self) -> ComposeResult:
         store = self.exp.store
@@ -100,16 +104,27 @@ class ConsoleScreen(Screen):
         return self.query_one(CurvesPanel)
 
     def sync(self, version: int) -> None:
-        """The store changed: hand the new version down; each widget decides what to redraw."""
+        """The store changed: hand the new version down; each widget decides what to redraw.
+
+        Figures that change every tick are repainted at their own, slower pace; the paces
+        are multiples of one another and tolerate a late tick, so that the widgets due
+        repaint on the same tick and share one screen update (each costs a compositor pass).
+        """
         now = time.monotonic()
-        set_text(self.query_one("#title", Static), title_text(self.exp, self.clock()))
-        for widget in (self.query_one(ArmsTable), self.curves, self.query_one(GpuPanel),
-                       self.query_one(VerdictStrip), self.query_one(LogPane)):
-            # figures that change every tick are repainted at their own, slower pace
-            every = getattr(widget, "REPAINT_S", 0.0)
-            if now - self._synced.get(widget.id or "", -1e9) >= every:
-                self._synced[widget.id or ""] = now
+        if self._due("title", TITLE_REPAINT_S, now):
+            set_text(self.query_one("#title", Static), title_text(self.exp, self.clock()))
+        if not self._followers:  # looked up once: the tick comes twice a second
+            self._followers = (self.query_one(ArmsTable), self.curves, self.query_one(GpuPanel),
+                               self.query_one(VerdictStrip), self.query_one(LogPane))
+        for widget in self._followers:
+            if self._due(widget.id or "", getattr(widget, "REPAINT_S", 0.0), now):
                 widget.data_version = version
+
+    def _due(self, name: str, every: float, now: float) -> bool:
+        if now - self._synced.get(name, -1e9) < every - SLACK_S:
+            return False
+        self._synced[name] = now
+        return True
 
     # ---- chart ----------------------------------------------------------------------
     def set_metric(self, name: str) -> None:

@@ -3,7 +3,9 @@
 plotext is slow for many points (a build of two 10k-point series takes ~150 ms), so it is
 only ever handed what ``Series.view`` returns for the plot's width: a frame costs the same
 at a thousand points as at ten million. The chart is rebuilt only when its settings change
-or new points of the shown metric arrived, and data-driven rebuilds are rate-limited.
+or new points of the shown metric arrived, and data-driven rebuilds are rate-limited: a
+curve that gained a few points is redrawn every few seconds (it visibly grows), on one of
+the console's ticks so that its repaint shares a screen update with the other widgets.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import var
+from textual.timer import Timer
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from abtui.store import Store
 from abtui.tui.palette import rgb
+from abtui.tui.widgets.ansi import ansi_text
 
 SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
-# New points redraw the chart so that its paint (plotext build + ANSI parsing, measured)
-# takes at most this share of a core; the repaint around it costs about as much again.
-CHART_SHARE = 0.0025
-REDRAW_MIN_S, REDRAW_MAX_S = 2.0, 10.0  # ...but at least / at most this often
+# New points redraw the chart so that its paint (plotext build, ANSI parsing and Textual's
+# conversion to strips, measured) takes at most this share of a core...
+CHART_SHARE = 0.003
+REDRAW_MIN_S, REDRAW_MAX_S = 3.0, 8.0  # ...but at least / at most this often
+LATE_S = 0.6  # the fallback timer waits this much past due: a tick normally draws first
 
 
 @dataclass(frozen=True)
@@ -62,15 +67,24 @@ class CurvesPlot(PlotextPlot):
         self.builds = 0  # how many times the data was handed over (tests, benchmarks)
         self.paints = 0  # how many times plotext drew it (render)
         self.marker = "braille"  # 2x4 dots a cell: the finest lines a terminal can draw
-        self.paint_s = 0.03  # what the last paint cost (plotext build + ANSI parsing)
+        self.paint_s = 0.03  # what the last paint cost (plotext build to Textual's strips)
 
     def render(self) -> Any:
-        """Draw (plotext builds here); the time it took sets the redraw interval."""
-        t0 = time.perf_counter()
-        out = super().render()
-        self.paint_s = time.perf_counter() - t0
+        """Draw: plotext builds here (as ``PlotextPlot.render``, with a faster ANSI reader)."""
         self.paints += 1
-        return out
+        plot, (width, height) = self.plt, self.size
+        plot.plotsize(width, height)
+        plot._set_size(width, height)  # as PlotextPlot.render does: resizing needs it
+        plot.theme(self._get_plotext_theme_name(self.app.theme))
+        return ansi_text(plot.build())
+
+    def render_lines(self, crop: Any) -> Any:
+        """Textual's lines; a paint's whole cost (build, ANSI, strips) sets the redraw interval."""
+        paints, t0 = self.paints, time.perf_counter()
+        lines = super().render_lines(crop)
+        if self.paints != paints:
+            self.paint_s = time.perf_counter() - t0
+        return lines
 
     @property
     def redraw_interval(self) -> float:
@@ -134,6 +148,7 @@ class CurvesPanel(Vertical):
         self._points_key: tuple[Any, ...] = ()
         self._last_build = -1e9
         self._pending = False
+        self._late: Timer | None = None  # draws pending points if no tick comes to do it
 
     def compose(self) -> ComposeResult:
         yield Static(self.settings.caption(), id="curves-caption", markup=False)
@@ -153,15 +168,17 @@ class CurvesPanel(Vertical):
         key = self._key()
         if key == self._points_key and not self._pending:
             return  # log lines or other metrics: nothing on this chart changed
+        # a small tolerance: the tick that arrives about on time draws (timers jitter)
         wait = self.query_one(CurvesPlot).redraw_interval - (self.clock() - self._last_build)
-        if wait > 0:
+        if wait > 0.05:
             if not self._pending:
                 self._pending = True
-                self.set_timer(wait, self._draw_pending)
+                self._late = self.set_timer(wait + LATE_S, self._draw_pending)
             return
         self._draw()
 
     def _draw_pending(self) -> None:
+        self._late = None
         if self._pending:
             self._draw()
 
@@ -170,6 +187,9 @@ class CurvesPanel(Vertical):
         return tuple(len(s.series[m]) if m in s.series else 0 for s in self.store.arms.values())
 
     def _draw(self) -> None:
+        if self._late is not None:
+            self._late.stop()
+            self._late = None
         self._points_key = self._key()
         self._last_build = self.clock()
         self._pending = False
