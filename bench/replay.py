@@ -84,12 +84,7 @@ def line_replay(self: Experiment) -> None:
         state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
         for line in read_events(self.rundir.events_path(run_id)):
             state.ingest(line.raw, line.t, line.truncated)
-        ex = self.rundir.read_json(self.rundir.exit_path(run_id))
-        if isinstance(ex, dict):
-            state.exit = ex
-            state.status = ex.get("status") or ArmStatus.DONE
-        elif state.lines:
-            state.status = ArmStatus.DETACHED
+        self.restore_status(run_id, state)
 
 
 def _timed(fn):  # type: ignore[no-untyped-def]

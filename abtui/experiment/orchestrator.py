@@ -21,7 +21,7 @@ from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
-from abtui.store import ArmStatus, Store
+from abtui.store import ArmState, ArmStatus, Store
 from abtui.store.snapshot import covered_size, replay_events, write_snapshot
 
 
@@ -199,14 +199,18 @@ class Experiment:
         for run_id in self.rundir.run_ids():
             state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
             replay_events(state, self.rundir.events_path(run_id))
-            ex = self.rundir.read_json(self.rundir.exit_path(run_id))
-            if isinstance(ex, dict):
-                state.exit = ex
-                state.status = ex.get("status") or ArmStatus.DONE
-            elif state.lines:
-                state.status = ArmStatus.DETACHED
+            self.restore_status(run_id, state)
         for sample in read_jsonl(self.rundir.telemetry_path):
             self.store.add_telemetry(sample)
+
+    def restore_status(self, run_id: str, state: ArmState) -> None:
+        """An arm's status as the run dir says: its exit.json, else detached if it spoke."""
+        ex = self.rundir.read_json(self.rundir.exit_path(run_id))
+        if isinstance(ex, dict):
+            state.exit = ex
+            state.status = ex.get("status") or ArmStatus.DONE
+        elif state.lines:
+            state.status = ArmStatus.DETACHED
 
     def _reattach(self) -> None:
         try:
