@@ -171,3 +171,19 @@ def test_extend_keeps_the_first_of_equal_extremes_like_append() -> None:
                     [0.0] * len(values))
         assert _columns(many) == _columns(one)
         assert [repr(v) for v in many._bmax] == [repr(v) for v in one._bmax]
+
+
+def test_metrics_every_line_carries_share_the_arms_step_and_time_columns() -> None:
+    """Held once per arm, not once per metric; a metric a line lacks gets its own copy."""
+    arm = ArmState("A", "A")
+    lines = [json.dumps({"step": s, "loss": 1 / s, "lr": 0.1}).encode() for s in range(1, 500)]
+    lines[300] = json.dumps({"step": 301, "loss": 0.5}).encode()  # no lr here
+    lines += [json.dumps({"step": 600, "loss": 0.1, "lr": 0.1, "acc": 0.5}).encode()]
+    arm.ingest_many(lines[:200], 1.0)
+    assert arm.series["loss"].steps is arm.series["lr"].steps is arm.clock[0]
+    arm.ingest_many(lines[200:], 2.0)
+    loss, lr, acc = arm.series["loss"], arm.series["lr"], arm.series["acc"]
+    assert loss.shared and loss.steps is arm.clock[0] and len(loss.steps) == 500
+    assert not lr.shared and 301.0 not in lr.steps and len(lr.steps) == len(lr.values) == 499
+    assert not acc.shared and list(acc.steps) == [600.0] and list(acc.times) == [2.0]
+    assert list(loss.times[:200]) == [1.0] * 200 and list(loss.times[200:]) == [2.0] * 300

@@ -11,6 +11,7 @@ decodes whole batches column-wise, which is what lets ingest keep up with msgspe
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -18,6 +19,22 @@ from operator import attrgetter, lt
 from typing import Annotated, Any
 
 import msgspec
+
+from abtui.ingest.records import (
+    MISSING,
+    EnvRecord,
+    EventRecord,
+    FinalRecord,
+    MetricBlock,
+    MetricRecord,
+    Record,
+    TextRecord,
+)
+from abtui.ingest.scan import decode_scanned
+from abtui.speedups import native
+
+__all__ = ["MISSING", "EnvRecord", "EventRecord", "FinalRecord", "MetricBlock", "MetricRecord",
+           "Record", "TextRecord", "Decoder", "Oddities", "KNOWN_METRICS"]
 
 _decode = msgspec.json.Decoder().decode
 _astuple = msgspec.structs.astuple
@@ -28,63 +45,13 @@ _MAX_FIELDS = 64       # a shape wider than this is not worth a Struct
 _MAX_MISSES = 64       # lines the fast path refused that taught it nothing: then stop trying
 _SLICE = 512           # lines decode_many turns into columns at a time: the work stays in cache
 _STEP_LIMIT = 2**63  # steps are stored as float64; beyond int64 a step is garbage
-_StepInt = Annotated[int, msgspec.Meta(ge=-_STEP_LIMIT, le=_STEP_LIMIT - 1)]
+# |step| < 2**63, as the general path wants (and the C scanner takes)
+_StepInt = Annotated[int, msgspec.Meta(ge=-_STEP_LIMIT + 1, le=_STEP_LIMIT - 1)]
 _RESERVED = frozenset(("step", "timestamp", "event", "time", "epoch_time", "rank"))
 # Standard metrics: a non-number here is a wrong type. Other non-numeric fields are
 # annotations ("phase": "train") and are ignored quietly.
 KNOWN_METRICS = frozenset(("loss", "accuracy", "throughput_samples_per_sec", "step_time_ms",
                            "gpu_memory_mb", "rss_mb", "lr"))
-
-
-@dataclass(slots=True)
-class MetricRecord:
-    step: int
-    values: dict[str, float]
-
-
-@dataclass(slots=True)
-class EnvRecord:
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class FinalRecord:
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class EventRecord:
-    """Any other ``{"event": ...}`` record (warnings the runner chose to structure)."""
-
-    name: str
-    data: dict[str, Any]
-
-
-@dataclass(slots=True)
-class TextRecord:
-    """A plain log line (not a JSON object), shown in the log pane."""
-
-    text: str
-
-
-Record = MetricRecord | EnvRecord | FinalRecord | EventRecord | TextRecord
-
-
-@dataclass(slots=True)
-class MetricBlock:
-    """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`.
-
-    ``columns`` holds one value per line for each metric, ``MISSING`` where a line lacks it.
-    """
-
-    steps: Sequence[int]
-    columns: list[tuple[str, Sequence[float]]]
-
-
-#: Stands for "this line has no such metric" in a MetricBlock column. A NaN object (JSON
-#: cannot carry NaN, so it is never a real value) found by identity: ``col.count(MISSING)``
-#: compares floats with floats, several times faster than looking for ``None``.
-MISSING = float("nan")
 
 
 # Kinds of fields in a learned shape and the Struct type each is decoded as
@@ -94,6 +61,18 @@ _FIELD_TYPE: dict[str, Any] = {
     _IGNORED: Any,                               # reserved keys: skipped whatever they hold
     _ANNOTATION: str | bool | list | dict | None,  # non-numbers the general path ignores
 }
+
+
+_ODD_KEY = re.compile(r'["\\\x00-\x1f]')
+def _utf8(key: str) -> bool:
+    try:
+        key.encode()
+    except UnicodeEncodeError:  # a lone surrogate, from a \\ud800 escape
+        return False
+    return True
+
+
+_CODE = {_STEP: "S", _METRIC: "M", _IGNORED: "I", _ANNOTATION: "A"}
 
 
 class _Shape:
@@ -116,6 +95,9 @@ class _Shape:
         self.metrics = [(k, attrgetter(names[k])) for k, kind in kinds.items() if kind == _METRIC]
         # positions in ``astuple`` order (the order of ``kinds``; "step" is always first)
         self.metric_at = [(k, i) for i, (k, kind) in enumerate(kinds.items()) if kind == _METRIC]
+        # what the C scanner needs: the keys as JSON bytes, a letter for each kind
+        self.keys = tuple(k.encode() for k in kinds)
+        self.codes = "".join(_CODE[kind] for kind in kinds.values())
 
     @staticmethod
     def kinds_of(obj: dict[str, Any]) -> dict[str, str] | None:
@@ -124,6 +106,8 @@ class _Shape:
             return None
         kinds: dict[str, str] = {}
         for key, v in obj.items():
+            if _ODD_KEY.search(key) or not _utf8(key):  # msgspec cannot name a field so
+                return None
             if key == "step":
                 kinds[key] = _STEP
             elif key in _RESERVED:
@@ -208,6 +192,10 @@ class Decoder:
         The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
         plain metric lines come back as :class:`MetricBlock` s of at most ``_SLICE`` lines.
         """
+        if native is not None and not (truncated and any(truncated)):
+            scanned = decode_scanned(self, raws)
+            if scanned is not None:
+                return scanned
         out: list[tuple[int, Record | MetricBlock]] = []
         for lo in range(0, len(raws), _SLICE):
             self._decode_slice(raws, lo, min(len(raws), lo + _SLICE), truncated, out)

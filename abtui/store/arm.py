@@ -71,6 +71,11 @@ class ArmState:
     decoder: Decoder = field(default_factory=Decoder)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
+    # The step and time of every metric line: the columns of the series that every metric
+    # line has carried (most of them), held once for all of them. Dropped (None) once no
+    # series shares it and none can any more.
+    clock: tuple[array, array] | None = field(  # type: ignore[type-arg]
+        default_factory=lambda: (array("d"), array("d")), repr=False)
 
     def ingest(self, raw: bytes, t: float, truncated: bool = False) -> Record:
         """Decode one line and fold it in."""
@@ -130,15 +135,49 @@ class ArmState:
             self.logs.append((t, f"[{rec.name}] {rec.data}"))
             self.log_count += 1
 
+    def _new_series(self, name: str, base: int) -> Series:
+        """A series for a metric first seen after ``base`` metric lines: on the clock when
+        every metric line so far has it (``base == 0``)."""
+        clock = self.clock
+        s = self.series[name] = Series(clock if base == 0 and clock is not None else None)
+        return s
+
+    def _tick(self, steps: Sequence[float], times: Sequence[float]) -> int:
+        """Put metric lines on the clock; returns how many it held before (-1: no clock)."""
+        clock = self.clock
+        if clock is None:
+            return -1
+        base = len(clock[0])
+        if base and not any(s.shared for s in self.series.values()):
+            self.clock = None  # nothing shares it, nothing ever will
+            return -1
+        if type(steps) is array:
+            clock[0].extend(steps)
+            clock[1].extend(times)  # type: ignore[arg-type]
+        else:
+            clock[0].append(steps)  # type: ignore[arg-type]
+            clock[1].append(times)  # type: ignore[arg-type]
+        return base
+
+    def _untick(self, carried: set[str] | dict[str, float]) -> None:
+        """Series on the clock that these lines did not carry leave it."""
+        for name, s in self.series.items():
+            if s.shared and name not in carried:
+                s.detach()
+
     def _metric(self, rec: MetricRecord, t: float) -> None:
         step = rec.step
         self.step = step
         series = self.series
         last, peak = self.last, self.peak
-        for name, v in rec.values.items():
+        values = rec.values
+        base = self._tick(step, t)  # type: ignore[arg-type]
+        if base > 0:
+            self._untick(values)
+        for name, v in values.items():
             s = series.get(name)
             if s is None:
-                s = series[name] = Series()
+                s = self._new_series(name, base)
             s.append(step, v, t)
             last[name] = v
             p = peak.get(name)
@@ -148,36 +187,48 @@ class ArmState:
     def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
         steps = block.steps
         n = len(steps)
-        step_col = _doubles(steps)
-        self.step = steps[-1]
+        step_col = _doubles(steps)  # type: ignore[arg-type]
+        self.step = block.last_step if block.last_step is not None else steps[-1]  # type: ignore[assignment]
         series = self.series
         last, peak = self.last, self.peak
+        missing = block.missing
         fmt = f"{n}d"
-        for name, col in block.columns:
-            packed = _pack(fmt, *col)
-            # MISSING is the only NaN a column can hold: its bytes absent, every line has it
-            if _MISSING_BYTES not in packed:
-                values, at_steps, at_times, doubles = col, step_col, times, array("d", packed)
+        base = self._tick(step_col, times)
+        carried = set()
+        for c, (name, col) in enumerate(block.columns):
+            if missing is not None:  # from the C scanner: array('d') columns, NaN = missing
+                doubles = col
+                miss = missing[c]
             else:
-                missing = col.count(MISSING)
-                if missing == n:
-                    continue
-                if missing:  # a metric some lines lack: keep the lines that have it
-                    keep = [k for k, v in enumerate(col) if v is not MISSING]
-                    values = [col[k] for k in keep]
-                    at_steps = array("d", [steps[k] for k in keep])
-                    at_times = array("d", [times[k] for k in keep])
-                    doubles = _doubles(values)
-                else:  # the bytes matched across two numbers
-                    values, at_steps, at_times, doubles = col, step_col, times, array("d", packed)
+                packed = _pack(fmt, *col)
+                # MISSING is the only NaN a column can hold: its bytes absent, every line has it
+                miss = col.count(MISSING) if _MISSING_BYTES in packed else 0
+                doubles = array("d", packed)
+            if miss == n:
+                continue
             s = series.get(name)
-            if s is None:
-                s = series[name] = Series()
+            if miss:  # a metric some lines lack: keep the lines that have it
+                if s is not None:
+                    s.detach()
+                keep = [k for k, v in enumerate(doubles) if v == v]
+                values = [col[k] for k in keep]
+                at_steps = array("d", [step_col[k] for k in keep])
+                at_times = array("d", [times[k] for k in keep])
+                doubles = _doubles(values)
+                if s is None:
+                    s = self._new_series(name, -1)
+            else:
+                carried.add(name)
+                values, at_steps, at_times = col, step_col, times
+                if s is None:
+                    s = self._new_series(name, base)
             top = s._extend(at_steps, values, doubles, at_times)
             last[name] = values[-1]
             p = peak.get(name)
             if p is None or top > p:  # type: ignore[operator]
                 peak[name] = top  # type: ignore[assignment]
+        if base > 0:
+            self._untick(carried)
 
     @property
     def oddities(self) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
+from abtui.speedups import native
+
 BUCKETS = 2048
 
 
@@ -70,12 +72,20 @@ class Series:
     """One metric of one arm."""
 
     __slots__ = ("steps", "values", "times", "_bx", "_bt", "_bsum", "_bmin", "_bmax",
-                 "_bn", "_size", "_last_step")
+                 "_bn", "_size", "_last_step", "shared")
 
-    def __init__(self) -> None:
-        self.steps = array("d")
+    def __init__(self, clock: tuple[array, array] | None = None) -> None:  # type: ignore[type-arg]
+        """``clock``: the arm's step and time columns, for a metric every metric line of
+        the arm has carried so far (both empty, or as long as this series). Its steps and
+        times are then those very arrays, grown by the arm: ``shared`` until :meth:`detach`.
+        """
+        self.shared = clock is not None
+        if clock is not None:
+            self.steps, self.times = clock
+        else:
+            self.steps = array("d")
+            self.times = array("d")
         self.values = array("d")
-        self.times = array("d")
         self._bx = array("d")    # first step of each bucket
         self._bt = array("d")    # first time of each bucket
         self._bsum = array("d")
@@ -88,10 +98,19 @@ class Series:
     def __len__(self) -> int:
         return len(self.values)
 
+    def detach(self) -> None:
+        """Own copies of the shared step and time columns (the arm's clock goes on without
+        this metric: a line lacked it)."""
+        if self.shared:
+            n = len(self.values)
+            self.steps, self.times = self.steps[:n], self.times[:n]
+            self.shared = False
+
     def append(self, step: float, value: float, t: float) -> None:
-        self.steps.append(step)
+        if not self.shared:  # shared: the arm has appended them to its clock
+            self.steps.append(step)
+            self.times.append(t)
         self.values.append(value)
-        self.times.append(t)
         bn = self._bn
         if bn and bn[-1] < self._size:
             i = len(bn) - 1
@@ -126,10 +145,13 @@ class Series:
     def _extend(self, steps: Sequence[float], values: Sequence[float],
                 packed: array, times: Sequence[float]) -> float | None:  # type: ignore[type-arg]
         """``extend`` with ``values`` already converted to ``packed`` (the same doubles)."""
+        if native is not None:
+            return self._extend_native(steps, packed, times)
         n = len(values)
-        _put(self.steps, steps)
+        if not self.shared:
+            _put(self.steps, steps)
+            _put(self.times, times)
         self.values.extend(packed)
-        _put(self.times, times)
         i = 0
         bn = self._bn
         if bn and bn[-1] < self._size:  # top up the open bucket
@@ -193,6 +215,54 @@ class Series:
             i = n
         return top
 
+    def _extend_native(self, steps: Sequence[float], packed: array,  # type: ignore[type-arg]
+                       times: Sequence[float]) -> float:
+        """``_extend`` with the bucket statistics computed in C (the same numbers)."""
+        n = len(packed)
+        if not self.shared:
+            _put(self.steps, steps)
+            _put(self.times, times)
+        self.values.extend(packed)
+        i = 0
+        top = -math.inf
+        bn = self._bn
+        if bn and bn[-1] < self._size:  # top up the open bucket
+            j = len(bn) - 1
+            i = min(self._size - bn[j], n)
+            bn[j] += i
+            self._bsum[j], lo, top = native.reduce(packed, 0, i, self._bsum[j])
+            if lo < self._bmin[j]:
+                self._bmin[j] = lo
+            if top > self._bmax[j]:
+                self._bmax[j] = top
+        while i < n:
+            if len(self._bn) >= BUCKETS:
+                self._merge()
+            size = self._size
+            m = min((n - i) // size, BUCKETS - len(self._bn))
+            if m:  # m full buckets at once
+                j = i + m * size
+                _put(self._bx, steps[i:j:size])
+                _put(self._bt, times[i:j:size])
+                sums, mins, maxs, hi = native.buckets(packed, i, size, m)
+                self._bsum.frombytes(sums)
+                self._bmin.frombytes(mins)
+                self._bmax.frombytes(maxs)
+                self._bn.fromlist([size] * m)
+                i = j
+            else:  # the last, partial bucket
+                self._bx.append(steps[i])
+                self._bt.append(times[i])
+                total, lo, hi = native.reduce(packed, i, n, -0.0)
+                self._bsum.append(total)
+                self._bmin.append(lo)
+                self._bmax.append(hi)
+                self._bn.append(n - i)
+                i = n
+            if hi > top:
+                top = hi
+        return top
+
     def _merge(self) -> None:
         """Halve the bucket count: neighbours merge, bucket size doubles."""
         def pairs(a: array, op) -> array:  # type: ignore[type-arg]
@@ -203,11 +273,17 @@ class Series:
 
         self._bx = self._bx[0::2]
         self._bt = self._bt[0::2]
+        self._size *= 2
+        if native is not None and self._bn.itemsize == 8:  # C long is array('l')
+            for name, col in zip(("_bsum", "_bmin", "_bmax", "_bn"),
+                                 native.merge(self._bsum, self._bmin, self._bmax, self._bn),
+                                 strict=True):
+                setattr(self, name, array(getattr(self, name).typecode, col))
+            return
         self._bsum = pairs(self._bsum, float.__add__)
         self._bmin = pairs(self._bmin, min)
         self._bmax = pairs(self._bmax, max)
         self._bn = pairs(self._bn, int.__add__)
-        self._size *= 2
 
     @property
     def last(self) -> float | None:

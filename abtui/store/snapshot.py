@@ -146,6 +146,7 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
     series = [{"name": name, "size": s._size, "last_step": s._last_step,
                "columns": [blob_of(getattr(s, col)) for col in _COLUMNS]}
               for name, s in state.series.items()]
+    clock = state.clock
     dec = state.decoder
     shape = dec._shape  # the decoder's learned fast path: restored so decoding goes on alike
     header = {
@@ -162,6 +163,8 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
                     "kinds": shape.kinds if shape is not None else None,
                     "learning": dec._learning, "misses": dec._misses},
         "series": series,
+        # the arm's step/time columns: series whose columns are these bytes share them
+        "clock": [blob_of(clock[0]), blob_of(clock[1])] if clock is not None else None,
         "blobs": [[b.typecode, len(b)] for b in blobs],
         "payload_crc": crc,
     }
@@ -252,10 +255,22 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
         logs.append((t, text))
 
     used: set[int] = set()
+    clock = None
+    ticks = header.get("clock")  # absent in older snapshots: a fresh clock
+    if ticks is not None:
+        _check(isinstance(ticks, list) and len(ticks) == 2
+               and all(_is(int, False)(k) and k < len(blobs) for k in ticks))
+        clock = (blobs[ticks[0]], blobs[ticks[1]])
+        _check(clock[0].typecode == clock[1].typecode == "d" and len(clock[0]) == len(clock[1]))
+        used.update(ticks)
     series: dict[str, Series] = {}
     for entry in header["series"]:
-        s = Series()
-        for col, k in zip(_COLUMNS, entry["columns"], strict=True):
+        cols = entry["columns"]
+        on_clock = ticks is not None and [cols[0], cols[2]] == ticks
+        s = Series(clock if on_clock else None)
+        for col, k in zip(_COLUMNS, cols, strict=True):
+            if on_clock and col in ("steps", "times"):
+                continue
             blob = blobs[k]
             _check(blob.typecode == getattr(s, col).typecode)
             # a shared blob is copied: every series owns (and grows) its own columns
@@ -286,4 +301,5 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
         state.last, state.peak, state.series = last, peak, series
         state.logs, state.log_count, state.lines = logs, st["log_count"], st["lines"]
         state.decoder = decoder
+        state.clock = clock if ticks is not None else (array("d"), array("d"))
         state.version += st["lines"]

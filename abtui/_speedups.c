@@ -1,0 +1,552 @@
+/* abtui._speedups: the two hot loops of ingest, in C. Optional: abtui/speedups.py falls
+ * back to the pure-Python paths (the same records, bit for bit) when this is not built.
+ *
+ * scan(buf, pos, keys, kinds) reads plain metric lines of a learned shape straight into
+ * columns of doubles, with no Python object per value. It takes exactly the lines the
+ * msgspec Struct path of abtui.ingest.decode takes and stops at the first line it does not
+ * (the caller hands that line to the general path): unknown or repeated keys, a missing
+ * or non-integer step, a metric that is not a finite number, escapes other than the
+ * simple ones, non-ASCII bytes, nesting deeper than 32 - anything unusual.
+ *
+ * reduce(buf, lo, hi, init) and buckets(buf, start, size, count) are the store's bucket
+ * statistics: sums left to right (as appends add up), min/max keeping the first of equal
+ * values (as Python's min and max do).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_KEYS 64
+#define MAX_DEPTH 32
+#define MAX_NUMBER 400 /* longer numbers are left to the general path */
+
+enum kind { K_STEP = 'S', K_METRIC = 'M', K_IGNORED = 'I', K_ANNOTATION = 'A' };
+
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+typedef struct {
+    const char *name[MAX_KEYS];
+    Py_ssize_t len[MAX_KEYS];
+    char kind[MAX_KEYS];
+    int column[MAX_KEYS]; /* metric keys: their column; others -1 */
+    int n;
+} shape_t;
+
+static inline const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p;
+}
+
+/* Bytes that end a run of plain string content: the quote, the backslash, controls and
+ * non-ASCII bytes. */
+static unsigned char SPECIAL[256];
+
+static void init_special(void) {
+    for (int c = 0; c < 256; c++) SPECIAL[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+}
+
+/* A JSON string at p (on its opening quote); returns the byte after the closing quote,
+ * or NULL. Only plain ASCII and the simple escapes are taken. */
+static const char *skip_string(const char *p, const char *end, int *escaped) {
+    p++;
+    while (p < end) {
+        while (p < end && !SPECIAL[(unsigned char)*p]) p++;
+        if (p >= end) return NULL;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p + 1;
+        if (c == '\\') {
+            if (p + 1 >= end) return NULL;
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                *escaped = 1;
+                p += 2;
+                continue;
+            default:
+                return NULL; /* \u escapes (surrogates...) and invalid ones */
+            }
+        }
+        if (c < 0x20 || c >= 0x80) return NULL;
+        p++;
+    }
+    return NULL;
+}
+
+/* A JSON number at p. Sets *out (the correctly rounded double) and *is_int (no fraction
+ * and no exponent), and *ival for integers of at most 19 digits (*ival_ok). Returns the
+ * byte after it or NULL. */
+static const char *parse_number(const char *p, const char *end, double *out, int *is_int,
+                                int64_t *ival, int *ival_ok) {
+    const char *start = p;
+    int neg = 0, nsig = 0, nfrac = 0, ndig = 0;
+    uint64_t mant = 0;
+    long exp10 = 0;
+    if (p < end && *p == '-') { neg = 1; p++; }
+    if (p >= end) return NULL;
+    if (*p == '0') {
+        p++;
+        ndig = 1;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (nsig < 19) mant = mant * 10 + (uint64_t)(*p - '0');
+            nsig++;
+            ndig++;
+            p++;
+        }
+    } else {
+        return NULL;
+    }
+    *is_int = 1;
+    if (p < end && *p == '.') {
+        *is_int = 0;
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (mant == 0 && *p == '0') { nfrac++; p++; continue; } /* leading zeros */
+            if (nsig < 19) { mant = mant * 10 + (uint64_t)(*p - '0'); nfrac++; }
+            nsig++;
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int eneg = 0;
+        *is_int = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (exp10 < 100000) exp10 = exp10 * 10 + (*p - '0');
+            p++;
+        }
+        if (eneg) exp10 = -exp10;
+    }
+    *ival_ok = 0;
+    if (*is_int && nsig <= 19) {
+        uint64_t limit = (uint64_t)INT64_MAX; /* |step| < 2**63, as the general path wants */
+        if (mant <= limit) {
+            *ival = neg ? -(int64_t)mant : (int64_t)mant;
+            *ival_ok = 1;
+        }
+    }
+    (void)ndig;
+    if (mant == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return p;
+    }
+    long e = exp10 - nfrac;
+    if (nsig <= 15 && e >= -22 && e <= 22) { /* Clinger's fast path: one exact rounding */
+        double v = (double)mant;
+        v = e < 0 ? v / POW10[-e] : v * POW10[e];
+        *out = neg ? -v : v;
+        return p;
+    }
+    if (p - start >= MAX_NUMBER) return NULL;
+    char tmp[MAX_NUMBER + 1];
+    memcpy(tmp, start, (size_t)(p - start));
+    tmp[p - start] = '\0';
+    double v = PyOS_string_to_double(tmp, NULL, NULL);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return NULL;
+    }
+    *out = v;
+    return p;
+}
+
+/* Any JSON value: returns the byte after it, or NULL. */
+static const char *skip_value(const char *p, const char *end, int depth) {
+    double d;
+    int is_int, ival_ok, escaped = 0;
+    int64_t ival;
+    if (p >= end) return NULL;
+    switch (*p) {
+    case '"':
+        return skip_string(p, end, &escaped);
+    case 't':
+        return (end - p >= 4 && memcmp(p, "true", 4) == 0) ? p + 4 : NULL;
+    case 'f':
+        return (end - p >= 5 && memcmp(p, "false", 5) == 0) ? p + 5 : NULL;
+    case 'n':
+        return (end - p >= 4 && memcmp(p, "null", 4) == 0) ? p + 4 : NULL;
+    case '[':
+    case '{': {
+        char close = *p == '[' ? ']' : '}';
+        int object = *p == '{';
+        if (depth >= MAX_DEPTH) return NULL;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close) return p + 1;
+        for (;;) {
+            if (object) {
+                if (p >= end || *p != '"') return NULL;
+                p = skip_string(p, end, &escaped);
+                if (!p) return NULL;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':') return NULL;
+                p = skip_ws(p + 1, end);
+            }
+            p = skip_value(p, end, depth + 1);
+            if (!p) return NULL;
+            p = skip_ws(p, end);
+            if (p >= end) return NULL;
+            if (*p == close) return p + 1;
+            if (*p != ',') return NULL;
+            p = skip_ws(p + 1, end);
+        }
+    }
+    default:
+        /* msgspec refuses numbers out of the double range even where it skips them */
+        p = parse_number(p, end, &d, &is_int, &ival, &ival_ok);
+        return p && d - d == 0.0 ? p : NULL;
+    }
+}
+
+static inline int find_key(const shape_t *s, const char *k, Py_ssize_t len, int guess) {
+    if (guess < s->n && s->len[guess] == len && memcmp(s->name[guess], k, (size_t)len) == 0)
+        return guess;
+    for (int i = 0; i < s->n; i++)
+        if (s->len[i] == len && memcmp(s->name[i], k, (size_t)len) == 0) return i;
+    return -1;
+}
+
+/* One line [p, end) into row values. Returns 1 if the fast path takes it. */
+static int scan_line(const shape_t *s, const char *p, const char *end, double *row,
+                     int64_t *step) {
+    uint64_t seen = 0;
+    int have_step = 0, guess = 0;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{') return 0;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') return 0; /* no step */
+    for (;;) {
+        int escaped = 0;
+        if (p >= end || *p != '"') return 0;
+        const char *k = p + 1;
+        int i;
+        Py_ssize_t glen = guess < s->n ? s->len[guess] : -1;
+        if (glen >= 0 && end - k > glen && k[glen] == '"' &&
+            memcmp(k, s->name[guess], (size_t)glen) == 0) {
+            i = guess; /* the key that came next last time: no need to scan it */
+            p = k + glen + 1;
+        } else {
+            p = skip_string(p, end, &escaped);
+            if (!p || escaped) return 0;
+            i = find_key(s, k, p - 1 - k, guess);
+        }
+        if (i < 0 || (seen >> i) & 1) return 0; /* unknown or repeated key */
+        seen |= (uint64_t)1 << i;
+        guess = i + 1;
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':') return 0;
+        p = skip_ws(p + 1, end);
+        if (p >= end) return 0;
+        char kind = s->kind[i];
+        if (kind == K_STEP || kind == K_METRIC) {
+            double v;
+            int is_int, ival_ok;
+            int64_t iv;
+            p = parse_number(p, end, &v, &is_int, &iv, &ival_ok);
+            if (!p) return 0;
+            if (kind == K_STEP) {
+                if (!is_int || !ival_ok) return 0;
+                *step = iv;
+                have_step = 1;
+            } else {
+                if (v - v != 0.0) return 0; /* inf: the general path counts it */
+                row[s->column[i]] = v;
+            }
+        } else {
+            char c = *p;
+            if (kind == K_ANNOTATION && (c == '-' || (c >= '0' && c <= '9'))) return 0;
+            p = skip_value(p, end, 1);
+            if (!p) return 0;
+        }
+        p = skip_ws(p, end);
+        if (p >= end) return 0;
+        if (*p == '}') break;
+        if (*p != ',') return 0;
+        p = skip_ws(p + 1, end);
+    }
+    p = skip_ws(p + 1, end);
+    return p == end && have_step;
+}
+
+static int load_shape(shape_t *s, PyObject *keys, const char *kinds, Py_ssize_t nkinds) {
+    if (!PyTuple_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(keys);
+    if (n > MAX_KEYS || n != nkinds) {
+        PyErr_SetString(PyExc_ValueError, "at most 64 keys, one kind each");
+        return -1;
+    }
+    int col = 0;
+    s->n = (int)n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyTuple_GET_ITEM(keys, i);
+        if (!PyBytes_Check(k)) {
+            PyErr_SetString(PyExc_TypeError, "keys must be bytes");
+            return -1;
+        }
+        s->name[i] = PyBytes_AS_STRING(k);
+        s->len[i] = PyBytes_GET_SIZE(k);
+        s->kind[i] = kinds[i];
+        s->column[i] = kinds[i] == K_METRIC ? col++ : -1;
+    }
+    return col;
+}
+
+static PyObject *scan(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos, nkinds, limit;
+    PyObject *keys, *result = NULL;
+    const char *kinds;
+    shape_t shape;
+    if (!PyArg_ParseTuple(args, "y*nO!s#n", &view, &pos, &PyTuple_Type, &keys, &kinds, &nkinds,
+                          &limit))
+        return NULL;
+    const char *buf = view.buf, *end = buf + view.len;
+    int ncols = load_shape(&shape, keys, kinds, nkinds);
+    if (ncols < 0 || pos < 0 || pos > view.len || limit < 0) {
+        if (ncols >= 0) PyErr_SetString(PyExc_ValueError, "pos or limit out of range");
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    /* room for a few lines, doubled as needed: a refused first line costs little */
+    Py_ssize_t cap = limit < 64 ? limit : 64;
+    Py_ssize_t misses[MAX_KEYS] = {0};
+    PyObject *steps = PyBytes_FromStringAndSize(NULL, cap * (Py_ssize_t)sizeof(double));
+    PyObject *cols = PyList_New(ncols);
+    double *colp[MAX_KEYS];
+    double row[MAX_KEYS];
+    if (!steps || !cols) goto done;
+    for (int c = 0; c < ncols; c++) {
+        PyObject *b = PyBytes_FromStringAndSize(NULL, cap * (Py_ssize_t)sizeof(double));
+        if (!b) goto done;
+        PyList_SET_ITEM(cols, c, b);
+        colp[c] = (double *)PyBytes_AS_STRING(b);
+    }
+    const uint64_t missing_bits = 0x7ff8000000000000ULL; /* float("nan"): abtui's MISSING */
+    double missing;
+    memcpy(&missing, &missing_bits, sizeof missing);
+    double *stepp = (double *)PyBytes_AS_STRING(steps);
+    int64_t first = 0, last = 0, step = 0;
+    int increasing = 1;
+    Py_ssize_t n = 0;
+    const char *p = buf + pos;
+    while (p < end && n < limit) {
+        if (n == cap) {
+            cap = cap * 2 < limit ? cap * 2 : limit;
+            if (_PyBytes_Resize(&steps, cap * (Py_ssize_t)sizeof(double)) < 0) goto done;
+            stepp = (double *)PyBytes_AS_STRING(steps);
+            for (int c = 0; c < ncols; c++) {
+                PyObject *b = PyList_GET_ITEM(cols, c);
+                if (_PyBytes_Resize(&b, cap * (Py_ssize_t)sizeof(double)) < 0) {
+                    Py_INCREF(Py_None);
+                    PyList_SET_ITEM(cols, c, Py_None);
+                    goto done;
+                }
+                PyList_SET_ITEM(cols, c, b);
+                colp[c] = (double *)PyBytes_AS_STRING(b);
+            }
+        }
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) eol = end;
+        for (int c = 0; c < ncols; c++) row[c] = missing;
+        if (!scan_line(&shape, p, eol, row, &step)) break;
+        for (int c = 0; c < ncols; c++) {
+            colp[c][n] = row[c];
+            misses[c] += row[c] != row[c];
+        }
+        stepp[n] = (double)step;
+        if (n == 0) first = step;
+        else if (step <= last) increasing = 0;
+        last = step;
+        n++;
+        p = eol < end ? eol + 1 : end;
+    }
+    if (_PyBytes_Resize(&steps, n * (Py_ssize_t)sizeof(double)) < 0) goto done;
+    for (int c = 0; c < ncols; c++) {
+        PyObject *b = PyList_GET_ITEM(cols, c);
+        if (_PyBytes_Resize(&b, n * (Py_ssize_t)sizeof(double)) < 0) {
+            PyList_SET_ITEM(cols, c, Py_None);
+            Py_INCREF(Py_None);
+            goto done;
+        }
+        PyList_SET_ITEM(cols, c, b);
+    }
+    PyObject *missed = PyTuple_New(ncols);
+    if (!missed) goto done;
+    for (int c = 0; c < ncols; c++) {
+        PyObject *k = PyLong_FromSsize_t(misses[c]);
+        if (!k) {
+            Py_DECREF(missed);
+            goto done;
+        }
+        PyTuple_SET_ITEM(missed, c, k);
+    }
+    result = Py_BuildValue("nnLLNOON", (Py_ssize_t)(p - buf), n, (long long)first,
+                           (long long)last, PyBool_FromLong(increasing), steps, cols, missed);
+done:
+    Py_XDECREF(steps);
+    Py_XDECREF(cols);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t lo, Py_ssize_t hi) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return -1;
+    if (lo < 0 || hi < lo || hi * (Py_ssize_t)sizeof(double) > view->len) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "range out of the buffer");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *reduce(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t lo, hi;
+    double sum;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Onnd", &obj, &lo, &hi, &sum)) return NULL;
+    if (get_doubles(obj, &view, lo, hi) < 0) return NULL;
+    if (hi == lo) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "empty range");
+        return NULL;
+    }
+    const double *v = (const double *)view.buf;
+    double mn = v[lo], mx = v[lo];
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        double x = v[i];
+        sum += x;
+        if (x < mn) mn = x;
+        if (x > mx) mx = x;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("ddd", sum, mn, mx);
+}
+
+static PyObject *buckets(PyObject *self, PyObject *args) {
+    PyObject *obj;
+    Py_ssize_t start, size, count;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "Onnn", &obj, &start, &size, &count)) return NULL;
+    if (size < 1 || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "size >= 1 and count >= 0");
+        return NULL;
+    }
+    if (get_doubles(obj, &view, start, start + size * count) < 0) return NULL;
+    Py_ssize_t nbytes = count * (Py_ssize_t)sizeof(double);
+    PyObject *sums = PyBytes_FromStringAndSize(NULL, nbytes);
+    PyObject *mins = PyBytes_FromStringAndSize(NULL, nbytes);
+    PyObject *maxs = PyBytes_FromStringAndSize(NULL, nbytes);
+    if (!sums || !mins || !maxs) {
+        Py_XDECREF(sums);
+        Py_XDECREF(mins);
+        Py_XDECREF(maxs);
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    double *ps = (double *)PyBytes_AS_STRING(sums), *pn = (double *)PyBytes_AS_STRING(mins),
+           *px = (double *)PyBytes_AS_STRING(maxs);
+    double top = -Py_HUGE_VAL;
+    const double *v = (const double *)view.buf + start;
+    for (Py_ssize_t b = 0; b < count; b++, v += size) {
+        double s = v[0], mn = v[0], mx = v[0];
+        for (Py_ssize_t i = 1; i < size; i++) {
+            double x = v[i];
+            s += x;
+            if (x < mn) mn = x;
+            if (x > mx) mx = x;
+        }
+        ps[b] = s;
+        pn[b] = mn;
+        px[b] = mx;
+        if (b == 0 || mx > top) top = mx;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("NNNd", sums, mins, maxs, top);
+}
+
+/* Neighbouring buckets merged: sums added, the first of equal extremes kept (Python's
+ * min(a, b) and max(a, b)); an odd last bucket is kept as it is. */
+static PyObject *merge(PyObject *self, PyObject *args) {
+    Py_buffer in[4];
+    PyObject *out[4] = {NULL, NULL, NULL, NULL}, *result = NULL;
+    int got = 0;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &in[0], &in[1], &in[2], &in[3])) return NULL;
+    got = 4;
+    Py_ssize_t n = in[0].len / (Py_ssize_t)sizeof(double);
+    if (in[1].len != in[0].len || in[2].len != in[0].len ||
+        in[3].len != n * (Py_ssize_t)sizeof(long)) {
+        PyErr_SetString(PyExc_ValueError, "columns of different lengths");
+        goto done;
+    }
+    Py_ssize_t m = (n + 1) / 2;
+    for (int c = 0; c < 4; c++) {
+        out[c] = PyBytes_FromStringAndSize(NULL, m * (Py_ssize_t)(c == 3 ? sizeof(long)
+                                                                         : sizeof(double)));
+        if (!out[c]) goto done;
+    }
+    const double *s = in[0].buf, *lo = in[1].buf, *hi = in[2].buf;
+    const long *cnt = in[3].buf;
+    double *os = (double *)PyBytes_AS_STRING(out[0]), *olo = (double *)PyBytes_AS_STRING(out[1]),
+           *ohi = (double *)PyBytes_AS_STRING(out[2]);
+    long *ocnt = (long *)PyBytes_AS_STRING(out[3]);
+    for (Py_ssize_t i = 0; i < m; i++) {
+        Py_ssize_t a = 2 * i, b = 2 * i + 1;
+        if (b >= n) {
+            os[i] = s[a], olo[i] = lo[a], ohi[i] = hi[a], ocnt[i] = cnt[a];
+            break;
+        }
+        os[i] = s[a] + s[b];
+        olo[i] = lo[b] < lo[a] ? lo[b] : lo[a];
+        ohi[i] = hi[b] > hi[a] ? hi[b] : hi[a];
+        ocnt[i] = cnt[a] + cnt[b];
+    }
+    result = Py_BuildValue("OOOO", out[0], out[1], out[2], out[3]);
+done:
+    for (int c = 0; c < 4; c++) Py_XDECREF(out[c]);
+    for (int c = 0; c < got; c++) PyBuffer_Release(&in[c]);
+    return result;
+}
+
+/* Lines in a buffer: newlines counted with memchr. */
+static PyObject *newlines(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t count = 0;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    const char *p = view.buf, *end = p + view.len;
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(count);
+}
+
+static PyMethodDef methods[] = {
+    {"merge", merge, METH_VARARGS,
+     "merge(sums, mins, maxs, counts) -> the same, neighbours merged, as bytes"},
+    {"newlines", newlines, METH_VARARGS, "newlines(buf) -> how many b'\\n' it holds"},
+    {"scan", scan, METH_VARARGS,
+     "scan(buf, pos, keys, kinds, limit) -> (stop, lines, first_step, last_step, "
+     "increasing, steps, columns, missing)"},
+    {"reduce", reduce, METH_VARARGS, "reduce(doubles, lo, hi, init) -> (sum, min, max)"},
+    {"buckets", buckets, METH_VARARGS,
+     "buckets(doubles, start, size, count) -> (sums, mins, maxs, max), the first three as "
+     "bytes of doubles"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups",
+                                    "abtui's ingest hot loops in C", -1, methods};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    init_special();
+    return PyModule_Create(&module);
+}
