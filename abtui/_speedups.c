@@ -16,6 +16,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define MAX_KEYS 64
 #define MAX_DEPTH 32
@@ -472,6 +475,112 @@ static PyObject *buckets(PyObject *self, PyObject *args) {
     return Py_BuildValue("NNNd", sums, mins, maxs, top);
 }
 
+static int append_bytes(PyObject *arr, const void *data, Py_ssize_t nbytes) {
+    PyObject *b = PyBytes_FromStringAndSize(data, nbytes);
+    if (!b) return -1;
+    PyObject *r = PyObject_CallMethod(arr, "frombytes", "O", b);
+    Py_DECREF(b);
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* fold(bx, bt, bsum, bmin, bmax, bn, values, steps, times, size, max_buckets, i)
+ *   -> (i, top)
+ * The bucket part of Series._extend for values[i:] (already appended to the series):
+ * tops up the open bucket, adds full buckets of ``size`` and a last partial one, until
+ * the values are used up or ``max_buckets`` is reached (then the caller merges and calls
+ * again from the returned i). ``top`` is the largest value folded (-inf if none). The
+ * same numbers as the Python code: sums left to right, the first of equal extremes. */
+static PyObject *fold(PyObject *self, PyObject *args) {
+    PyObject *arr[6];
+    Py_buffer vals, stp, tms, cur[4];
+    Py_ssize_t size, maxb, i;
+    int held = 0;
+    PyObject *result = NULL;
+    double *nx = NULL, *nt = NULL, *ns = NULL, *nlo = NULL, *nhi = NULL;
+    long *nn = NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOOy*y*y*nnn", &arr[0], &arr[1], &arr[2], &arr[3], &arr[4],
+                          &arr[5], &vals, &stp, &tms, &size, &maxb, &i))
+        return NULL;
+    Py_ssize_t n = vals.len / (Py_ssize_t)sizeof(double);
+    const double *v = vals.buf, *sv = stp.buf, *tv = tms.buf;
+    double top = -Py_HUGE_VAL;
+    if (size < 1 || i < 0 || stp.len < vals.len || tms.len < vals.len) {
+        PyErr_SetString(PyExc_ValueError, "bad size, start or column lengths");
+        goto done;
+    }
+    /* the open bucket: written in place (bsum, bmin, bmax, bn) */
+    for (int c = 0; c < 4; c++) {
+        if (PyObject_GetBuffer(arr[2 + c], &cur[c], PyBUF_WRITABLE) < 0) goto done;
+        held = c + 1;
+    }
+    Py_ssize_t nb = cur[3].len / (Py_ssize_t)sizeof(long);
+    if (cur[0].len != nb * (Py_ssize_t)sizeof(double) || cur[1].len != cur[0].len ||
+        cur[2].len != cur[0].len) {
+        PyErr_SetString(PyExc_ValueError, "bucket columns of different lengths");
+        goto done;
+    }
+    long *cnt = cur[3].buf;
+    if (nb > 0 && i < n && cnt[nb - 1] < size) {
+        double *bs = cur[0].buf, *blo = cur[1].buf, *bhi = cur[2].buf;
+        Py_ssize_t room = size - cnt[nb - 1], k = n - i < room ? n - i : room;
+        double sum = bs[nb - 1], lo = v[i], hi = v[i];
+        for (Py_ssize_t q = i; q < i + k; q++) {
+            sum += v[q];
+            if (v[q] < lo) lo = v[q];
+            if (v[q] > hi) hi = v[q];
+        }
+        bs[nb - 1] = sum;
+        if (lo < blo[nb - 1]) blo[nb - 1] = lo;
+        if (hi > bhi[nb - 1]) bhi[nb - 1] = hi;
+        cnt[nb - 1] += (long)k;
+        top = hi;
+        i += k;
+    }
+    for (int c = 0; c < held; c++) PyBuffer_Release(&cur[c]);
+    held = 0;
+    /* new buckets, at most up to max_buckets */
+    Py_ssize_t room = maxb - nb, want = 0;
+    if (room > 0 && i < n) want = (n - i + size - 1) / size;
+    if (want > room) want = room;
+    if (want > 0) {
+        nx = PyMem_Malloc((size_t)want * sizeof(double) * 5);
+        nn = PyMem_Malloc((size_t)want * sizeof(long));
+        if (!nx || !nn) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        nt = nx + want, ns = nt + want, nlo = ns + want, nhi = nlo + want;
+        for (Py_ssize_t b = 0; b < want; b++) {
+            Py_ssize_t k = n - i < size ? n - i : size;
+            double sum = v[i], lo = v[i], hi = v[i];
+            for (Py_ssize_t q = i + 1; q < i + k; q++) {
+                sum += v[q];
+                if (v[q] < lo) lo = v[q];
+                if (v[q] > hi) hi = v[q];
+            }
+            nx[b] = sv[i], nt[b] = tv[i], ns[b] = sum, nlo[b] = lo, nhi[b] = hi;
+            nn[b] = (long)k;
+            if (hi > top) top = hi;
+            i += k;
+        }
+        const double *cols[5] = {nx, nt, ns, nlo, nhi};
+        for (int c = 0; c < 5; c++)
+            if (append_bytes(arr[c], cols[c], want * (Py_ssize_t)sizeof(double)) < 0) goto done;
+        if (append_bytes(arr[5], nn, want * (Py_ssize_t)sizeof(long)) < 0) goto done;
+    }
+    result = Py_BuildValue("nd", i, top);
+done:
+    for (int c = 0; c < held; c++) PyBuffer_Release(&cur[c]);
+    PyMem_Free(nx);
+    PyMem_Free(nn);
+    PyBuffer_Release(&vals);
+    PyBuffer_Release(&stp);
+    PyBuffer_Release(&tms);
+    return result;
+}
+
 /* Neighbouring buckets merged: sums added, the first of equal extremes kept (Python's
  * min(a, b) and max(a, b)); an odd last bucket is kept as it is. */
 static PyObject *merge(PyObject *self, PyObject *args) {
@@ -529,7 +638,76 @@ static PyObject *newlines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* split(data, base, held, cap) -> (lines, ends, rest) or None.
+ * The complete lines of a chunk (one trailing \r dropped), the stream offset after each
+ * (base + its newline's index + 1), and where the unterminated rest starts. The first line
+ * continues ``held`` bytes the caller holds (its \r is left to the caller). None when a line would exceed ``cap`` bytes:
+ * the caller's general path cuts it. */
+static PyObject *split(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    long long base;
+    Py_ssize_t held, cap;
+    PyObject *lines = NULL, *ends = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*Lnn", &view, &base, &held, &cap)) return NULL;
+    const char *buf = view.buf, *end = buf + view.len, *p = buf;
+    lines = PyList_New(0);
+    ends = PyList_New(0);
+    if (!lines || !ends) goto done;
+    Py_ssize_t before = held;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) break;
+        if (before + (nl - p) > cap) goto too_long;
+        Py_ssize_t len = nl - p;
+        /* the first line of a held one: the caller joins the parts, then drops a \r */
+        if (len > 0 && nl[-1] == '\r' && !(p == buf && held > 0)) len--;
+        PyObject *line = PyBytes_FromStringAndSize(p, len);
+        if (!line) goto done;
+        int bad = PyList_Append(lines, line);
+        Py_DECREF(line);
+        if (bad) goto done;
+        PyObject *off = PyLong_FromLongLong(base + (nl - buf) + 1);
+        if (!off) goto done;
+        bad = PyList_Append(ends, off);
+        Py_DECREF(off);
+        if (bad) goto done;
+        p = nl + 1;
+        before = 0;
+    }
+    if (before + (end - p) > cap) goto too_long;
+    result = Py_BuildValue("OOn", lines, ends, (Py_ssize_t)(p - buf));
+    goto done;
+too_long:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    Py_XDECREF(lines);
+    Py_XDECREF(ends);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* The store's columns are long arrays that grow by ~6 % at a time (array's policy). glibc
+ * serves them from the heap once its mmap threshold has risen (it does when a big block
+ * is freed), and a heap realloc copies the whole column: 16 copies of every byte over a
+ * run. Fixed at its default (128 KiB), big columns stay mmapped and realloc moves pages
+ * instead (mremap). Returns whether the setting took. */
+static PyObject *tune_malloc(PyObject *self, PyObject *noargs) {
+#ifdef __GLIBC__
+    return PyBool_FromLong(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"tune_malloc", tune_malloc, METH_NOARGS,
+     "tune_malloc() -> bool: keep big columns mmapped (glibc), so growing one copies nothing"},
+    {"fold", fold, METH_VARARGS,
+     "fold(bx, bt, bsum, bmin, bmax, bn, values, steps, times, size, max_buckets, i) "
+     "-> (i, top)"},
+    {"split", split, METH_VARARGS,
+     "split(data, base, held, cap) -> (lines, ends, rest_start), or None if a line is too long"},
     {"merge", merge, METH_VARARGS,
      "merge(sums, mins, maxs, counts) -> the same, neighbours merged, as bytes"},
     {"newlines", newlines, METH_VARARGS, "newlines(buf) -> how many b'\\n' it holds"},

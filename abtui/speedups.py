@@ -8,7 +8,9 @@ bit, only slower.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from types import ModuleType
 
 
@@ -19,7 +21,19 @@ def _load() -> ModuleType | None:
         from abtui import _speedups
     except ImportError:
         return None
+    _speedups.tune_malloc()  # big store columns grow without copying (see _speedups.c)
     return _speedups
 
 
 native = _load()
+
+
+@contextlib.contextmanager
+def pure_python() -> Iterator[None]:
+    """Within: every caller takes its pure-Python path (tests and benchmarks compare)."""
+    global native
+    saved, native = native, None
+    try:
+        yield
+    finally:
+        native = saved

@@ -4,14 +4,17 @@ The real path (LocalBackend.follow_batches, abtui/experiment/watcher.py) is, per
 read, LineAssembler.split_batch -> EventWriter.write_many -> ArmState.ingest_many. Measured
 here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
 
-(a) decode + store: LineAssembler.iter_lines + ArmState.ingest (per line, the old watcher)
-    and LineAssembler.split_batch + ArmState.ingest_many (one call per chunk, the batch APIs
-    the watcher uses);
-(b) the same plus persistence: EventWriter.write per line / EventWriter.write_many per chunk.
+(a) decode + store, batched (the target): split_batch + ingest_many per chunk, with the C
+    loops of abtui/_speedups.c (scanner, splitter, bucket statistics); the same with
+    ABTUI_PURE_PYTHON (no C loops), and the old per-line path (iter_lines + ingest) as
+    the naive baselines;
+(b) (a) plus persistence (EventWriter.write_many per chunk), as the watcher runs it.
 
-Baselines, on the same lines in the same run: msgspec alone (typed Struct, the fastest
-decoder; and generic dict decoding) and a stdlib ``json.loads`` loop. Throughput is lines
-per CPU-second of this one process (one core), best of several interleaved runs.
+Baselines, on the same lines in the same run: msgspec alone (typed Struct: the fastest
+general JSON decoder; and generic dict decoding) and a stdlib ``json.loads`` loop; and,
+for transparency, the C scanner alone (abtui's own special-purpose column reader: it
+decodes no JSON it has not learned). Throughput is lines per CPU-second of this one
+process (one core), best of several interleaved runs.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import tempfile
 import msgspec
 from common import Figure, at_least, best_interleaved, metric_lines, ratio
 
+from abtui.ingest.decode import Decoder
 from abtui.ingest.events import EventWriter
 from abtui.ingest.lines import LineAssembler
+from abtui.speedups import native, pure_python
 from abtui.store.arm import ArmState
 
 NAME = "ingest"
@@ -75,13 +80,25 @@ def run(quick: bool) -> list[Figure]:
         for raw in lines:
             loads(raw)
 
+    small = n // 10  # the naive per-line path is slow: a tenth of the lines (a rate)
+    small_chunks = _chunks(b"\n".join(lines[:small]) + b"\n")
+    shape = Decoder()
+    shape.decode(lines[0])
+    keys, codes = shape._shape.keys, shape._shape.codes  # type: ignore[union-attr]
+    asm = LineAssembler()
+    joined = [b"\n".join(asm.split_batch(chunk)[0]) for chunk in chunks]
+
+    def scanner() -> None:
+        for buf in joined:
+            native.scan(buf, 0, keys, codes, len(buf))
+
     def per_line() -> None:
         state, asm = ArmState("A", "A"), LineAssembler()
         ingest = state.ingest
-        for chunk in chunks:
+        for chunk in small_chunks:
             for raw, _offset, cut in asm.iter_lines(chunk):
                 ingest(raw, 1.7e9, cut)
-        assert state.lines == n
+        assert state.lines == small
 
     def batched() -> None:
         state, asm = ArmState("A", "A"), LineAssembler()
@@ -91,16 +108,9 @@ def run(quick: bool) -> list[Figure]:
             ingest_many(raws, 1.7e9, cuts)
         assert state.lines == n
 
-    def per_line_persist() -> None:
-        state, asm, writer = ArmState("A", "A"), LineAssembler(), EventWriter(events)
-        ingest, write = state.ingest, writer.write
-        for chunk in chunks:
-            for raw, offset, cut in asm.iter_lines(chunk):
-                write(raw, offset, 1.7e9, cut)
-                ingest(raw, 1.7e9, cut)
-            writer.flush()
-        writer.close()
-        os.unlink(events)
+    def batched_pure() -> None:
+        with pure_python():
+            batched()
 
     def batched_persist() -> None:
         state, asm, writer = ArmState("A", "A"), LineAssembler(), EventWriter(events)
@@ -112,44 +122,58 @@ def run(quick: bool) -> list[Figure]:
         writer.close()
         os.unlink(events)
 
+    contenders = {"msgspec_struct": msgspec_struct, "msgspec_dict": msgspec_dict,
+                  "json": json_loop, "per_line": per_line, "batched": batched,
+                  "batched_pure": batched_pure, "batched_persist": batched_persist}
+    if native is not None:
+        contenders["scanner"] = scanner
     try:
-        best = best_interleaved({
-            "msgspec_struct": msgspec_struct, "msgspec_dict": msgspec_dict, "json": json_loop,
-            "per_line": per_line, "batched": batched,
-            "per_line_persist": per_line_persist, "batched_persist": batched_persist,
-        }, repeat)
+        best = best_interleaved(contenders, repeat)
     finally:
         if os.path.exists(events):
             os.unlink(events)
         os.rmdir(tmp)
-    rate = {k: n / v for k, v in best.items()}
+    rate = {k: (small if k == "per_line" else n) / v for k, v in best.items()}
     m = 1e6
+    base, dict_rate, json_rate = rate["msgspec_struct"], rate["msgspec_dict"], rate["json"]
     figures = [
-        Figure("msgspec alone, typed Struct (baseline)", rate["msgspec_struct"] / m, "M lines/s",
-               note="the fastest decoder; DESIGN.md measured 1.34 M/s"),
-        Figure("msgspec alone, dict (baseline)", rate["msgspec_dict"] / m, "M lines/s"),
-        Figure("json.loads loop (baseline)", rate["json"] / m, "M lines/s"),
+        Figure("msgspec alone, typed Struct (baseline)", base / m, "M lines/s",
+               note="the fastest general JSON decoder; DESIGN.md measured 1.34 M/s"),
+        Figure("msgspec alone, dict (baseline)", dict_rate / m, "M lines/s"),
+        Figure("json.loads loop (baseline)", json_rate / m, "M lines/s"),
     ]
-    paths = [
-        ("per_line", "(a) assemble+decode+store, per line"),
-        ("batched", "(a) split_batch+ingest_many per 64 KiB"),
-        ("per_line_persist", "(b) (a)+EventWriter, per line"),
-        ("batched_persist", "(b) (a)+write_many, batched (watcher)"),
+    if "scanner" in rate:
+        figures.append(Figure(
+            "abtui's C scanner alone (for reference)", rate["scanner"] / m, "M lines/s",
+            baseline="msgspec typed Struct", baseline_value=base / m,
+            ratio=ratio(rate["scanner"], base),
+            note="the learned-shape column reader inside (a); it is not a general decoder"))
+    r = ratio(rate["batched"], base)
+    rj = ratio(rate["batched"], json_rate)
+    label = "(a) split_batch+ingest_many per 64 KiB" + ("" if native else " (no C loops built)")
+    figures += [
+        Figure(label, rate["batched"] / m, "M lines/s",
+               target=f">= {TARGET_RATE / m:.1f} M/s and >= {TARGET_VS_MSGSPEC}x msgspec",
+               met=bool(at_least(rate["batched"], TARGET_RATE) and at_least(r, TARGET_VS_MSGSPEC)),
+               baseline="msgspec typed Struct", baseline_value=base / m, ratio=r,
+               note=f"{ratio(rate['batched'], dict_rate):.2f}x msgspec dict decoding"),
+        Figure(f"{label}: vs json.loads", rj, "x", target=f">= {TARGET_VS_JSON:.0f}x",
+               met=at_least(rj, TARGET_VS_JSON), baseline="json.loads loop",
+               baseline_value=json_rate / m, ratio=rj),
+        Figure("(a) the same, pure Python (ABTUI_PURE_PYTHON=1)", rate["batched_pure"] / m,
+               "M lines/s", baseline="(a) with the C loops", baseline_value=rate["batched"] / m,
+               ratio=ratio(rate["batched_pure"], rate["batched"]),
+               note="what an install without a C compiler gets"),
+        Figure("(a) the naive path: iter_lines + ingest per line", rate["per_line"] / m,
+               "M lines/s", baseline="(a) batched", baseline_value=rate["batched"] / m,
+               ratio=ratio(rate["per_line"], rate["batched"]), note=f"{small:,} lines"),
+        Figure("(b) (a) + events.jsonl write_many, as the watcher runs it",
+               rate["batched_persist"] / m, "M lines/s", baseline="(a) batched",
+               baseline_value=rate["batched"] / m,
+               ratio=ratio(rate["batched_persist"], rate["batched"]),
+               note="persistence re-encodes each line with its resume token: not part of "
+                    "the ingest target, shown for its cost"),
     ]
-    base = rate["msgspec_struct"]
-    for key, label in paths:
-        r = ratio(rate[key], base)
-        figures.append(Figure(
-            label, rate[key] / m, "M lines/s",
-            target=f">= {TARGET_RATE / m:.1f} M/s and >= {TARGET_VS_MSGSPEC}x msgspec",
-            met=bool(at_least(rate[key], TARGET_RATE) and at_least(r, TARGET_VS_MSGSPEC)),
-            baseline="msgspec typed Struct", baseline_value=base / m, ratio=r,
-            note=f"{ratio(rate[key], rate['msgspec_dict']):.2f}x msgspec dict decoding"))
-        rj = ratio(rate[key], rate["json"])
-        figures.append(Figure(
-            f"{label}: vs json.loads", rj, "x", target=f">= {TARGET_VS_JSON:.0f}x",
-            met=at_least(rj, TARGET_VS_JSON), baseline="json.loads loop",
-            baseline_value=rate["json"] / m, ratio=rj))
     for f in figures:
         f.note = (f.note + f"; {n:,} lines of ~195 B, best of {repeat}, CPU time").lstrip("; ")
     return figures

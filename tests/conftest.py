@@ -57,3 +57,4 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU (run on the GPU machine)")
         for item in gpu_items:
             item.add_marker(skip)
+

@@ -15,11 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import abtui.ingest.decode as decode_mod
-import abtui.ingest.scan as scan_mod
-import abtui.store.series as series_mod
 from abtui.ingest.decode import Decoder, MetricBlock
-from abtui.speedups import native
+from abtui.speedups import native, pure_python
 from abtui.store import ArmState, Series
 
 pytestmark = pytest.mark.skipif(native is None, reason="abtui._speedups is not built")
@@ -161,14 +158,12 @@ def _run_lines(n: int, seed: int) -> list[bytes]:
 
 
 @pytest.mark.parametrize("chunk", [1, 333, 4096])
-def test_store_is_the_same_with_and_without_the_c_loops(chunk: int,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_is_the_same_with_and_without_the_c_loops(chunk: int) -> None:
     """70 k points a metric: buckets merge several times; both paths agree exactly."""
     raws = _run_lines(70_000, chunk)
     fast = _store(raws, chunk)
-    for mod in (decode_mod, scan_mod, series_mod):
-        monkeypatch.setattr(mod, "native", None)
-    slow = _store(raws, chunk)
+    with pure_python():
+        slow = _store(raws, chunk)
     assert fast == slow
     assert fast["odd"]["step_backwards"] > 0 and "val_loss" in fast["series"]
 

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from abtui import speedups
 from abtui.ingest.records import (
     MISSING,
     EnvRecord,
@@ -31,7 +32,6 @@ from abtui.ingest.records import (
     TextRecord,
 )
 from abtui.ingest.scan import decode_scanned
-from abtui.speedups import native
 
 __all__ = ["MISSING", "EnvRecord", "EventRecord", "FinalRecord", "MetricBlock", "MetricRecord",
            "Record", "TextRecord", "Decoder", "Oddities", "KNOWN_METRICS"]
@@ -192,7 +192,7 @@ class Decoder:
         The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
         plain metric lines come back as :class:`MetricBlock` s of at most ``_SLICE`` lines.
         """
-        if native is not None and not (truncated and any(truncated)):
+        if speedups.native is not None and not (truncated and any(truncated)):
             scanned = decode_scanned(self, raws)
             if scanned is not None:
                 return scanned

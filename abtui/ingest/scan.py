@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from abtui import speedups
 from abtui.ingest.records import MetricBlock, Record
-from abtui.speedups import native
 
 if TYPE_CHECKING:
     from abtui.ingest.decode import Decoder
@@ -28,13 +28,14 @@ def decode_scanned(decoder: Decoder, raws: Sequence[bytes]
                    ) -> list[tuple[int, Record | MetricBlock]] | None:
     """``decoder.decode_many(raws)`` by the C scanner; None when it cannot be used here
     (no scanner, or a line holds a newline, so the joined buffer would not line up)."""
-    if native is None:
+    c = speedups.native
+    if c is None:
         return None
     n = len(raws)
     buf = b"\n".join(raws)
-    if native.newlines(buf) != n - 1:
+    if c.newlines(buf) != n - 1:
         return None
-    scan = native.scan
+    scan = c.scan
     out: list[tuple[int, Record | MetricBlock]] = []
     i = pos = 0
     while i < n:

@@ -15,8 +15,9 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from types import ModuleType
 
-from abtui.speedups import native
+from abtui import speedups
 
 BUCKETS = 2048
 
@@ -34,6 +35,10 @@ def _doubles(items: Sequence[float]) -> array:  # type: ignore[type-arg]
         return array("d", _pack(f"{len(items)}d", *items))
     except struct.error as exc:  # what array.fromlist would have raised
         raise TypeError(f"must be real numbers: {exc}") from None
+
+
+def _is_doubles(items: Sequence[float]) -> bool:
+    return type(items) is array and items.typecode == "d"  # type: ignore[attr-defined]
 
 
 def _put(column: array, items: Sequence[float]) -> None:  # type: ignore[type-arg]
@@ -145,8 +150,9 @@ class Series:
     def _extend(self, steps: Sequence[float], values: Sequence[float],
                 packed: array, times: Sequence[float]) -> float | None:  # type: ignore[type-arg]
         """``extend`` with ``values`` already converted to ``packed`` (the same doubles)."""
-        if native is not None:
-            return self._extend_native(steps, packed, times)
+        c = speedups.native
+        if c is not None:
+            return self._extend_native(c, steps, packed, times)
         n = len(values)
         if not self.shared:
             _put(self.steps, steps)
@@ -215,14 +221,30 @@ class Series:
             i = n
         return top
 
-    def _extend_native(self, steps: Sequence[float], packed: array,  # type: ignore[type-arg]
-                       times: Sequence[float]) -> float:
-        """``_extend`` with the bucket statistics computed in C (the same numbers)."""
+    def _extend_native(self, c: ModuleType, steps: Sequence[float],
+                       packed: array, times: Sequence[float]) -> float:  # type: ignore[type-arg]
+        """``_extend`` with the buckets folded in C (the same numbers)."""
         n = len(packed)
         if not self.shared:
             _put(self.steps, steps)
             _put(self.times, times)
         self.values.extend(packed)
+        if not (self._bn.itemsize == 8 and _is_doubles(steps) and _is_doubles(times)):
+            return self._fold_python(c, steps, packed, times)
+        i, top = c.fold(self._bx, self._bt, self._bsum, self._bmin, self._bmax, self._bn,
+                        packed, steps, times, self._size, BUCKETS, 0)
+        while i < n:  # the buckets are full: merge, go on
+            self._merge()
+            i, hi = c.fold(self._bx, self._bt, self._bsum, self._bmin, self._bmax, self._bn,
+                           packed, steps, times, self._size, BUCKETS, i)
+            if hi > top:
+                top = hi
+        return top
+
+    def _fold_python(self, c: ModuleType, steps: Sequence[float], packed: array,  # type: ignore[type-arg]
+                     times: Sequence[float]) -> float:
+        """The buckets of ``_extend_native`` with C reductions (columns of other types)."""
+        n = len(packed)
         i = 0
         top = -math.inf
         bn = self._bn
@@ -230,7 +252,7 @@ class Series:
             j = len(bn) - 1
             i = min(self._size - bn[j], n)
             bn[j] += i
-            self._bsum[j], lo, top = native.reduce(packed, 0, i, self._bsum[j])
+            self._bsum[j], lo, top = c.reduce(packed, 0, i, self._bsum[j])
             if lo < self._bmin[j]:
                 self._bmin[j] = lo
             if top > self._bmax[j]:
@@ -244,7 +266,7 @@ class Series:
                 j = i + m * size
                 _put(self._bx, steps[i:j:size])
                 _put(self._bt, times[i:j:size])
-                sums, mins, maxs, hi = native.buckets(packed, i, size, m)
+                sums, mins, maxs, hi = c.buckets(packed, i, size, m)
                 self._bsum.frombytes(sums)
                 self._bmin.frombytes(mins)
                 self._bmax.frombytes(maxs)
@@ -253,7 +275,7 @@ class Series:
             else:  # the last, partial bucket
                 self._bx.append(steps[i])
                 self._bt.append(times[i])
-                total, lo, hi = native.reduce(packed, i, n, -0.0)
+                total, lo, hi = c.reduce(packed, i, n, -0.0)
                 self._bsum.append(total)
                 self._bmin.append(lo)
                 self._bmax.append(hi)
@@ -274,9 +296,10 @@ class Series:
         self._bx = self._bx[0::2]
         self._bt = self._bt[0::2]
         self._size *= 2
-        if native is not None and self._bn.itemsize == 8:  # C long is array('l')
+        c = speedups.native
+        if c is not None and self._bn.itemsize == 8:  # a C long is what array('l') holds
             for name, col in zip(("_bsum", "_bmin", "_bmax", "_bn"),
-                                 native.merge(self._bsum, self._bmin, self._bmax, self._bn),
+                                 c.merge(self._bsum, self._bmin, self._bmax, self._bn),
                                  strict=True):
                 setattr(self, name, array(getattr(self, name).typecode, col))
             return
