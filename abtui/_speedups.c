@@ -78,72 +78,56 @@ static const char *skip_string(const char *p, const char *end, int *escaped) {
 }
 
 /* A JSON number at p. Sets *out (the correctly rounded double) and *is_int (no fraction
- * and no exponent), and *ival for integers of at most 19 digits (*ival_ok). Returns the
- * byte after it or NULL. */
+ * and no exponent), and *ival for integers of at most 19 digits below 2**63 (*ival_ok).
+ * Returns the byte after it or NULL. */
 static const char *parse_number(const char *p, const char *end, double *out, int *is_int,
                                 int64_t *ival, int *ival_ok) {
     const char *start = p;
-    int neg = 0, nsig = 0, nfrac = 0, ndig = 0;
+    int neg = 0;
     uint64_t mant = 0;
     long exp10 = 0;
     if (p < end && *p == '-') { neg = 1; p++; }
-    if (p >= end) return NULL;
-    if (*p == '0') {
-        p++;
-        ndig = 1;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (nsig < 19) mant = mant * 10 + (uint64_t)(*p - '0');
-            nsig++;
-            ndig++;
-            p++;
-        }
-    } else {
-        return NULL;
-    }
+    const char *digits = p;
+    while (p < end && (unsigned char)(*p - '0') < 10) mant = mant * 10 + (uint64_t)(*p++ - '0');
+    Py_ssize_t nint = p - digits, nfrac = 0;
+    if (nint == 0 || (nint > 1 && *digits == '0')) return NULL; /* JSON: no "01", no "-" */
     *is_int = 1;
     if (p < end && *p == '.') {
+        const char *frac = ++p;
+        while (p < end && (unsigned char)(*p - '0') < 10)
+            mant = mant * 10 + (uint64_t)(*p++ - '0');
+        nfrac = p - frac;
+        if (nfrac == 0) return NULL;
         *is_int = 0;
-        p++;
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (mant == 0 && *p == '0') { nfrac++; p++; continue; } /* leading zeros */
-            if (nsig < 19) { mant = mant * 10 + (uint64_t)(*p - '0'); nfrac++; }
-            nsig++;
-            p++;
-        }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         int eneg = 0;
         *is_int = 0;
         p++;
         if (p < end && (*p == '+' || *p == '-')) { eneg = *p == '-'; p++; }
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') {
+        if (p >= end || (unsigned char)(*p - '0') >= 10) return NULL;
+        while (p < end && (unsigned char)(*p - '0') < 10) {
             if (exp10 < 100000) exp10 = exp10 * 10 + (*p - '0');
             p++;
         }
         if (eneg) exp10 = -exp10;
     }
-    *ival_ok = 0;
-    if (*is_int && nsig <= 19) {
-        uint64_t limit = (uint64_t)INT64_MAX; /* |step| < 2**63, as the general path wants */
-        if (mant <= limit) {
-            *ival = neg ? -(int64_t)mant : (int64_t)mant;
-            *ival_ok = 1;
+    int exact = nint + nfrac <= 19; /* else mant wrapped: only the slow path knows */
+    *ival_ok = *is_int && exact && mant <= (uint64_t)INT64_MAX; /* |step| < 2**63 */
+    if (*ival_ok) *ival = neg ? -(int64_t)mant : (int64_t)mant;
+    if (exact) {
+        if (mant == 0) {
+            *out = neg ? -0.0 : 0.0;
+            return p;
         }
-    }
-    (void)ndig;
-    if (mant == 0) {
-        *out = neg ? -0.0 : 0.0;
-        return p;
-    }
-    long e = exp10 - nfrac;
-    if (nsig <= 15 && e >= -22 && e <= 22) { /* Clinger's fast path: one exact rounding */
-        double v = (double)mant;
-        v = e < 0 ? v / POW10[-e] : v * POW10[e];
-        *out = neg ? -v : v;
-        return p;
+        long e = exp10 - (long)nfrac;
+        if (mant <= ((uint64_t)1 << 53) && e >= -22 && e <= 22) {
+            /* Clinger's fast path: both exact doubles, one correctly rounded operation */
+            double v = (double)mant;
+            v = e < 0 ? v / POW10[-e] : v * POW10[e];
+            *out = neg ? -v : v;
+            return p;
+        }
     }
     if (p - start >= MAX_NUMBER) return NULL;
     char tmp[MAX_NUMBER + 1];
@@ -213,18 +197,21 @@ static inline int find_key(const shape_t *s, const char *k, Py_ssize_t len, int 
     return -1;
 }
 
-/* One line [p, end) into row values. Returns 1 if the fast path takes it. */
-static int scan_line(const shape_t *s, const char *p, const char *end, double *row,
-                     int64_t *step) {
+/* One line from p into row values. Returns where it ends (its newline, or end) if the
+ * fast path takes it, else NULL. No token of a taken line spans a newline (whitespace here
+ * is space, tab and \r; strings refuse control bytes), so the line is parsed against the
+ * end of the buffer and must be followed by a newline or the end. */
+static const char *scan_line(const shape_t *s, const char *p, const char *end, double *row,
+                             int64_t *step) {
     uint64_t seen = 0;
     int have_step = 0, guess = 0;
     p = skip_ws(p, end);
-    if (p >= end || *p != '{') return 0;
+    if (p >= end || *p != '{') return NULL;
     p = skip_ws(p + 1, end);
-    if (p < end && *p == '}') return 0; /* no step */
+    if (p < end && *p == '}') return NULL; /* no step */
     for (;;) {
         int escaped = 0;
-        if (p >= end || *p != '"') return 0;
+        if (p >= end || *p != '"') return NULL;
         const char *k = p + 1;
         int i;
         Py_ssize_t glen = guess < s->n ? s->len[guess] : -1;
@@ -234,45 +221,45 @@ static int scan_line(const shape_t *s, const char *p, const char *end, double *r
             p = k + glen + 1;
         } else {
             p = skip_string(p, end, &escaped);
-            if (!p || escaped) return 0;
+            if (!p || escaped) return NULL;
             i = find_key(s, k, p - 1 - k, guess);
         }
-        if (i < 0 || (seen >> i) & 1) return 0; /* unknown or repeated key */
+        if (i < 0 || (seen >> i) & 1) return NULL; /* unknown or repeated key */
         seen |= (uint64_t)1 << i;
         guess = i + 1;
         p = skip_ws(p, end);
-        if (p >= end || *p != ':') return 0;
+        if (p >= end || *p != ':') return NULL;
         p = skip_ws(p + 1, end);
-        if (p >= end) return 0;
+        if (p >= end) return NULL;
         char kind = s->kind[i];
         if (kind == K_STEP || kind == K_METRIC) {
             double v;
             int is_int, ival_ok;
             int64_t iv;
             p = parse_number(p, end, &v, &is_int, &iv, &ival_ok);
-            if (!p) return 0;
+            if (!p) return NULL;
             if (kind == K_STEP) {
-                if (!is_int || !ival_ok) return 0;
+                if (!is_int || !ival_ok) return NULL;
                 *step = iv;
                 have_step = 1;
             } else {
-                if (v - v != 0.0) return 0; /* inf: the general path counts it */
+                if (v - v != 0.0) return NULL; /* inf: the general path counts it */
                 row[s->column[i]] = v;
             }
         } else {
             char c = *p;
-            if (kind == K_ANNOTATION && (c == '-' || (c >= '0' && c <= '9'))) return 0;
+            if (kind == K_ANNOTATION && (c == '-' || (c >= '0' && c <= '9'))) return NULL;
             p = skip_value(p, end, 1);
-            if (!p) return 0;
+            if (!p) return NULL;
         }
         p = skip_ws(p, end);
-        if (p >= end) return 0;
+        if (p >= end) return NULL;
         if (*p == '}') break;
-        if (*p != ',') return 0;
+        if (*p != ',') return NULL;
         p = skip_ws(p + 1, end);
     }
     p = skip_ws(p + 1, end);
-    return p == end && have_step;
+    return have_step && (p == end || *p == '\n') ? p : NULL;
 }
 
 static int load_shape(shape_t *s, PyObject *keys, const char *kinds, Py_ssize_t nkinds) {
@@ -355,10 +342,9 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 colp[c] = (double *)PyBytes_AS_STRING(b);
             }
         }
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) eol = end;
+        const char *eol;
         for (int c = 0; c < ncols; c++) row[c] = missing;
-        if (!scan_line(&shape, p, eol, row, &step)) break;
+        if (!(eol = scan_line(&shape, p, end, row, &step))) break;
         for (int c = 0; c < ncols; c++) {
             colp[c][n] = row[c];
             misses[c] += row[c] != row[c];

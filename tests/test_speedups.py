@@ -11,6 +11,7 @@ import json
 import os
 import random
 import struct
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,8 @@ def _records(items: list) -> list:  # type: ignore[type-arg]
     out = []
     for _, item in items:
         if type(item) is MetricBlock:
-            cols = [(name, list(col)) for name, col in item.columns]
+            cols = [(name, list(array("d", col) if type(col) is bytes else col))
+                    for name, col in item.columns]
             for k, step in enumerate(item.steps):
                 values = {name: col[k] for name, col in cols if col[k] == col[k]}
                 out.append(("metric", int(step), values))
@@ -130,7 +132,8 @@ def test_scanned_numbers_are_correctly_rounded(values: list[float], spelling: st
     dec.decode(raws[0])  # learn the shape
     items = dec.decode_many(raws[1:])
     got = [v for _, b in items
-           for v in (b.columns[0][1] if type(b) is MetricBlock else b.values.values())]
+           for v in (array("d", b.columns[0][1]) if type(b) is MetricBlock
+                     else b.values.values())]
     assert sum(len(b.steps) for _, b in items if type(b) is MetricBlock) >= len(texts) - 2
     want = [float(t) for t in texts[1:]]
     assert struct.pack(f"{len(got)}d", *got) == struct.pack(f"{len(want)}d", *want)
@@ -177,7 +180,6 @@ def test_store_is_the_same_with_and_without_the_c_loops(chunk: int) -> None:
 
 def test_c_bucket_loops_keep_python_semantics() -> None:
     """Sums left to right, the first of equal extremes, as ``sum``/``min``/``max`` give."""
-    from array import array
     values = array("d", [0.0, -0.0, 1e16, 1.0, -1e16, 3.0, -0.0, 0.0])
     total, lo, hi = native.reduce(values, 0, 8, -0.0)
     assert repr(total) == repr(sum(values, -0.0))

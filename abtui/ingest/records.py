@@ -46,12 +46,13 @@ class MetricBlock:
     """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`.
 
     ``columns`` holds one value per line for each metric, ``MISSING`` where a line lacks it.
-    From the C scanner (``abtui.ingest.scan``) steps and columns are ``array('d')``s, a
-    missing value is a NaN, and ``missing`` counts them per column.
+    From the C scanner (``abtui.ingest.scan``) steps are an ``array('d')``, each column the
+    bytes of its doubles (no copy on the way to the store), a missing value is a NaN, and
+    ``missing`` counts them per column.
     """
 
     steps: Sequence[int] | Sequence[float]
-    columns: list[tuple[str, Sequence[float]]]
+    columns: list[tuple[str, Sequence[float] | bytes]]
     missing: Sequence[int] | None = None
     last_step: int | None = None  # exact, where ``steps`` are doubles
 

@@ -69,6 +69,5 @@ def _block(decoder: Decoder, shape: Any, raws: Sequence[bytes], start: int, k: i
                 decoder.oddities.note("step_backwards", raws[j])
             prev = step
     decoder.last_step = last
-    columns = [(name, array("d", col)) for (name, _), col in zip(shape.metric_at, cols,
-                                                                  strict=True)]
+    columns = list(zip([name for name, _ in shape.metric_at], cols, strict=True))
     return MetricBlock(array("d", steps), columns, missing, last)

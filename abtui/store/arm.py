@@ -196,9 +196,11 @@ class ArmState:
         base = self._tick(step_col, times)
         carried = set()
         for c, (name, col) in enumerate(block.columns):
-            if missing is not None:  # from the C scanner: array('d') columns, NaN = missing
+            if missing is not None:  # from the C scanner: bytes of doubles, NaN = missing
                 doubles = col
                 miss = missing[c]
+                if miss and miss < n:
+                    col = doubles = array("d", col)
             else:
                 packed = _pack(fmt, *col)
                 # MISSING is the only NaN a column can hold: its bytes absent, every line has it
@@ -223,7 +225,7 @@ class ArmState:
                 if s is None:
                     s = self._new_series(name, base)
             top = s._extend(at_steps, values, doubles, at_times)
-            last[name] = values[-1]
+            last[name] = s.values[-1]
             p = peak.get(name)
             if p is None or top > p:  # type: ignore[operator]
                 peak[name] = top  # type: ignore[assignment]

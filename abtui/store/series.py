@@ -223,12 +223,17 @@ class Series:
 
     def _extend_native(self, c: ModuleType, steps: Sequence[float],
                        packed: array, times: Sequence[float]) -> float:  # type: ignore[type-arg]
-        """``_extend`` with the buckets folded in C (the same numbers)."""
-        n = len(packed)
+        """``_extend`` with the buckets folded in C (the same numbers). ``packed``: an
+        ``array('d')`` or the bytes of one."""
+        if type(packed) is bytes:
+            n = len(packed) // 8
+            self.values.frombytes(packed)
+        else:
+            n = len(packed)
+            self.values.extend(packed)
         if not self.shared:
             _put(self.steps, steps)
             _put(self.times, times)
-        self.values.extend(packed)
         if not (self._bn.itemsize == 8 and _is_doubles(steps) and _is_doubles(times)):
             return self._fold_python(c, steps, packed, times)
         i, top = c.fold(self._bx, self._bt, self._bsum, self._bmin, self._bmax, self._bn,
@@ -244,7 +249,7 @@ class Series:
     def _fold_python(self, c: ModuleType, steps: Sequence[float], packed: array,  # type: ignore[type-arg]
                      times: Sequence[float]) -> float:
         """The buckets of ``_extend_native`` with C reductions (columns of other types)."""
-        n = len(packed)
+        n = len(packed) // 8 if type(packed) is bytes else len(packed)
         i = 0
         top = -math.inf
         bn = self._bn
