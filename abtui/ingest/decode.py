@@ -185,15 +185,15 @@ class Decoder:
             self._learn(raw)
         return rec
 
-    def decode_many(self, raws: Sequence[bytes], truncated: Sequence[bool] | None = None
-                    ) -> list[tuple[int, Record | MetricBlock]]:
+    def decode_many(self, raws: Sequence[bytes], truncated: Sequence[bool] | None = None,
+                    joined: bytes | None = None) -> list[tuple[int, Record | MetricBlock]]:
         """Decode a batch: ``(index of first line, record or block of metric lines)``, in order.
 
         The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
         plain metric lines come back as :class:`MetricBlock` s of at most ``_SLICE`` lines.
         """
         if speedups.native is not None and not (truncated and any(truncated)):
-            scanned = decode_scanned(self, raws)
+            scanned = decode_scanned(self, raws, joined)
             if scanned is not None:
                 return scanned
         out: list[tuple[int, Record | MetricBlock]] = []

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _decode = msgspec.json.Decoder().decode
 
 
-def decode_scanned(decoder: Decoder, raws: Sequence[bytes]
+def decode_scanned(decoder: Decoder, raws: Sequence[bytes], joined: bytes | None = None
                    ) -> list[tuple[int, Record | MetricBlock]] | None:
     """``decoder.decode_many(raws)`` by the C scanner; None when it cannot be used here
     (no scanner, or a line holds a newline, so the joined buffer would not line up)."""
@@ -32,8 +32,9 @@ def decode_scanned(decoder: Decoder, raws: Sequence[bytes]
     if c is None:
         return None
     n = len(raws)
-    buf = b"\n".join(raws)
-    if c.newlines(buf) != n - 1:
+    buf = b"\n".join(raws) if joined is None else joined
+    if c.newlines(buf) != n - 1 or (
+            joined is not None and len(buf) != sum(map(len, raws)) + n - 1):
         return None
     scan = c.scan
     out: list[tuple[int, Record | MetricBlock]] = []

@@ -93,16 +93,18 @@ class ArmState:
         return rec
 
     def ingest_many(self, raws: Sequence[bytes], t: float | Sequence[float],
-                    truncated: Sequence[bool] | None = None) -> int:
+                    truncated: Sequence[bool] | None = None, joined: bytes | None = None
+                    ) -> int:
         """Decode a batch of lines and fold it in under one lock; the same state as calling
-        :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line.
+        :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line;
+        ``joined``: ``b"\\n".join(raws)`` if the caller has it (saves the join).
 
         Returns the number of lines ingested.
         """
         n = len(raws)
         if not n:
             return 0
-        items = self.decoder.decode_many(raws, truncated)
+        items = self.decoder.decode_many(raws, truncated, joined)
         per_line = not isinstance(t, (int, float))
         with self.lock:
             self.lines += n

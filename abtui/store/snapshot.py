@@ -121,7 +121,7 @@ def replay_events(state: ArmState, events_path: str | Path) -> None:
     after it (the same state as folding every line)."""
     offset = load_snapshot(state, events_path)
     for batch in read_event_batches(events_path, offset=offset):
-        state.ingest_many(batch.raws, batch.times, batch.truncated)
+        state.ingest_many(batch.raws, batch.times, batch.truncated, batch.joined)
 
 
 # ---- writing ----------------------------------------------------------------------------
