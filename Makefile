@@ -8,13 +8,19 @@ TORCH_PIN ?= torch==2.13.0
 
 .PHONY: setup demo test images lint bench screenshots clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENV)/.speedups
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_PIN)"
 	$(PY) -m pip install -q -e '.[train,dev]' "$(TORCH_PIN)"
+	touch $@ $(VENV)/.speedups
+
+# The ingest hot loops in C (optional: without a compiler abtui runs its Python paths);
+# rebuilt when their source changes.
+$(VENV)/.speedups: abtui/_speedups.c $(VENV)/.installed
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 demo: setup
