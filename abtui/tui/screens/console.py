@@ -24,7 +24,7 @@ from abtui.tui.widgets.logs import LogPane
 from abtui.tui.widgets.text import set_text
 from abtui.tui.widgets.verdict import VerdictStrip
 
-TITLE_REPAINT_S = 1.0  # the title's clock shows seconds in the first minute
+TITLE_REPAINT_S = 2.0  # seconds in the first minute; with the arms table: one update per 2 s
 SLACK_S = 0.15  # a tick this much early still counts as on time (timers jitter)
 
 
@@ -113,7 +113,7 @@ class ConsoleScreen(Screen):
         now = time.monotonic()
         if self._due("title", TITLE_REPAINT_S, now):
             set_text(self.query_one("#title", Static), title_text(self.exp, self.clock()))
-        if not self._followers:  # looked up once: the tick comes twice a second
+        if not self._followers:  # looked up once: the tick comes every second
             self._followers = (self.query_one(ArmsTable), self.curves, self.query_one(GpuPanel),
                                self.query_one(VerdictStrip), self.query_one(LogPane))
         for widget in self._followers:
