@@ -53,7 +53,14 @@ def test_host_cpu_and_memory():
     assert 0.0 <= second["cpu_percent"] <= 100.0
 
 
-def test_arm_process_tree_rss_and_cpu(busy_arm):
+@pytest.mark.parametrize("children_files", [True, False])
+def test_arm_process_tree_rss_and_cpu(busy_arm, children_files, monkeypatch):
+    """The tree is found from /proc/PID/task/TID/children and, where the kernel has no such
+    files, from one scan of the process table."""
+    import abtui.telemetry.host as host
+    if children_files and not host._HAS_CHILDREN_FILES:
+        pytest.skip("this kernel has no /proc/PID/task/TID/children")
+    monkeypatch.setattr(host, "_HAS_CHILDREN_FILES", children_files)
     proc, grandchild = busy_arm
     r = ProcessTreeReader()
     arms, owner = r.read({"A": [proc.pid]})

@@ -18,6 +18,7 @@ Groups used by the summary and the confound finder:
 
 from __future__ import annotations
 
+import functools
 from enum import IntFlag
 
 
@@ -77,6 +78,23 @@ def reason_from_name(name: str) -> ClockEventReason | None:
         return None
 
 
+_BITS = [(int(r), reason_name(r)) for r in _ORDER]  # plain ints: Flag's & is slow
+_KNOWN = sum(bit for bit, _ in _BITS)
+
+
+@functools.lru_cache(maxsize=256)  # a GPU reports a few masks, again and again
+def _names(mask: int) -> tuple[str, ...]:
+    names = [name for bit, name in _BITS if mask & bit]
+    rest = mask & ~_KNOWN
+    bit = 1
+    while rest:
+        if rest & bit:
+            names.append(f"unknown_{bit:#x}")
+            rest &= ~bit
+        bit <<= 1
+    return tuple(names)
+
+
 def decode_names(mask: int | None) -> list[str] | None:
     """Bitmask → snake-case names, lowest bit first; unknown bits as ``unknown_0x800``.
 
@@ -84,15 +102,7 @@ def decode_names(mask: int | None) -> list[str] | None:
     """
     if mask is None:
         return None
-    names = [reason_name(r) for r in _ORDER if mask & r]
-    rest = mask & ~sum(int(r) for r in _ORDER)
-    bit = 1
-    while rest:
-        if rest & bit:
-            names.append(f"unknown_{bit:#x}")
-            rest &= ~bit
-        bit <<= 1
-    return names
+    return list(_names(int(mask)))
 
 
 def describe(mask: int | None) -> str:
