@@ -37,10 +37,6 @@ def _doubles(items: Sequence[float]) -> array:  # type: ignore[type-arg]
         raise TypeError(f"must be real numbers: {exc}") from None
 
 
-def _is_doubles(items: Sequence[float]) -> bool:
-    return type(items) is array and items.typecode == "d"  # type: ignore[attr-defined]
-
-
 def _put(column: array, items: Sequence[float]) -> None:  # type: ignore[type-arg]
     """Append ``items`` to ``column`` (memcpy from an array of the same type)."""
     if type(items) is array and items.typecode == column.typecode:  # type: ignore[attr-defined]
@@ -151,8 +147,10 @@ class Series:
                 packed: array, times: Sequence[float]) -> float | None:  # type: ignore[type-arg]
         """``extend`` with ``values`` already converted to ``packed`` (the same doubles)."""
         c = speedups.native
-        if c is not None:
+        if c is not None and self._bn.itemsize == 8:  # fold writes C longs: array('l') here
             return self._extend_native(c, steps, packed, times)
+        if type(values) is bytes:  # a scanned column, on a platform whose C long is short
+            values = packed = array("d", values)
         n = len(values)
         if not self.shared:
             _put(self.steps, steps)
@@ -234,58 +232,13 @@ class Series:
         if not self.shared:
             _put(self.steps, steps)
             _put(self.times, times)
-        if not (self._bn.itemsize == 8 and _is_doubles(steps) and _is_doubles(times)):
-            return self._fold_python(c, steps, packed, times)
+        steps, times = _doubles(steps), _doubles(times)  # as they are if already doubles
         i, top = c.fold(self._bx, self._bt, self._bsum, self._bmin, self._bmax, self._bn,
                         packed, steps, times, self._size, BUCKETS, 0)
         while i < n:  # the buckets are full: merge, go on
             self._merge()
             i, hi = c.fold(self._bx, self._bt, self._bsum, self._bmin, self._bmax, self._bn,
                            packed, steps, times, self._size, BUCKETS, i)
-            if hi > top:
-                top = hi
-        return top
-
-    def _fold_python(self, c: ModuleType, steps: Sequence[float], packed: array,  # type: ignore[type-arg]
-                     times: Sequence[float]) -> float:
-        """The buckets of ``_extend_native`` with C reductions (columns of other types)."""
-        n = len(packed) // 8 if type(packed) is bytes else len(packed)
-        i = 0
-        top = -math.inf
-        bn = self._bn
-        if bn and bn[-1] < self._size:  # top up the open bucket
-            j = len(bn) - 1
-            i = min(self._size - bn[j], n)
-            bn[j] += i
-            self._bsum[j], lo, top = c.reduce(packed, 0, i, self._bsum[j])
-            if lo < self._bmin[j]:
-                self._bmin[j] = lo
-            if top > self._bmax[j]:
-                self._bmax[j] = top
-        while i < n:
-            if len(self._bn) >= BUCKETS:
-                self._merge()
-            size = self._size
-            m = min((n - i) // size, BUCKETS - len(self._bn))
-            if m:  # m full buckets at once
-                j = i + m * size
-                _put(self._bx, steps[i:j:size])
-                _put(self._bt, times[i:j:size])
-                sums, mins, maxs, hi = c.buckets(packed, i, size, m)
-                self._bsum.frombytes(sums)
-                self._bmin.frombytes(mins)
-                self._bmax.frombytes(maxs)
-                self._bn.fromlist([size] * m)
-                i = j
-            else:  # the last, partial bucket
-                self._bx.append(steps[i])
-                self._bt.append(times[i])
-                total, lo, hi = c.reduce(packed, i, n, -0.0)
-                self._bsum.append(total)
-                self._bmin.append(lo)
-                self._bmax.append(hi)
-                self._bn.append(n - i)
-                i = n
             if hi > top:
                 top = hi
         return top
