@@ -318,6 +318,9 @@ def train(args: argparse.Namespace, stop: StopRequest) -> dict[str, Any]:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - loop_start
+    if world > 1:  # leave together: a rank that exits while its process group's threads
+        torch.distributed.barrier()  # still run aborts ("terminate called without an
+        torch.distributed.destroy_process_group()  # active exception", exit -6)
     return {
         "steps": done,
         "wall_time_s": round(wall, 3),
