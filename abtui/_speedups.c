@@ -1,16 +1,17 @@
-/* abtui._speedups: the two hot loops of ingest, in C. Optional: abtui/speedups.py falls
- * back to the pure-Python paths (the same records, bit for bit) when this is not built.
+/* abtui._speedups: the hot loops of ingest, in C. Optional: abtui/speedups.py falls back
+ * to the pure-Python paths (the same records, bit for bit) when this is not built.
  *
- * scan(buf, pos, keys, kinds) reads plain metric lines of a learned shape straight into
+ * scan(buf, pos, keys, kinds, limit) reads plain metric lines of a learned shape straight into
  * columns of doubles, with no Python object per value. It takes exactly the lines the
  * msgspec Struct path of abtui.ingest.decode takes and stops at the first line it does not
  * (the caller hands that line to the general path): unknown or repeated keys, a missing
  * or non-integer step, a metric that is not a finite number, escapes other than the
  * simple ones, non-ASCII bytes, nesting deeper than 32 - anything unusual.
  *
- * reduce(buf, lo, hi, init) and buckets(buf, start, size, count) are the store's bucket
- * statistics: sums left to right (as appends add up), min/max keeping the first of equal
- * values (as Python's min and max do).
+ * split(...) and newlines(...) cut chunks into lines. fold(...) and merge(...) are the
+ * store's bucket statistics: sums left to right (as appends add up), min/max keeping the
+ * first of equal values (as Python's min and max do). encode_events / decode_events are
+ * the events.jsonl codec for its common lines; tune_malloc keeps big columns mmapped.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -405,82 +406,6 @@ done:
     Py_XDECREF(cols);
     PyBuffer_Release(&view);
     return result;
-}
-
-static int get_doubles(PyObject *obj, Py_buffer *view, Py_ssize_t lo, Py_ssize_t hi) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0) return -1;
-    if (lo < 0 || hi < lo || hi * (Py_ssize_t)sizeof(double) > view->len) {
-        PyBuffer_Release(view);
-        PyErr_SetString(PyExc_ValueError, "range out of the buffer");
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *reduce(PyObject *self, PyObject *args) {
-    PyObject *obj;
-    Py_ssize_t lo, hi;
-    double sum;
-    Py_buffer view;
-    if (!PyArg_ParseTuple(args, "Onnd", &obj, &lo, &hi, &sum)) return NULL;
-    if (get_doubles(obj, &view, lo, hi) < 0) return NULL;
-    if (hi == lo) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "empty range");
-        return NULL;
-    }
-    const double *v = (const double *)view.buf;
-    double mn = v[lo], mx = v[lo];
-    for (Py_ssize_t i = lo; i < hi; i++) {
-        double x = v[i];
-        sum += x;
-        if (x < mn) mn = x;
-        if (x > mx) mx = x;
-    }
-    PyBuffer_Release(&view);
-    return Py_BuildValue("ddd", sum, mn, mx);
-}
-
-static PyObject *buckets(PyObject *self, PyObject *args) {
-    PyObject *obj;
-    Py_ssize_t start, size, count;
-    Py_buffer view;
-    if (!PyArg_ParseTuple(args, "Onnn", &obj, &start, &size, &count)) return NULL;
-    if (size < 1 || count < 0) {
-        PyErr_SetString(PyExc_ValueError, "size >= 1 and count >= 0");
-        return NULL;
-    }
-    if (get_doubles(obj, &view, start, start + size * count) < 0) return NULL;
-    Py_ssize_t nbytes = count * (Py_ssize_t)sizeof(double);
-    PyObject *sums = PyBytes_FromStringAndSize(NULL, nbytes);
-    PyObject *mins = PyBytes_FromStringAndSize(NULL, nbytes);
-    PyObject *maxs = PyBytes_FromStringAndSize(NULL, nbytes);
-    if (!sums || !mins || !maxs) {
-        Py_XDECREF(sums);
-        Py_XDECREF(mins);
-        Py_XDECREF(maxs);
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    double *ps = (double *)PyBytes_AS_STRING(sums), *pn = (double *)PyBytes_AS_STRING(mins),
-           *px = (double *)PyBytes_AS_STRING(maxs);
-    double top = -Py_HUGE_VAL;
-    const double *v = (const double *)view.buf + start;
-    for (Py_ssize_t b = 0; b < count; b++, v += size) {
-        double s = v[0], mn = v[0], mx = v[0];
-        for (Py_ssize_t i = 1; i < size; i++) {
-            double x = v[i];
-            s += x;
-            if (x < mn) mn = x;
-            if (x > mx) mx = x;
-        }
-        ps[b] = s;
-        pn[b] = mn;
-        px[b] = mx;
-        if (b == 0 || mx > top) top = mx;
-    }
-    PyBuffer_Release(&view);
-    return Py_BuildValue("NNNd", sums, mins, maxs, top);
 }
 
 static int append_bytes(PyObject *arr, const void *data, Py_ssize_t nbytes) {
@@ -920,10 +845,6 @@ static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(buf, pos, keys, kinds, limit) -> (stop, lines, first_step, last_step, "
      "increasing, steps, columns, missing)"},
-    {"reduce", reduce, METH_VARARGS, "reduce(doubles, lo, hi, init) -> (sum, min, max)"},
-    {"buckets", buckets, METH_VARARGS,
-     "buckets(doubles, start, size, count) -> (sums, mins, maxs, max), the first three as "
-     "bytes of doubles"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -181,17 +181,31 @@ def test_store_is_the_same_with_and_without_the_c_loops(chunk: int) -> None:
 def test_c_bucket_loops_keep_python_semantics() -> None:
     """Sums left to right, the first of equal extremes, as ``sum``/``min``/``max`` give."""
     values = array("d", [0.0, -0.0, 1e16, 1.0, -1e16, 3.0, -0.0, 0.0])
-    total, lo, hi = native.reduce(values, 0, 8, -0.0)
-    assert repr(total) == repr(sum(values, -0.0))
-    assert repr(lo) == repr(min(values)) and repr(hi) == repr(max(values))
-    sums, mins, maxs, top = native.buckets(values, 0, 2, 4)
+    steps, times = array("d", range(8)), array("d", [0.5] * 8)
+
+    def folded(size: int) -> tuple:  # type: ignore[type-arg]
+        cols = [array("d") for _ in range(5)] + [array("l")]
+        i, top = native.fold(*cols, values, steps, times, size, 2048, 0)
+        assert i == 8
+        return (*cols, top)
+
+    _, _, sums, mins, maxs, counts, top = folded(8)
+    assert repr(sums[0]) == repr(sum(values, -0.0)) and list(counts) == [8]
+    assert repr(mins[0]) == repr(min(values)) and repr(maxs[0]) == repr(max(values))
+    bx, bt, sums, mins, maxs, counts, top = folded(2)
     pairs = [values[k:k + 2] for k in range(0, 8, 2)]
-    assert array("d", sums).tolist() == [p[0] + p[1] for p in pairs]
-    assert [repr(v) for v in array("d", mins)] == [repr(min(p)) for p in pairs]
-    assert [repr(v) for v in array("d", maxs)] == [repr(max(p)) for p in pairs]
+    assert list(sums) == [p[0] + p[1] for p in pairs] and list(counts) == [2] * 4
+    assert [repr(v) for v in mins] == [repr(min(p)) for p in pairs]
+    assert [repr(v) for v in maxs] == [repr(max(p)) for p in pairs]
+    assert list(bx) == [0.0, 2.0, 4.0, 6.0] and list(bt) == [0.5] * 4
     assert top == 1e16
-    with pytest.raises(ValueError):
-        native.buckets(values, 4, 2, 3)  # past the end: refused, not read
+    merged = [array("d", b) for b in native.merge(sums, mins, maxs, counts)[:3]]
+    assert list(merged[0]) == [sums[0] + sums[1], sums[2] + sums[3]]
+    assert [repr(v) for v in merged[1]] == [repr(min(mins[0], mins[1])),
+                                             repr(min(mins[2], mins[3]))]
+    with pytest.raises(ValueError):  # steps shorter than the values: refused, not read
+        native.fold(*[array("d") for _ in range(5)], array("l"), values, steps[:4], times,
+                    2, 2048, 0)
 
 
 def test_speedups_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:

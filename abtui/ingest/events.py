@@ -121,15 +121,15 @@ class EventWriter:
         """
         n = len(raws)
         strs = None
+        whole = n and not (truncated and any(truncated))  # no line cut: one call for all
         c = speedups.native
-        if (c is not None and n and not (truncated and any(truncated))
-                and type(raws) is list and type(tokens) is list):
+        if c is not None and whole and type(raws) is list and type(tokens) is list:
             out = c.encode_events(raws, tokens, b"%.6f" % t)
             if out is not None:  # ASCII lines, int tokens: the bytes below, in C
                 self._fh.write(out)
                 self.lines_written += n
                 return
-        if n and not (truncated and any(truncated)):
+        if whole:
             # "\n" cannot occur inside a multi-byte sequence: valid joined, valid each
             with contextlib.suppress(UnicodeDecodeError):
                 strs = b"\n".join(raws).decode("utf-8").split("\n")

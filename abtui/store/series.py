@@ -147,10 +147,8 @@ class Series:
                 packed: array, times: Sequence[float]) -> float | None:  # type: ignore[type-arg]
         """``extend`` with ``values`` already converted to ``packed`` (the same doubles)."""
         c = speedups.native
-        if c is not None and self._bn.itemsize == 8:  # fold writes C longs: array('l') here
+        if c is not None:  # fold writes C longs, what array('l') holds
             return self._extend_native(c, steps, packed, times)
-        if type(values) is bytes:  # a scanned column, on a platform whose C long is short
-            values = packed = array("d", values)
         n = len(values)
         if not self.shared:
             _put(self.steps, steps)
@@ -255,7 +253,7 @@ class Series:
         self._bt = self._bt[0::2]
         self._size *= 2
         c = speedups.native
-        if c is not None and self._bn.itemsize == 8:  # a C long is what array('l') holds
+        if c is not None:
             for name, col in zip(("_bsum", "_bmin", "_bmax", "_bn"),
                                  c.merge(self._bsum, self._bmin, self._bmax, self._bn),
                                  strict=True):
