@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The ingest hot loops in C (optional: without a compiler abtui runs its Python paths);
 # rebuilt when their source changes.
-$(VENV)/.speedups: abtui/_speedups.c $(VENV)/.installed
+$(VENV)/.speedups: $(wildcard abtui/csrc/*) $(VENV)/.installed
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 

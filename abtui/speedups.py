@@ -1,4 +1,4 @@
-"""The optional C hot loops of ingest (``abtui/_speedups.c``), or None.
+"""The optional C hot loops of ingest (``abtui._speedups``, from abtui/csrc/), or None.
 
 Built with the package when a C compiler is there; without it (or with
 ``ABTUI_PURE_PYTHON=1`` in the environment, which the tests use to check that both paths
@@ -21,7 +21,7 @@ def _load() -> ModuleType | None:
         from abtui import _speedups
     except ImportError:
         return None
-    _speedups.tune_malloc()  # big store columns grow without copying (see _speedups.c)
+    _speedups.tune_malloc()  # big store columns grow without copying (see abtui/csrc/store.c)
     return _speedups
 
 

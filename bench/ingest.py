@@ -5,7 +5,7 @@ read, LineAssembler.split_batch -> EventWriter.write_many -> ArmState.ingest_man
 here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
 
 (a) decode + store, batched (the target): split_batch + ingest_many per chunk, with the C
-    loops of abtui/_speedups.c (scanner, splitter, bucket statistics); the same with
+    loops of abtui/csrc/ (scanner, splitter, bucket statistics); the same with
     ABTUI_PURE_PYTHON (no C loops), and the old per-line path (iter_lines + ingest) as
     the naive baselines;
 (b) (a) plus persistence (EventWriter.write_many per chunk), as the watcher runs it.
