@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     def gates(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--gate", action="append", default=[], metavar="EXPR",
                         help="pass/fail gate, e.g. 'throughput_ratio >= 0.97' (repeatable)")
+        sp.add_argument("--gate-point", action="store_true",
+                        help="with one run per arm, gate the point estimate (by default a gate "
+                             "without a calibrated interval fails closed)")
 
     r = sub.add_parser("run", help="start every arm of an experiment and watch it")
     r.add_argument("spec", help="experiment YAML (see configs/)")
@@ -108,13 +111,15 @@ def _interactive(headless: bool) -> bool:
 def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.cmd
     if cmd == "run":
-        return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit)
+        return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
+                    args.gate_point)
     if cmd == "demo":
         return _run(str(_quickstart()), args.headless, args.runs_dir, [], False, False)
     if cmd == "attach":
         from abtui.experiment import Experiment
 
         exp = Experiment.attach(args.run_dir)
+        _gate_point(exp, args.gate_point)
         if _interactive(args.headless):
             return _tui(exp, args.gate)
         from abtui.headless import run_headless
@@ -126,6 +131,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from abtui.report import render_summary
 
         exp = Experiment.attach(args.run_dir, follow=False)
+        _gate_point(exp, args.gate_point)
         report = conclude(exp, args.gate)
         print(render_summary(report))
         print(f"abtui: wrote {exp.rundir.report_md}, report.json, report.html")
@@ -163,13 +169,22 @@ def _quickstart() -> Path:
     raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
 
 
+def _gate_point(exp: object, on: bool) -> None:
+    """``--gate-point`` on attach / report: the spec's own ``gate_point`` or the flag."""
+    spec = getattr(exp, "spec", None)
+    if on and spec is not None:
+        exp.spec = spec.model_copy(update={"gate_point": True})  # type: ignore[attr-defined]
+
+
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
-         stop_on_exit: bool) -> int:
+         stop_on_exit: bool, gate_point: bool = False) -> int:
     from abtui.compare.gates import parse_gate
     from abtui.experiment import Experiment
     from abtui.spec import load_spec
 
     spec = load_spec(spec_path)
+    if gate_point:
+        spec = spec.model_copy(update={"gate_point": True})
     for g in [*spec.gates, *gates]:
         parse_gate(g)  # a bad gate is a usage error before anything starts
     exp = Experiment.start(spec, spec_path, runs_dir)

@@ -270,6 +270,8 @@ def train(args: argparse.Namespace, stop: StopRequest) -> dict[str, Any]:
         if stop.signum is not None and world == 1:
             break
         x, y = next(ds.batches)
+        if args.data_stall_every and step % args.data_stall_every == 0:
+            time.sleep(args.data_stall_ms / 1000.0)  # a simulated data-loader stall
         x = train_data.augment(x, args.augment).contiguous(memory_format=t.memory_format)
         with autocast():
             logits = model(x)

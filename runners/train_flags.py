@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-interval", type=_count(1), default=10, help="steps between metric records")
     p.add_argument("--eval-interval", type=_count(1), default=None,
                    help="steps between held-out evaluations (default: --log-interval)")
+    p.add_argument("--data-stall-every", type=_count(0), default=0,
+                   help="simulate a slow input pipeline: stall every N steps (0: never)")
+    p.add_argument("--data-stall-ms", type=float, default=0.0,
+                   help="how long each simulated input stall lasts, in ms (timed as training)")
     p.add_argument("--threads", type=_count(1), default=None,
                    help="torch.set_num_threads (default: torch's choice)")
     return p

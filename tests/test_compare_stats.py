@@ -10,7 +10,7 @@ import pytest
 import scipy.special
 import scipy.stats
 
-from abtui.compare import stats
+from abtui.compare import inference, resample, stats
 
 
 def _sample(rng: random.Random, n: int, mu: float, sd: float) -> list[float]:
@@ -68,32 +68,67 @@ def test_ema_is_bias_corrected() -> None:
         stats.ema([1.0], 0.0)
 
 
-def test_bootstrap_ratio_agrees_with_scipy_percentile_bootstrap() -> None:
-    rng = random.Random(11)
-    a, b = _sample(rng, 30, 100.0, 8.0), _sample(rng, 30, 112.0, 10.0)
-    lo, hi = stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_means)
-    ref = scipy.stats.bootstrap((a, b), lambda x, y: np.mean(y) / np.mean(x), vectorized=False,
-                                paired=False, method="percentile", n_resamples=4000,
-                                confidence_level=0.95, random_state=0).confidence_interval
-    width = ref.high - ref.low
-    assert abs(lo - ref.low) < 0.1 * width
-    assert abs(hi - ref.high) < 0.1 * width
+def test_t_quantile_matches_scipy() -> None:
+    for df in (1.0, 1.3, 2.0, 3.0, 4.7, 9.0, 30.0, 500.0):
+        for q in (0.5, 0.8, 0.9, 0.975, 0.995, 0.025, 0.2):
+            assert stats.t_ppf(q, df) == pytest.approx(scipy.stats.t.ppf(q, df), rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError):
+        stats.t_ppf(1.0, 3.0)
 
 
-def test_bootstrap_ci_of_a_big_shift_covers_the_truth_and_excludes_one() -> None:
-    rng = random.Random(5)
-    a, b = _sample(rng, 5, 100.0, 3.0), _sample(rng, 5, 130.0, 3.0)
-    lo, hi = stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_means)
-    assert lo < 1.3 < hi
-    assert lo > 1.0
+@pytest.mark.parametrize(("na", "nb"), [(2, 2), (3, 3), (2, 5), (5, 5), (10, 10), (3, 8)])
+def test_welch_interval_on_values_matches_scipy(na: int, nb: int) -> None:
+    rng = random.Random(na * 31 + nb)
+    for _ in range(5):
+        a, b = _sample(rng, na, 10.0, 1.0), _sample(rng, nb, 10.5, 2.0)
+        ours = inference.two_sample(a, b, log=False)
+        ref = scipy.stats.ttest_ind(b, a, equal_var=False)
+        ci = ref.confidence_interval(0.95)
+        assert ours.estimate == pytest.approx(np.mean(b) - np.mean(a))
+        assert (ours.lo, ours.hi) == pytest.approx((ci.low, ci.high), rel=1e-8)
+        assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-6)
+        assert ours.significant == (ci.low > 0 or ci.high < 0)  # one method, one answer
 
 
-def test_bootstrap_of_no_shift_includes_one_and_is_reproducible() -> None:
-    a, b = [98.0, 102.0, 101.0, 99.0], [100.0, 97.0, 103.0, 100.5]
-    ci = stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_means)
-    assert ci[0] < 1.0 < ci[1]
-    assert stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_means) == ci
-    assert stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_means, seed=1) != ci
+def test_ratio_interval_is_welch_on_logs_and_the_point_is_inside() -> None:
+    a, b = [100.0, 102.0], [103.0, 105.0]  # the case that was called "significant"
+    res = inference.two_sample(a, b, log=True)
+    ref = scipy.stats.ttest_ind(np.log(b), np.log(a), equal_var=False)
+    ci = ref.confidence_interval(0.95)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=1e-6) and not res.significant
+    assert (res.lo, res.hi) == pytest.approx((math.exp(ci.low), math.exp(ci.high)), rel=1e-9)
+    assert res.estimate == pytest.approx(math.sqrt(103 * 105) / math.sqrt(100 * 102))
+    assert res.lo < res.estimate < res.hi and res.lo < 1 < res.hi
+    assert inference.two_sample([1.0, -2.0], [3.0, 4.0], log=True) is None
+    assert inference.two_sample([1.0], [3.0], log=False) is None  # no spread at all
+
+
+def test_one_run_on_a_side_uses_the_pooled_t() -> None:
+    a, b = [100.0], [110.0, 112.0, 108.0]
+    res = inference.two_sample(a, b, log=False)
+    ref = scipy.stats.ttest_ind(b, a, equal_var=True)
+    assert res.p_value == pytest.approx(ref.pvalue, rel=1e-6)
+    assert "pooled" in res.method and res.df == 2
+
+
+def test_minimum_detectable_effect_and_replicates_needed() -> None:
+    # power of a two-sided t test at the returned effect is about 80 % (noncentral t)
+    for n in (3, 5, 10):
+        mde = inference.detectable(1.0, n, n)
+        df, nc = 2 * n - 2, mde / math.sqrt(2 / n)
+        crit = scipy.stats.t.ppf(0.975, df)
+        power = scipy.stats.nct.sf(crit, df, nc) + scipy.stats.nct.cdf(-crit, df, nc)
+        assert 0.77 < power < 0.83, (n, power)
+    n = inference.replicates_needed(0.5, 1.0)
+    assert inference.detectable(1.0, n, n) <= 0.5 < inference.detectable(1.0, n - 1, n - 1)
+    assert inference.replicates_needed(1e-9, 1.0) is None  # more than MAX_REPLICATES
+    assert inference.detectable(1.0, 1, 1) is None
+
+
+def test_holm_adjustment_by_hand() -> None:
+    assert inference.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert inference.holm([0.5]) == [0.5]
+    assert inference.holm([0.2, 0.9, 0.001, 0.5]) == pytest.approx([0.6, 1.0, 0.004, 1.0])
 
 
 def _ar1(rng: random.Random, n: int, mean: float, phi: float, sd: float) -> list[float]:
@@ -104,19 +139,37 @@ def _ar1(rng: random.Random, n: int, mean: float, phi: float, sd: float) -> list
     return out
 
 
+def _pairs(rates: list[float]) -> tuple[list[float], list[float]]:
+    return [1.0] * len(rates), [1.0 / r for r in rates]
+
+
+def test_iid_bootstrap_se_agrees_with_scipy() -> None:
+    rng = random.Random(11)
+    rates = _sample(rng, 200, 100.0, 8.0)
+    ours = resample.log_se([_pairs(rates)], resample.rate, block=1, resamples=2000)
+    ref = scipy.stats.bootstrap((np.array(rates),), lambda x: np.log(1 / np.mean(1 / x)),
+                                n_resamples=2000, random_state=0).standard_error
+    assert ours == pytest.approx(ref, rel=0.1)
+
+
 def test_block_bootstrap_of_correlated_records_is_wider_than_iid() -> None:
     rng = random.Random(2)
-    a, b = _ar1(rng, 600, 100.0, 0.9, 2.0), _ar1(rng, 600, 125.0, 0.9, 2.0)
-    block = stats.block_bootstrap_two_sample_ci(a, b, stats.ratio_of_medians)
-    iid = stats.bootstrap_two_sample_ci(a, b, stats.ratio_of_medians, resamples=2000)
-    assert block[0] < 1.25 < block[1]
-    assert block[0] > 1.0
-    assert block[1] - block[0] > 1.5 * (iid[1] - iid[0])
+    rates = _ar1(rng, 600, 100.0, 0.9, 2.0)
+    block = resample.log_se([_pairs(rates)], resample.rate)
+    iid = resample.log_se([_pairs(rates)], resample.rate, block=1)
+    assert block > 1.5 * iid
 
 
-def test_block_bootstrap_coarsens_long_series() -> None:
-    values = list(range(1000))
-    assert len(stats.coarsen(values, 400)) <= 400
-    assert stats.coarsen(values, 400)[0] == pytest.approx(1.0)  # mean of 0, 1, 2
-    lo, hi = stats.block_bootstrap_ci([float(v % 7) for v in range(5000)])
-    assert math.isfinite(lo) and lo <= hi
+def test_coarsening_keeps_the_time_weighted_rate_and_the_point_is_inside() -> None:
+    rng = random.Random(4)
+    rates = [rng.uniform(50, 150) for _ in range(5000)]
+    work = [float(rng.randint(1, 5)) for _ in rates]
+    time = [w / r for w, r in zip(work, rates, strict=True)]
+    w2, t2 = resample.coarsen_pairs(work, time, 400)
+    assert len(w2) <= 400
+    assert resample.rate(w2, t2) == pytest.approx(resample.rate(work, time), rel=1e-12)
+    point = resample.rate(work, time)
+    se = resample.log_se([(work, time)], resample.rate)
+    lo, hi = resample.within_run_interval(point, se)
+    assert lo < point < hi
+    assert resample.log_se([([1.0] * 3, [1.0] * 3)], resample.rate) is None

@@ -66,3 +66,75 @@ def test_replicated_quickstart_gives_intervals_and_gates_decide_the_exit_code(tm
     assert "FAIL accuracy_delta >= 0.5" in again.stdout
     bad = _abtui("report", str(run), "--gate", "speed >= 1", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _write_spec(tmp_path: Path, name: str, body: str) -> Path:
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(f"name: {name}\nbackend: local\nworkdir: {REPO}\n"
+                 "command: [python, -u, runners/train.py]\nseed: 0\n" + body)
+    return p
+
+
+def test_real_aa_quickstart_is_judged_no_detectable_difference(tmp_path) -> None:
+    """Both arms identical (the quickstart's model, data, optimizer and lr), 3 replicates, real
+    training. One run at a time (no co-run interference): an honest A/A. By calibration this
+    can fail in at most 5 % of runs; here less (loss and accuracy are deterministic per seed,
+    so only throughput can move, and Holm spreads 5 % over three effects)."""
+    spec = _write_spec(tmp_path, "aa", """steps: 300
+replicates: 3
+concurrency: 1
+treatment: [optimizer]
+config: {model: mlp, hidden: 128, dataset: digits, batch_size: 128, device: cpu, threads: 1,
+         log_interval: 10, eval_interval: 100, optimizer: sgd, lr: 0.02}
+arms:
+  a: {config: {}}
+  b: {config: {}}
+""")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    [cmp] = report["comparisons"]
+    for name in ("throughput_ratio", "loss_delta", "accuracy_delta"):
+        m = cmp["metrics"][name]
+        assert m["calibrated"] is True and m["significant"] is False, (name, m)
+        lo, hi = m["ci"]
+        null = 1.0 if m["kind"] == "ratio" else 0.0
+        assert lo <= null <= hi and lo <= m["value"] <= hi, (name, m)
+    tp = cmp["metrics"]["throughput_ratio"]
+    assert tp["mde"] > 0 and tp["family"] == 3
+    summary = report["verdict"]["summary"]
+    assert "no detectable difference (smallest detectable throughput change ±" in summary
+    assert "(significant" not in summary
+    md = (run / "report.md").read_text()
+    assert "smallest change detectable at 80 % power" in md and "Holm" in md
+    assert "no detectable difference" in out.stdout
+
+
+def test_real_stall_comes_out_slower_by_the_stalled_time(tmp_path) -> None:
+    """One arm's input pipeline stalls 300 ms every 200 steps (5 % of its logged intervals):
+    time-weighted throughput must show it slower end to end; the median rate would not."""
+    spec = _write_spec(tmp_path, "stall", """steps: 1000
+treatment: [data_stall_every, data_stall_ms]
+config: {model: mlp, hidden: 128, dataset: digits, batch_size: 128, device: cpu, threads: 1,
+         log_interval: 10, eval_interval: 1000, optimizer: sgd, lr: 0.02}
+arms:
+  smooth: {config: {data_stall_every: 0, data_stall_ms: 0}}
+  stalls: {config: {data_stall_every: 200, data_stall_ms: 300}}
+""")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    [smooth], [stalls] = report["arms"]["smooth"]["runs"], report["arms"]["stalls"]["runs"]
+    tp = report["comparisons"][0]["metrics"]["throughput_ratio"]
+    # steady state (steps 101-1000) holds 5 stalls of 0.3 s: the expected ratio from the
+    # smooth arm's own speed
+    steady_s = 900 * 128 / smooth["throughput"]
+    expected = steady_s / (steady_s + 5 * 0.3)
+    assert tp["value"] == pytest.approx(expected, rel=0.12), (tp, expected)
+    assert tp["value"] < 0.9
+    assert stalls["throughput_median"] / smooth["throughput_median"] > 0.85  # what median saw
+    assert tp["significant"] is None  # one run per arm: never a verdict

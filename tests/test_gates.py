@@ -13,7 +13,8 @@ def report(**arms: dict) -> dict:
     comps = []
     for arm, metrics in arms.items():
         comps.append({"arm": arm, "baseline": "A", "metrics": {
-            name: {"value": v, "ci": list(ci) if ci else None, "note": None}
+            name: {"value": v, "ci": list(ci) if ci else None, "note": None,
+                   "calibrated": bool(ci)}
             for name, (v, ci) in metrics.items()}})
     return {"spec": {"baseline": "A"}, "comparisons": comps}
 
@@ -65,12 +66,26 @@ def test_gate_passes_on_the_point_but_fails_on_the_bound() -> None:
     assert res.line == "FAIL throughput_ratio >= 0.97 (B: 1.01, CI lower 0.95)"
 
 
-def test_upper_bound_for_less_than_and_point_without_interval() -> None:
+def test_upper_bound_for_less_than_and_no_calibrated_interval_fails_closed() -> None:
     rep = report(B={"memory_ratio": (0.90, (0.85, 0.96)), "loss_delta": (0.002, None)})
     mem, loss = evaluate_gates(rep, ["memory_ratio <= 0.95", "loss_delta <= 0.01"])
     assert not mem.passed and mem.checks[0].used == "ci_upper"
+    assert not loss.passed and loss.checks[0].used == "not calibrated"
+    assert loss.line.startswith("FAIL loss_delta <= 0.01 (B: 0.002, failed closed: no calibrated "
+                                "interval (n = 1: run-to-run variation not measured)")
+    assert "--gate-point" in loss.line
+    [loss] = evaluate_gates(rep, ["loss_delta <= 0.01"], point=True)
     assert loss.passed and loss.checks[0].used == "point"
-    assert loss.line.startswith("PASS loss_delta <= 0.01 (B: 0.002, point estimate")
+    assert loss.line.startswith("PASS loss_delta <= 0.01 (B: 0.002, point estimate (--gate-point")
+
+
+def test_a_within_run_interval_is_not_gated_on() -> None:
+    rep = report(B={"throughput_ratio": (1.30, (1.25, 1.35))})
+    rep["comparisons"][0]["metrics"]["throughput_ratio"]["calibrated"] = False  # n = 1
+    [res] = evaluate_gates(rep, ["throughput_ratio >= 0.97"])
+    assert not res.passed and res.checks[0].used == "not calibrated"
+    [res] = evaluate_gates(rep, ["throughput_ratio >= 0.97"], point=True)
+    assert res.passed and res.checks[0].bound == 1.30
 
 
 def test_a_gate_without_arm_must_hold_for_every_arm_and_can_name_one() -> None:

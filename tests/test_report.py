@@ -24,14 +24,16 @@ TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "g
             "spec", "arms", "comparisons", "gates", "findings", "fairness", "telemetry",
             "failed_runs", "environment", "notes", "charts", "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
-            "warmup_cutoff_step", "throughput_median", "throughput_records", "step_time_p50_ms",
+            "warmup_cutoff_step", "throughput", "throughput_median", "throughput_records",
+            "warmup_fallback", "stationarity", "step_time_p50_ms",
             "step_time_p95_ms", "peak_memory", "memory_metric", "memory_unit",
             "final_loss_smoothed", "final_loss_raw", "accuracy_best", "accuracy_final",
             "wall_time_s", "wall_time_source", "steps_to_target_loss", "time_to_target_loss_s",
             "steps_to_target_accuracy", "time_to_target_accuracy_s", "energy_j", "samples",
             "energy_per_sample_j", "oddities"}
-EFFECT_KEYS = {"value", "ci", "n", "method", "significant", "p_value", "baseline_value",
-               "arm_value", "note", "kind", "higher_is_better"}
+EFFECT_KEYS = {"value", "ci", "n", "method", "significant", "p_value", "p_adjusted", "family",
+               "calibrated", "mde", "replicates_needed", "baseline_value", "arm_value", "note",
+               "kind", "higher_is_better"}
 METRICS = {"throughput_ratio", "step_time_ratio", "memory_ratio", "loss_delta", "accuracy_delta",
            "time_to_target_ratio"}
 
@@ -165,11 +167,15 @@ def test_single_run_per_arm_says_n1(tmp_path: Path) -> None:
     report = build_report(Experiment.attach(rd.root, follow=False),
                           gates=["throughput_ratio >= 1.1", "loss_delta <= 0.05"])
     comp = report["comparisons"][0]
-    assert comp["metrics"]["throughput_ratio"]["ci"] is not None
-    assert comp["metrics"]["throughput_ratio"]["method"].startswith("n = 1")
+    tp = comp["metrics"]["throughput_ratio"]
+    assert tp["ci"] is not None and tp["calibrated"] is False and tp["significant"] is None
+    assert tp["method"].startswith("n = 1: within-run noise only")
     assert comp["metrics"]["loss_delta"]["ci"] is None
-    assert any("n = 1: no interval for quality metrics" in n for n in report["notes"])
-    assert [g["checks"][0]["used"] for g in report["gates"]] == ["ci_lower", "point"]
+    assert any("run-to-run variation not measured" in n for n in report["notes"])
+    # gates fail closed with n = 1, and say why
+    assert [g["checks"][0]["used"] for g in report["gates"]] == ["not calibrated"] * 2
+    assert all(not g["passed"] and "--gate-point" in g["line"] for g in report["gates"])
+    assert "significant" not in report["verdict"]["summary"]
     assert report["charts"]["gpu"] == {} and report["charts"]["loss"]["A"]["lo"] is None
     paths = write_reports(rd, report)
     assert "n = 1" in paths["md"].read_text()

@@ -1,24 +1,28 @@
 """Effects of a treatment arm against the baseline: ratios and deltas with their intervals.
 
-With replicates (at least two runs in each arm) every effect gets a percentile-bootstrap
-interval over the per-run values and a Welch t-test p-value. With one run per arm only
-throughput and step time get an interval (a moving-block bootstrap over the run's
-steady-state records); quality metrics (loss, accuracy, time to target) and peak memory
-are single numbers and say so.
+With replicates (runs on both sides, at least three in all) every effect gets a t interval
+and p-value from ``abtui.compare.inference`` (Welch on log values for ratios, on values for
+deltas), a minimum detectable effect from the observed run-to-run spread and, when it is
+not significant, the replicates that would detect the observed effect. ``significant`` is
+decided later, across the family of effects the verdict states (Holm, ``adjust_family``).
+
+With one run per arm nothing is significant: throughput gets a within-run interval
+(block bootstrap of its records), labelled as within-run noise only and marked
+``calibrated: false``; every other effect is a single number per arm and says so.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.compare import stats
+from abtui.compare import inference, resample, stats
 from abtui.compare.summary import RunSummary, usable_runs
 
-__all__ = ["EFFECTS", "GATE_METRICS", "Comparison", "Effect", "compare_arm", "compare_effect",
-           "time_target_source", "usable_runs"]
+__all__ = ["EFFECTS", "GATE_METRICS", "HEADLINE", "N1_WARNING", "Comparison", "Effect",
+           "adjust_family", "compare_arm", "compare_effect", "time_target_source", "usable_runs"]
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,13 @@ class EffectKind:
     ratio: bool  # ratio arm / baseline, else difference arm - baseline
     higher_is_better: bool
     label: str
-    quality: bool = False  # quality metrics get no interval with n = 1
-    samples: str | None = None  # per-record series for the n = 1 block bootstrap
+    quality: bool = False
+    within_run: bool = False  # n = 1: a within-run interval from the (work, time) records
 
 
 EFFECTS: dict[str, EffectKind] = {e.name: e for e in (
-    EffectKind("throughput_ratio", "throughput_median", True, True, "throughput",
-               samples="throughput"),
-    EffectKind("step_time_ratio", "step_time_p50_ms", True, False, "step time p50",
-               samples="step_time_ms"),
+    EffectKind("throughput_ratio", "throughput", True, True, "throughput", within_run=True),
+    EffectKind("step_time_ratio", "step_time_p50_ms", True, False, "step time p50"),
     EffectKind("memory_ratio", "peak_memory", True, False, "peak memory"),
     EffectKind("loss_delta", "final_loss_smoothed", False, False, "final loss", quality=True),
     EffectKind("accuracy_delta", "accuracy_final", False, True, "accuracy", quality=True),
@@ -48,17 +50,24 @@ EFFECTS: dict[str, EffectKind] = {e.name: e for e in (
 
 #: Names a gate may use, in report order.
 GATE_METRICS: tuple[str, ...] = tuple(EFFECTS)
+#: The effects the verdict line states (with the gated ones, the family Holm controls).
+HEADLINE: tuple[str, ...] = ("throughput_ratio", "loss_delta", "accuracy_delta")
 
-METHOD_REPLICATES = (f"percentile bootstrap over runs ({stats.RESAMPLES} resamples, seed "
-                     f"{stats.SEED}); Welch t-test")
-METHOD_RECORDS = (f"n = 1: circular moving-block bootstrap (blocks of about sqrt(n) records, "
-                  f"{stats.RESAMPLES // 2} resamples, seed {stats.SEED}) of the ratio of "
-                  "medians over steady-state records")
+N1_WARNING = ("n = 1: within-run noise only; run-to-run variation not measured \u2014 "
+              "use replicates \u2265 3")
+METHOD_WITHIN_RUN = (f"n = 1: within-run noise only: circular moving-block bootstrap of the "
+                     f"steady-state records (blocks of about sqrt(n), {resample.RESAMPLES} "
+                     f"resamples, seed {resample.SEED}), log-normal interval around the point")
 
 
 @dataclass
 class Effect:
-    """One effect of one arm against the baseline. ``ci`` is a 95 % interval or None."""
+    """One effect of one arm against the baseline. ``ci`` is a 95 % interval or None.
+
+    ``calibrated`` says whether the interval and p-value measure run-to-run variation
+    (replicates) or not (n = 1, within-run noise only); ``mde`` is the smallest change this
+    design detects at 80 % power (relative for ratios, in the metric's units for deltas).
+    """
 
     metric: str
     value: float | None
@@ -67,6 +76,11 @@ class Effect:
     method: str | None = None
     significant: bool | None = None
     p_value: float | None = None
+    p_adjusted: float | None = None
+    family: int | None = None
+    calibrated: bool | None = None
+    mde: float | None = None
+    replicates_needed: int | None = None
     baseline_value: float | None = None
     arm_value: float | None = None
     note: str | None = None
@@ -77,6 +91,8 @@ class Effect:
         return {
             "value": self.value, "ci": list(self.ci) if self.ci else None, "n": dict(self.n),
             "method": self.method, "significant": self.significant, "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted, "family": self.family, "calibrated": self.calibrated,
+            "mde": self.mde, "replicates_needed": self.replicates_needed,
             "baseline_value": self.baseline_value, "arm_value": self.arm_value,
             "note": self.note, "kind": "ratio" if kind.ratio else "delta",
             "higher_is_better": kind.higher_is_better,
@@ -92,15 +108,41 @@ def _values(runs: Sequence[RunSummary], key: str) -> list[float]:
     return out
 
 
-def _clean_ci(ci: tuple[float, float]) -> tuple[float, float] | None:
-    return ci if all(math.isfinite(x) for x in ci) else None
+def _geomean(values: Sequence[float]) -> float:
+    return math.exp(stats.mean([math.log(v) for v in values]))
 
 
-def _significant(ci: tuple[float, float] | None, ratio: bool) -> bool | None:
-    if ci is None:
-        return None
-    null = 1.0 if ratio else 0.0
-    return ci[0] > null or ci[1] < null
+def _replicated(eff: Effect, kind: EffectKind, a: list[float], b: list[float]) -> None:
+    """Fill ``eff`` from the t procedure over per-run values (both sides non-empty)."""
+    res = inference.two_sample(a, b, log=kind.ratio)
+    if res is None:
+        eff.note = (f"non-positive {kind.label} values: no ratio interval" if kind.ratio
+                    else "too few runs for an interval")
+        return
+    eff.value, eff.ci, eff.p_value = res.estimate, (res.lo, res.hi), res.p_value
+    eff.calibrated, eff.method = True, res.method
+    if kind.ratio:
+        eff.baseline_value, eff.arm_value = _geomean(a), _geomean(b)
+    if res.sd is not None:
+        mde = inference.detectable(res.sd, res.n_a, res.n_b)
+        eff.mde = None if mde is None else inference.mde_natural(mde, kind.ratio)
+        d = math.log(res.estimate) if kind.ratio else res.estimate
+        if not res.significant:
+            eff.replicates_needed = inference.replicates_needed(d, res.sd)
+    eff.significant = res.significant  # before adjustment across the family
+
+
+def _within_run(eff: Effect, base: RunSummary, arm: RunSummary) -> None:
+    pairs = [(r.samples.get("throughput_work", []), r.samples.get("throughput_time", []))
+             for r in (base, arm)]
+    se = resample.log_se(pairs, resample.rate)
+    eff.calibrated = False
+    if se is None or eff.value is None:
+        eff.note = N1_WARNING + " (too few steady-state records for a within-run interval)"
+        return
+    eff.ci = resample.within_run_interval(eff.value, se)
+    eff.method = METHOD_WITHIN_RUN
+    eff.note = N1_WARNING
 
 
 def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[RunSummary],
@@ -125,32 +167,29 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         return eff
     ma, mb = stats.mean(a), stats.mean(b)
     eff.baseline_value, eff.arm_value = ma, mb
-    if kind.ratio:
-        if ma == 0:
-            eff.note = f"baseline {kind.label} is 0: no ratio"
-            return eff
-        eff.value = mb / ma
+    if kind.ratio and ma == 0:
+        eff.note = f"baseline {kind.label} is 0: no ratio"
+        return eff
+    eff.value = mb / ma if kind.ratio else mb - ma
+    if len(a) + len(b) >= 3:
+        _replicated(eff, kind, a, b)
+    elif kind.within_run:
+        _within_run(eff, base[0], arm[0])
     else:
-        eff.value = mb - ma
-    if len(a) >= 2 and len(b) >= 2:
-        stat = stats.ratio_of_means if kind.ratio else stats.difference_of_means
-        eff.ci = _clean_ci(stats.bootstrap_two_sample_ci(a, b, stat))
-        eff.p_value = stats.welch_t_test(b, a).p_value
-        eff.method = METHOD_REPLICATES
-    elif len(base) == 1 and len(arm) == 1 and kind.samples:
-        sa, sb = base[0].samples.get(kind.samples, []), arm[0].samples.get(kind.samples, [])
-        if len(sa) >= 2 and len(sb) >= 2:
-            eff.ci = _clean_ci(stats.block_bootstrap_two_sample_ci(sa, sb, stats.ratio_of_medians))
-            eff.method = METHOD_RECORDS
-        else:
-            eff.note = "n = 1 and too few steady-state records for an interval"
-    elif len(a) == 1 and len(b) == 1:
-        eff.note = ("n = 1: no interval for quality metrics" if kind.quality
-                    else "n = 1: a single value per arm, no interval")
-    else:
-        eff.note = "fewer than 2 runs on one side: no interval"
-    eff.significant = _significant(eff.ci, kind.ratio)
+        eff.calibrated = False
+        eff.note = ("n = 1: a single value per arm, no interval; run-to-run variation not "
+                    "measured \u2014 use replicates \u2265 3")
     return eff
+
+
+def adjust_family(effects: Iterable[Effect], alpha: float = inference.ALPHA) -> int:
+    """Holm's method over ``effects`` that have a p-value: sets ``p_adjusted``, ``family``
+    and ``significant`` (adjusted p < alpha) on each; returns the family size."""
+    tested = [e for e in effects if e.p_value is not None and e.calibrated]
+    adjusted = inference.holm([e.p_value for e in tested if e.p_value is not None])
+    for e, p in zip(tested, adjusted, strict=True):
+        e.p_adjusted, e.family, e.significant = p, len(tested), p < alpha
+    return len(tested)
 
 
 @dataclass
@@ -201,8 +240,15 @@ def compare_arm(base_runs: Sequence[RunSummary], arm_runs: Sequence[RunSummary],
         effects[name] = compare_effect(kind, base, treated, source)
     notes = left_base + left_arm
     if len(base) == 1 and len(treated) == 1:
-        notes.append("n = 1: no interval for quality metrics (loss, accuracy, time to target); "
-                     "throughput and step time intervals come from the records of one run each")
+        notes.append(N1_WARNING + ": nothing is called significant; the throughput interval "
+                     "is within-run noise only, the other effects are single values")
+    for r in (*base, *treated):
+        st = r.metrics.get("stationarity") or {}
+        if st.get("note"):
+            notes.append(f"{r.run_id}: {st['note']}")
+        if r.metrics.get("warmup_fallback"):
+            notes.append(f"{r.run_id}: the warm-up rule left no records; every record but the "
+                         "first was used")
     return Comparison(arm, baseline, effects,
                       {"baseline": [r.run_id for r in base], "arm": [r.run_id for r in treated]},
                       notes)

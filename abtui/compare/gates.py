@@ -1,9 +1,13 @@
 """Pass/fail gates for CI: ``throughput_ratio >= 0.97``, ``B.accuracy_delta >= -0.005``.
 
-A gate without an arm must hold for every compared arm. Where an effect has a confidence
-interval the gate checks its bound, not only the point estimate: the lower bound for
-``>=`` / ``>``, the upper bound for ``<=`` / ``<``. A gate whose metric has no value
-(no data, target never reached) fails: a gate cannot pass on missing evidence.
+A gate without an arm must hold for every compared arm. A gate checks the bound of the
+effect's calibrated 95 % interval (replicates on both sides), not only the point estimate:
+the lower bound for ``>=`` / ``>``, the upper bound for ``<=`` / ``<``.
+
+A gate fails closed when it cannot be checked on evidence: a metric with no value (no
+data, target never reached), or an effect with no calibrated interval (one run per arm:
+run-to-run variation not measured). ``point=True`` (``--gate-point``, spec ``gate_point``)
+asks explicitly to gate the point estimate in that case; the line then says so.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ class GateCheck:
     arm: str
     value: float | None
     bound: float | None
-    used: str  # "ci_lower", "ci_upper", "point" or "no value"
+    used: str  # "ci_lower", "ci_upper", "point", "no value" or "not calibrated"
     passed: bool
     note: str | None = None
 
@@ -94,12 +98,14 @@ class GateCheck:
         if self.value is None:
             return f"{self.arm}: no value" + (f" ({self.note})" if self.note else "")
         text = f"{self.arm}: {self.value:.4g}"
+        if self.used == "not calibrated":
+            return text + f", {self.note}"
         if self.used == "ci_lower":
             text += f", CI lower {self.bound:.4g}"
         elif self.used == "ci_upper":
             text += f", CI upper {self.bound:.4g}"
         else:
-            text += ", point estimate (no interval)"
+            text += ", point estimate (--gate-point: no calibrated interval)"
         return text
 
 
@@ -127,24 +133,33 @@ class GateResult:
         }
 
 
-def check_effect(gate: Gate, arm: str, effect: Mapping[str, Any] | None) -> GateCheck:
+NOT_CALIBRATED = ("failed closed: no calibrated interval (n = 1: run-to-run variation not "
+                  "measured); use replicates \u2265 3, or --gate-point to gate the point estimate")
+
+
+def check_effect(gate: Gate, arm: str, effect: Mapping[str, Any] | None,
+                 point: bool = False) -> GateCheck:
     """Check one gate against one arm's effect (the report's ``metrics[name]`` dict)."""
     effect = effect or {}
     value = effect.get("value")
     if value is None:
         return GateCheck(arm, None, None, "no value", False, effect.get("note"))
     ci = effect.get("ci")
-    if ci and len(ci) == 2 and None not in ci:
+    if effect.get("calibrated") and ci and len(ci) == 2 and None not in ci:
         lower = gate.op in (">=", ">")
         bound, used = (ci[0], "ci_lower") if lower else (ci[1], "ci_upper")
-    else:
+    elif point:
         bound, used = value, "point"
+    else:
+        return GateCheck(arm, value, None, "not calibrated", False, NOT_CALIBRATED)
     return GateCheck(arm, value, bound, used, bool(_OPS[gate.op](bound, gate.threshold)))
 
 
-def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str]) -> list[GateResult]:
+def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str],
+                   point: bool = False) -> list[GateResult]:
     """Check gates against a report's comparisons (``report["comparisons"]``).
 
+    ``point``: gate the point estimate where no calibrated interval exists (else fail).
     A gate naming an arm that is not compared (the baseline, or a typo) raises ``GateError``.
     """
     comparisons = {c["arm"]: c for c in report.get("comparisons", [])}
@@ -157,7 +172,7 @@ def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str]) -> li
             raise GateError(f"gate {gate.text!r}: {gate.arm!r} {why}; compared arms: "
                             f"{', '.join(comparisons) or 'none'}")
         arms = [gate.arm] if gate.arm else list(comparisons)
-        checks = [check_effect(gate, a, comparisons[a].get("metrics", {}).get(gate.metric))
+        checks = [check_effect(gate, a, comparisons[a].get("metrics", {}).get(gate.metric), point)
                   for a in arms]
         results.append(GateResult(gate, bool(checks) and all(c.passed for c in checks), checks))
     return results

@@ -1,23 +1,18 @@
-"""Small, dependency-free statistics: EMA, percentiles, Welch's t-test, bootstrap intervals.
+"""Small, dependency-free statistics: EMA, percentiles, Student's t distribution, Welch's test.
 
-Everything is plain Python over sequences of floats (the monitor does not depend on numpy
-or scipy). Random resampling uses ``random.Random(seed)`` so a report is reproducible:
-the same run directory always gives the same intervals.
+Plain Python over sequences of floats: the monitor does not depend on numpy or scipy, and
+the few distribution functions it needs (t tail and quantile) are short. Intervals and
+power built on them are in ``abtui.compare.inference``; resampling in ``resample``.
 """
 
 from __future__ import annotations
 
 import math
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONFIDENCE = 0.95
-RESAMPLES = 4000
-SEED = 0
-BLOCK_MAX_POINTS = 400  # longer series are averaged in consecutive groups first (speed)
-
-Statistic = Callable[[Sequence[float]], float]
 
 
 # ---- descriptive -----------------------------------------------------------------------
@@ -138,6 +133,35 @@ def t_sf(t: float, df: float) -> float:
     return tail if t > 0 else 1.0 - tail
 
 
+def t_pdf(t: float, df: float) -> float:
+    """Density of Student's t with ``df`` degrees of freedom."""
+    log_c = (math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi))
+    return math.exp(log_c - (df + 1) / 2 * math.log1p(t * t / df))
+
+
+@lru_cache(maxsize=4096)
+def t_ppf(q: float, df: float) -> float:
+    """Quantile of Student's t with ``df`` degrees of freedom (inverse of ``1 - t_sf``).
+
+    Newton's method on the upper tail from t = 0: the tail is convex and decreasing for
+    t > 0, so every step lands at or left of the root and the iteration cannot overshoot.
+    """
+    if not 0 < q < 1 or not df > 0:
+        raise ValueError(f"t_ppf needs 0 < q < 1 and df > 0, got q={q}, df={df}")
+    if q == 0.5:
+        return 0.0
+    if q < 0.5:
+        return -t_ppf(1.0 - q, df)
+    tail = 1.0 - q
+    t = 0.0
+    for _ in range(500):
+        step = (t_sf(t, df) - tail) / t_pdf(t, df)
+        t += step
+        if abs(step) <= 1e-13 * max(1.0, abs(t)):
+            break
+    return t
+
+
 @dataclass(frozen=True)
 class WelchTest:
     """Welch's unequal-variance t-test of mean(a) - mean(b); two-sided p-value."""
@@ -167,132 +191,3 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> WelchTest:
     df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1))
     p = 2.0 * t_sf(abs(t), df)
     return WelchTest(t, df, min(1.0, p))
-
-
-# ---- bootstrap ---------------------------------------------------------------------------
-def _interval(stats: list[float], confidence: float) -> tuple[float, float]:
-    tail = (1.0 - confidence) / 2.0 * 100.0
-    finite = [s for s in stats if math.isfinite(s)]
-    if not finite:
-        return (math.nan, math.nan)
-    return (percentile(finite, tail), percentile(finite, 100.0 - tail))
-
-
-def bootstrap_ci(values: Sequence[float], statistic: Statistic = mean, *,
-                 resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
-                 seed: int = SEED) -> tuple[float, float]:
-    """Percentile-bootstrap interval of ``statistic`` over one sample (resampled with replacement)."""
-    if not values:
-        raise ValueError("bootstrap of no values")
-    rng = random.Random(seed)
-    n = len(values)
-    stats = [statistic(rng.choices(values, k=n)) for _ in range(resamples)]
-    return _interval(stats, confidence)
-
-
-def bootstrap_two_sample_ci(a: Sequence[float], b: Sequence[float],
-                            statistic: Callable[[Sequence[float], Sequence[float]], float], *,
-                            resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
-                            seed: int = SEED) -> tuple[float, float]:
-    """Percentile-bootstrap interval of ``statistic(a, b)``, each sample resampled independently.
-
-    This is what ``scipy.stats.bootstrap((a, b), statistic, paired=False,
-    method="percentile")`` computes (with its own random numbers).
-    """
-    if not a or not b:
-        raise ValueError("bootstrap of an empty sample")
-    rng = random.Random(seed)
-    na, nb = len(a), len(b)
-    stats = []
-    for _ in range(resamples):
-        try:
-            stats.append(statistic(rng.choices(a, k=na), rng.choices(b, k=nb)))
-        except ZeroDivisionError:
-            stats.append(math.nan)
-    return _interval(stats, confidence)
-
-
-def block_length(n: int) -> int:
-    """Block length of the moving-block bootstrap: about the square root of the series length."""
-    return max(1, round(math.sqrt(n)))
-
-
-def _block_resample(rng: random.Random, doubled: list[float], n: int, length: int) -> list[float]:
-    """One circular moving-block resample of the first ``n`` values of ``doubled``
-    (the series followed by its first ``length - 1`` values, so blocks wrap around)."""
-    rand = rng.random
-    out: list[float] = []
-    for _ in range(-(-n // length)):
-        start = int(rand() * n)  # faster than randrange; n is far below 2**53
-        out += doubled[start:start + length]
-    del out[n:]
-    return out
-
-
-def coarsen(values: Sequence[float], max_points: int) -> list[float]:
-    """``values`` averaged in consecutive groups so that at most ``max_points`` remain."""
-    n = len(values)
-    if n <= max_points:
-        return list(values)
-    group = math.ceil(n / max_points)
-    return [math.fsum(values[i:i + group]) / len(values[i:i + group]) for i in range(0, n, group)]
-
-
-def block_bootstrap_two_sample_ci(a: Sequence[float], b: Sequence[float],
-                                  statistic: Callable[[Sequence[float], Sequence[float]], float],
-                                  *, resamples: int = RESAMPLES // 2,
-                                  confidence: float = CONFIDENCE, seed: int = SEED,
-                                  max_points: int = BLOCK_MAX_POINTS) -> tuple[float, float]:
-    """Percentile interval from a circular moving-block bootstrap of two time series.
-
-    Consecutive records of one run are correlated (a slow phase lasts many records), so
-    blocks of about sqrt(n) consecutive records are resampled instead of single records;
-    the interval is then wider and more honest than an i.i.d. bootstrap would give.
-    A series longer than ``max_points`` is first averaged in consecutive groups (which only
-    coarsens the logging interval) to bound the cost.
-    """
-    if not a or not b:
-        raise ValueError("bootstrap of an empty series")
-    a, b = coarsen(a, max_points), coarsen(b, max_points)
-    rng = random.Random(seed)
-    na, nb = len(a), len(b)
-    la, lb = block_length(na), block_length(nb)
-    da, db = list(a) + list(a[: la - 1]), list(b) + list(b[: lb - 1])
-    stats = []
-    for _ in range(resamples):
-        try:
-            stats.append(statistic(_block_resample(rng, da, na, la),
-                                   _block_resample(rng, db, nb, lb)))
-        except ZeroDivisionError:
-            stats.append(math.nan)
-    return _interval(stats, confidence)
-
-
-def block_bootstrap_ci(values: Sequence[float], statistic: Statistic = median, *,
-                       resamples: int = RESAMPLES // 2, confidence: float = CONFIDENCE,
-                       seed: int = SEED, max_points: int = BLOCK_MAX_POINTS) -> tuple[float, float]:
-    """One-series version of ``block_bootstrap_two_sample_ci``."""
-    if not values:
-        raise ValueError("bootstrap of an empty series")
-    values = coarsen(values, max_points)
-    rng = random.Random(seed)
-    n = len(values)
-    length = block_length(n)
-    doubled = values + values[: length - 1]
-    stats = [statistic(_block_resample(rng, doubled, n, length)) for _ in range(resamples)]
-    return _interval(stats, confidence)
-
-
-def ratio_of_means(a: Sequence[float], b: Sequence[float]) -> float:
-    """mean(b) / mean(a): the treatment over the baseline."""
-    return mean(b) / mean(a)
-
-
-def difference_of_means(a: Sequence[float], b: Sequence[float]) -> float:
-    """mean(b) - mean(a): the treatment minus the baseline."""
-    return mean(b) - mean(a)
-
-
-def ratio_of_medians(a: Sequence[float], b: Sequence[float]) -> float:
-    """median(b) / median(a): the treatment over the baseline."""
-    return median(b) / median(a)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.compare import stats
+from abtui.compare import resample, stats
 from abtui.store import ArmState, ArmStatus
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
@@ -24,7 +24,7 @@ ACCURACY = "accuracy"
 
 #: Per-run numeric metrics that are aggregated per arm (mean / sd / min / max).
 AGGREGATED = (
-    "throughput_median", "step_time_p50_ms", "step_time_p95_ms", "peak_memory",
+    "throughput", "throughput_median", "step_time_p50_ms", "step_time_p95_ms", "peak_memory",
     "final_loss_smoothed", "accuracy_best", "accuracy_final", "wall_time_s",
     "time_to_target_loss_s", "steps_to_target_loss", "time_to_target_accuracy_s",
     "steps_to_target_accuracy", "energy_j", "energy_per_sample_j",
@@ -66,6 +66,68 @@ def steady_state(steps: Sequence[float], values: Sequence[float], cutoff_step: f
         return list(values)
     kept = [v for s, v in zip(steps[1:], values[1:], strict=True) if s > cutoff_step]
     return kept or list(values[1:])
+
+
+def steady_pairs(steps: Sequence[float], rates: Sequence[float],
+                 cutoff_step: float) -> tuple[list[float], list[float], bool]:
+    """Steady-state (work, time) per throughput record, and whether the warm-up rule fell back.
+
+    A record's rate covers the steps since the previous record, so its work is that step
+    delta and its time work / rate (in units of one sample's share of a step: the batch
+    size cancels in every ratio). Time-weighted throughput is then sum(work) / sum(time),
+    the harmonic mean of the rates weighted by their steps, in samples/s: a stall inside an
+    interval lowers that interval's rate and counts for all of its time. Records with no
+    positive step delta or no positive finite rate are skipped. The first record never
+    counts (start-up); if the rule leaves nothing, every later record does (fallback).
+    """
+    work: list[float] = []
+    time: list[float] = []
+    for fallback in (False, True):
+        for i in range(1, len(rates)):
+            if not fallback and steps[i] <= cutoff_step:
+                continue
+            dw, r = steps[i] - steps[i - 1], rates[i]
+            if dw > 0 and r > 0 and math.isfinite(r):
+                work.append(dw)
+                time.append(dw / r)
+        if work:
+            return work, time, fallback
+    return work, time, False
+
+
+STATIONARY_CHUNKS = 10  # the steady state in this many consecutive chunks
+STATIONARY_P = 0.01
+STATIONARY_MIN_CHANGE = 0.01  # changes under 1 % are not worth a note
+
+
+def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]:
+    """Whether the steady state is steady: the rate of its first half against its second.
+
+    The steady state is cut into ``STATIONARY_CHUNKS`` consecutive chunks; the log rates of
+    the first five and the last five are compared with Welch's test (chunks of many records
+    are close to independent even when records are not). A change above 1 % with p < 0.01
+    is flagged. ``stationary`` is None with fewer than 20 records.
+    """
+    n = len(work)
+    out: dict[str, Any] = {"stationary": None, "change": None, "p_value": None, "note": None}
+    if n < 2 * STATIONARY_CHUNKS:
+        return out
+    bounds = [round(k * n / STATIONARY_CHUNKS) for k in range(STATIONARY_CHUNKS + 1)]
+    logs = [math.log(resample.rate(work[lo:hi], time[lo:hi]))
+            for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    half = STATIONARY_CHUNKS // 2
+    first = resample.rate(work[:bounds[half]], time[:bounds[half]])
+    second = resample.rate(work[bounds[half]:], time[bounds[half]:])
+    test = stats.welch_t_test(logs[half:], logs[:half])
+    change = second / first - 1
+    out.update(change=change, p_value=test.p_value, stationary=True)
+    if test.p_value < STATIONARY_P and abs(change) > STATIONARY_MIN_CHANGE:
+        out["stationary"] = False
+        pct = f"{change * 100:+.1f} %".replace("-", "\u2212")
+        out["note"] = ("throughput still rising at the end of warm-up (second half of the "
+                       f"steady state {pct} over the first)" if change > 0 else
+                       f"throughput falling during the steady state (second half {pct})")
+    return out
 
 
 def first_crossing(values: Sequence[float], target: float, lower_is_better: bool) -> int | None:
@@ -150,9 +212,13 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
 
     tp = series.get(THROUGHPUT)
     steady_tp = steady_state(tp[0], tp[1], rule.cutoff_step) if tp else []
-    samples["throughput"] = steady_tp
+    work, time, fallback = steady_pairs(tp[0], tp[1], rule.cutoff_step) if tp else ([], [], False)
+    samples["throughput_work"], samples["throughput_time"] = work, time
+    m["throughput"] = resample.rate(work, time) if work else None
     m["throughput_median"] = stats.median(steady_tp) if steady_tp else None
-    m["throughput_records"] = len(steady_tp)
+    m["throughput_records"] = len(work)
+    m["warmup_fallback"] = fallback
+    m["stationarity"] = stationarity(work, time)
 
     st = series.get(STEP_TIME)
     steady_st = steady_state(st[0], st[1], rule.cutoff_step) if st else []
@@ -230,16 +296,22 @@ def aggregate(all_runs: Sequence[RunSummary]) -> dict[str, Any]:
 def throughput_interval(runs: Sequence[RunSummary]) -> dict[str, Any] | None:
     """A 95 % interval of one arm's throughput, for the bars' whiskers.
 
-    Over replicates: percentile bootstrap of the mean of the per-run medians. With one
-    run: moving-block bootstrap of the median over its steady-state records.
+    Over replicates: a t interval of the mean of the per-run (time-weighted) throughputs.
+    With one run: within-run noise only (moving-block bootstrap of its records).
     """
-    meds = [v for r in runs if (v := _number(r.metrics.get("throughput_median"))) is not None]
-    if len(meds) >= 2:
-        lo, hi = stats.bootstrap_ci(meds, stats.mean)
-        return {"lo": lo, "hi": hi, "method": "bootstrap of the mean over runs"}
-    if len(runs) == 1 and len(runs[0].samples.get("throughput", ())) >= 2:
-        lo, hi = stats.block_bootstrap_ci(runs[0].samples["throughput"], stats.median,
-                                          resamples=1000)
-        return {"lo": lo, "hi": hi,
-                "method": "moving-block bootstrap of the median over steady-state records"}
+    vals = [v for r in runs if (v := _number(r.metrics.get("throughput"))) is not None]
+    if len(vals) >= 2:
+        half = stats.t_ppf(0.975, len(vals) - 1) * stats.stdev(vals) / math.sqrt(len(vals))
+        m = stats.mean(vals)
+        return {"lo": m - half, "hi": m + half, "calibrated": True,
+                "method": f"t interval of the mean over {len(vals)} runs"}
+    if len(runs) == 1 and runs[0].metrics.get("throughput"):
+        pairs = (runs[0].samples.get("throughput_work", []),
+                 runs[0].samples.get("throughput_time", []))
+        se = resample.log_se([pairs], resample.rate)
+        if se is not None:
+            lo, hi = resample.within_run_interval(runs[0].metrics["throughput"], se)
+            return {"lo": lo, "hi": hi, "calibrated": False,
+                    "method": "n = 1: within-run noise only (moving-block bootstrap)"}
     return None
+

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.compare.effects import EFFECTS, Comparison, Effect
+from abtui.compare.effects import EFFECTS, HEADLINE, N1_WARNING, Comparison, Effect
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in the report
 
@@ -45,20 +45,50 @@ def _plain(x: float | None, unit: str = "") -> str:
     return f"{x:.{d}f}{unit}".replace("-", MINUS)
 
 
-def _seeds(eff: Effect) -> str:
-    na, nb = eff.n.get("baseline", 0), eff.n.get("arm", 0)
-    return f"{na} seeds" if na == nb else f"{na} vs {nb} seeds"
+def p_text(p: float | None) -> str:
+    """``p = 0.17`` / ``p < 0.001``."""
+    if p is None:
+        return "p n/a"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+
+
+def runs_text(n: Mapping[str, int]) -> str:
+    """``3 vs 3 runs`` (baseline first)."""
+    return f"{n.get('baseline', 0)} vs {n.get('arm', 0)} runs"
+
+
+def _test_part(eff: Effect) -> str:
+    """``p = 0.17, 2 vs 2 runs; not significant, ...`` for a calibrated effect."""
+    text = f"{p_text(eff.p_value)}"
+    if eff.family and eff.family > 1 and eff.p_adjusted is not None:
+        text += f", Holm-adjusted {p_text(eff.p_adjusted)[2:]} over {eff.family} effects"
+    text += f", {runs_text(eff.n)}; "
+    text += "significant" if eff.significant else "not significant"
+    return text
+
+
+def _power_part(eff: Effect, ratio: bool, scale: float = 1.0, unit: str = "",
+                decimals: int = 1) -> str:
+    """``; smallest change detectable at 80 % power ±4.1 %; about 7 runs per arm ...``."""
+    if eff.mde is None or eff.significant:
+        return ""
+    if ratio:
+        mde = f"\u00b1{abs(eff.mde) * 100:.{decimals}f} %"
+    else:
+        mde = f"\u00b1{abs(eff.mde) * scale:.{decimals}f}{unit}"
+    text = f"; smallest change detectable at 80 % power {mde}"
+    if eff.replicates_needed:
+        text += f"; about {eff.replicates_needed} runs per arm would detect the observed effect"
+    elif eff.value is not None and eff.value != (1.0 if ratio else 0.0):
+        text += "; the observed effect would need more than 1000 runs per arm"
+    return text
 
 
 def _interval_part(eff: Effect, fmt_lo: str, fmt_hi: str, unit: str) -> str:
     assert eff.ci is not None
-    text = f"95 % CI {fmt_lo}\u2026{fmt_hi}{unit}"
-    if eff.method and eff.method.startswith("n = 1"):
-        text += ", n = 1: block bootstrap over records"
-    if not eff.significant:
-        text += (f", not significant with {_seeds(eff)}" if eff.n.get("arm", 0) > 1
-                 else ", not significant")
-    return text
+    if not eff.calibrated:
+        return f"within-run 95 % CI {fmt_lo}\u2026{fmt_hi}{unit}; {eff.note or N1_WARNING}"
+    return f"95 % CI {fmt_lo}\u2026{fmt_hi}{unit}, {_test_part(eff)}"
 
 
 def _is_fraction(*values: float | None) -> bool:
@@ -78,7 +108,8 @@ def effect_sentence(eff: Effect, *, target_text: str = "time to target") -> str 
         head = f"{label} {signed(pct, d)} %"
         if eff.ci:
             lo, hi = ((c - 1) * 100 for c in eff.ci)
-            return f"{head} ({_interval_part(eff, signed(lo, d), signed(hi, d), ' %')})"
+            return (f"{head} ({_interval_part(eff, signed(lo, d), signed(hi, d), ' %')}"
+                    f"{_power_part(eff, True, decimals=max(d, 1))})")
         detail = f"{_plain(eff.baseline_value)} \u2192 {_plain(eff.arm_value)}"
         if eff.metric == "memory_ratio":
             detail += " MB"
@@ -96,7 +127,8 @@ def effect_sentence(eff: Effect, *, target_text: str = "time to target") -> str 
     head = f"{label} {signed(value, d)}{unit}"
     if eff.ci:
         lo, hi = (c * scale for c in eff.ci)
-        return f"{head} ({_interval_part(eff, signed(lo, d), signed(hi, d), unit)})"
+        return (f"{head} ({_interval_part(eff, signed(lo, d), signed(hi, d), unit)}"
+                f"{_power_part(eff, False, scale, unit, d)})")
     return f"{head} ({eff.note or 'no interval'})"
 
 
@@ -111,27 +143,52 @@ def comparison_sentences(comp: Comparison, *, target_text: str = "time to target
     return out
 
 
+def _sig_text(m: Mapping[str, Any]) -> str:
+    if not m.get("calibrated"):
+        return ""
+    adjusted = m.get("family") and m["family"] > 1 and m.get("p_adjusted") is not None
+    p = p_text(m["p_adjusted"] if adjusted else m.get("p_value"))
+    p = ("Holm " + p) if adjusted else p
+    return f" (significant, {p})" if m.get("significant") else f" (n.s., {p})"
+
+
 def _headline(comp: Mapping[str, Any]) -> str:
+    """``B vs A (3 vs 3 runs): throughput +3.0 % (n.s., p = 0.17), ...; no detectable
+    difference (smallest detectable throughput change ±4.1 %)``; with n = 1 the figures and
+    the warning that nothing was tested."""
     metrics = comp.get("metrics", {})
     parts = []
-    for name, word in (("throughput_ratio", "throughput"), ("loss_delta", "loss"),
-                       ("accuracy_delta", "accuracy")):
+    calibrated = any((metrics.get(n) or {}).get("calibrated") for n in HEADLINE)
+    n: Mapping[str, int] = {}
+    for name in HEADLINE:
         m = metrics.get(name) or {}
         v = m.get("value")
         if v is None:
             continue
+        n = n or m.get("n") or {}
         if name == "throughput_ratio":
             pct = (v - 1) * 100
-            text = f"{word} {signed(pct, _pct_decimals(pct, m.get('ci')))} %"
+            text = f"throughput {signed(pct, _pct_decimals(pct, m.get('ci')))} %"
         elif name == "accuracy_delta":
             scale = 100 if _is_fraction(m.get("baseline_value"), m.get("arm_value")) else 1
-            text = f"{word} {signed(v * scale, 1)} pp"
+            text = f"accuracy {signed(v * scale, 1)} pp"
         else:
-            text = f"{word} {signed(v, _delta_decimals([v]))}"
-        sig = m.get("significant")
-        text += "" if sig is None else (" (significant)" if sig else " (n.s.)")
-        parts.append(text)
-    return f"{comp.get('arm')} vs {comp.get('baseline')}: " + (", ".join(parts) or "no data")
+            text = f"loss {signed(v, _delta_decimals([v]))}"
+        parts.append(text + _sig_text(m))
+    head = f"{comp.get('arm')} vs {comp.get('baseline')}"
+    if not parts:
+        return head + ": no data"
+    if calibrated:
+        head += f" ({runs_text(n)})"
+    text = f"{head}: " + ", ".join(parts)
+    if not calibrated:
+        return text + f" ({N1_WARNING})"
+    if not any((metrics.get(k) or {}).get("significant") for k in HEADLINE):
+        text += "; no detectable difference"
+        mde = (metrics.get("throughput_ratio") or {}).get("mde")
+        if mde is not None:
+            text += f" (smallest detectable throughput change \u00b1{abs(mde) * 100:.1f} %)"
+    return text
 
 
 def verdict_line(comparisons: Sequence[Mapping[str, Any]], gates: Sequence[Mapping[str, Any]],

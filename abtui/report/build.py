@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abtui.compare import stats
-from abtui.compare.effects import compare_arm, time_target_source
+from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.gates import evaluate_gates, parse_gates
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
 from abtui.compare.verdict import comparison_sentences, verdict_line
@@ -72,6 +71,7 @@ def _spec_summary(exp: Experiment) -> dict[str, Any]:
         "seed": spec.seed, "baseline": spec.baseline_arm, "treatment": list(spec.treatment),
         "target": {"loss": spec.target.loss, "accuracy": spec.target.accuracy},
         "warmup_steps": spec.warmup_steps, "gates": list(spec.gates),
+        "gate_point": bool(getattr(spec, "gate_point", False)),
         "arms": {name: {"config": arm.config, "gpus": list(arm.gpus), "image": arm.image}
                  for name, arm in spec.arms.items()},
     }
@@ -105,6 +105,14 @@ def _gpu_owners(manifest: Mapping[str, Any]) -> dict[int, str]:
     for g, users in runs_on.items():
         arms = sorted({a for _, a in users})
         out[g] = users[0][0] if len(users) == 1 else ", ".join(arms)
+    return out
+
+
+def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
+    """(arm, metric) pairs the verdict states about ``comp``: its headline effects, and the
+    gated metrics of gates that apply to it."""
+    out = {(comp.arm, m) for m in HEADLINE}
+    out |= {(comp.arm, g.metric) for g in gates if g.arm in (None, comp.arm)}
     return out
 
 
@@ -142,13 +150,27 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
              "accuracy final / best are logged values",
              "time to target: first record where the EMA-smoothed curve reaches the target, "
              "seconds from the run's first received line",
-             f"intervals are 95 %: percentile bootstrap ({stats.RESAMPLES} resamples, seed "
-             f"{stats.SEED}) with replicates; with n = 1 a moving-block bootstrap over "
-             "steady-state records (throughput, step time only)"]
+             "throughput is time-weighted: steady-state samples over steady-state time "
+             "(the step-weighted harmonic mean of the logged rates), so stalls count; "
+             "throughput_median is the typical logged rate; step time p50 / p95 are "
+             "percentiles of the logged per-interval step times",
+             "intervals are 95 %: with replicates a Welch t interval (on log values for "
+             "ratios: a ratio of geometric means; on values for deltas), p-value and "
+             "significance from the same test; with n = 1 nothing is tested (throughput: a "
+             "within-run interval, within-run noise only)"]
+    comps = []
     for arm, runs in summaries.items():
         if arm == baseline or baseline not in summaries:
             continue
-        comp = compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline, time_target=ttt)
+        comps.append(compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline,
+                                 time_target=ttt))
+    family_metrics = set(HEADLINE) | {g.metric for g in gate_list}
+    family = adjust_family(e for c in comps for name, e in c.effects.items()
+                           if name in family_metrics and (c.arm, name) in _stated(c, gate_list))
+    if family > 1:
+        notes.append(f"multiple comparisons: significance is Holm-adjusted across the {family} "
+                     "effects the verdict states or gates check (family-wise error rate 5 %)")
+    for comp in comps:
         comp.sentences = comparison_sentences(comp, target_text=target_text)
         comparisons.append(comp.to_dict())
         notes += [n for n in comp.notes if n not in notes]
@@ -188,7 +210,7 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         },
         "verdict": {},
     }
-    results = evaluate_gates(report, gate_list)
+    results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
         "summary": verdict_line(comparisons, report["gates"], fair, failed),

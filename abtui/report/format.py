@@ -10,7 +10,8 @@ MINUS = "\u2212"
 
 #: Per-arm table: (header, aggregate key, unit)
 ARM_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("throughput", "throughput_median", "samples/s"),
+    ("throughput", "throughput", "samples/s"),
+    ("typical rate", "throughput_median", "samples/s"),
     ("step p50", "step_time_p50_ms", "ms"),
     ("step p95", "step_time_p95_ms", "ms"),
     ("peak mem", "peak_memory", "MB"),
@@ -20,7 +21,8 @@ ARM_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("wall", "wall_time_s", ""),
 )
 #: The narrower table of the terminal summary.
-SUMMARY_COLUMNS = tuple(c for c in ARM_COLUMNS if c[1] not in ("step_time_p95_ms", "accuracy_best"))
+SUMMARY_COLUMNS = tuple(c for c in ARM_COLUMNS if c[1] not in ("step_time_p95_ms", "accuracy_best",
+                                                                "throughput_median"))
 
 
 def num(x: Any, digits: int = 4) -> str:
@@ -82,6 +84,50 @@ def ci_text(metric: Mapping[str, Any]) -> str:
     if not ci or None in ci:
         return "\u2013"
     return f"{num(ci[0])} \u2026 {num(ci[1])}"
+
+
+def ci_label(metric: Mapping[str, Any]) -> str:
+    """The interval cell of the effects table: ``[lo … hi]``, marked when within-run only."""
+    text = ci_text(metric)
+    return text + " (within-run)" if text != "\u2013" and not metric.get("calibrated") else text
+
+
+#: Headers of ``effect_row``.
+EFFECT_HEADERS = ["metric", "value", "95 % CI", "p", "Holm p", "significant", "calibrated",
+                  "MDE (80 % power)", "n (base / arm)", "method"]
+
+
+def mde_text(metric: Mapping[str, Any]) -> str:
+    """``±4.1 %`` for a ratio, ``±0.012`` for a delta, '–' without one."""
+    mde = metric.get("mde")
+    if not isinstance(mde, (int, float)):
+        return "\u2013"
+    if metric.get("kind") == "ratio":
+        return f"\u00b1{abs(mde) * 100:.1f} %"
+    return f"\u00b1{num(abs(mde), 2)}"
+
+
+def effect_row(name: str, m: Mapping[str, Any]) -> list[str]:
+    """One row of the effects table (markdown and HTML share it)."""
+    def p(x: Any) -> str:
+        return "\u2013" if x is None else f"{x:.3g}"
+    sig, cal = m.get("significant"), m.get("calibrated")
+    n = m.get("n") or {}
+    return [name, num(m.get("value")), ci_label(m), p(m.get("p_value")), p(m.get("p_adjusted")),
+            "\u2013" if sig is None else ("yes" if sig else "no"),
+            "\u2013" if cal is None else ("yes" if cal else "no (n = 1)"), mde_text(m),
+            f"{n.get('baseline', 0)} / {n.get('arm', 0)}",
+            m.get("method") or m.get("note") or "\u2013"]
+
+
+def run_cells(r: Mapping[str, Any]) -> list[Any]:
+    """run, status, exit, throughput, typical rate, step p50 of one run's metrics."""
+    return [r.get("run_id"), r.get("status"),
+            "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
+            r.get("throughput"), r.get("throughput_median"), r.get("step_time_p50_ms")]
+
+
+RUN_HEADS = ["run", "status", "exit", "throughput", "typical rate", "step p50 ms"]
 
 
 def oddity_total(oddities: Mapping[str, Any] | None) -> int:

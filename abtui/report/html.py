@@ -7,7 +7,17 @@ from html import escape
 from typing import Any
 
 from abtui.report import svg
-from abtui.report.format import arm_headers, arm_rows, ci_text, duration, num, oddity_total
+from abtui.report.format import (
+    EFFECT_HEADERS,
+    RUN_HEADS,
+    arm_headers,
+    arm_rows,
+    duration,
+    effect_row,
+    num,
+    oddity_total,
+    run_cells,
+)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;
@@ -46,15 +56,8 @@ def _comparisons(report: Mapping[str, Any]) -> list[str]:
         out.append(f"<h3>{escape(comp['arm'])} vs {escape(comp['baseline'])}</h3><ul>")
         out += [f"<li>{escape(s)}</li>" for s in comp.get("sentences", [])]
         out.append("</ul>")
-        rows = []
-        for name, m in comp.get("metrics", {}).items():
-            sig = m.get("significant")
-            rows.append([name, m.get("value"), ci_text(m),
-                         "\u2013" if m.get("p_value") is None else f"{m['p_value']:.3g}",
-                         "\u2013" if sig is None else ("yes" if sig else "no"),
-                         f"{m['n'].get('baseline', 0)} / {m['n'].get('arm', 0)}",
-                         m.get("method") or m.get("note") or "\u2013"])
-        out.append(_table(["metric", "value", "95 % CI", "p", "significant", "n", "method"], rows))
+        rows = [effect_row(name, m) for name, m in comp.get("metrics", {}).items()]
+        out.append(_table(EFFECT_HEADERS, rows))
         out += [f'<p class="muted">{escape(n)}</p>' for n in comp.get("notes", [])]
     return out
 
@@ -118,13 +121,10 @@ def _runs(report: Mapping[str, Any]) -> list[str]:
     rows = []
     for data in (report.get("arms") or {}).values():
         for r in data.get("runs", []):
-            rows.append([r.get("run_id"), r.get("status"),
-                         "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
-                         r.get("throughput_median"), r.get("step_time_p50_ms"), r.get("peak_memory"),
+            rows.append([*run_cells(r), r.get("peak_memory"),
                          r.get("final_loss_smoothed"), r.get("accuracy_final"),
                          duration(r.get("wall_time_s")), str(oddity_total(r.get("oddities")))])
-    heads = ["run", "status", "exit", "throughput", "step p50 ms", "peak mem MB", "final loss",
-             "acc final", "wall", "odd lines"]
+    heads = [*RUN_HEADS, "peak mem MB", "final loss", "acc final", "wall", "odd lines"]
     return ["<h2>Runs</h2>", _table(heads, rows)]
 
 

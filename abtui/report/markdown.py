@@ -7,7 +7,17 @@ from typing import Any
 
 from abtui.report import charts
 from abtui.report.environment import environment_markdown
-from abtui.report.format import arm_headers, arm_rows, ci_text, duration, num, oddity_total
+from abtui.report.format import (
+    EFFECT_HEADERS,
+    RUN_HEADS,
+    arm_headers,
+    arm_rows,
+    duration,
+    effect_row,
+    num,
+    oddity_total,
+    run_cells,
+)
 
 SPARK_WIDTH = 60
 BAR_WIDTH = 40
@@ -34,15 +44,13 @@ def _runs_section(report: Mapping[str, Any]) -> list[str]:
     rows = []
     for data in (report.get("arms") or {}).values():
         for r in data.get("runs", []):
-            rows.append([r.get("run_id"), r.get("status"),
-                         "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
-                         r.get("throughput_median"), r.get("step_time_p50_ms"),
+            rows.append([*run_cells(r),
                          f"{num(r.get('peak_memory'))} {r.get('memory_metric') or ''}".strip(),
                          r.get("final_loss_smoothed"), r.get("accuracy_final"),
                          duration(r.get("wall_time_s")), _target_cell(r),
                          str(oddity_total(r.get("oddities")))])
-    heads = ["run", "status", "exit", "throughput", "step p50 ms", "peak mem MB", "final loss",
-             "acc final", "wall", "to target", "odd lines"]
+    heads = [*RUN_HEADS, "peak mem MB", "final loss", "acc final", "wall", "to target",
+             "odd lines"]
     return ["## Runs", "", *table(heads, rows), ""]
 
 
@@ -62,15 +70,8 @@ def _comparisons_section(report: Mapping[str, Any]) -> list[str]:
     for comp in report["comparisons"]:
         out += [f"### {comp['arm']} vs {comp['baseline']}", ""]
         out += [f"- {s}" for s in comp.get("sentences", [])] + [""]
-        rows = []
-        for name, m in comp.get("metrics", {}).items():
-            sig = m.get("significant")
-            rows.append([name, num(m.get("value")), ci_text(m),
-                         "\u2013" if m.get("p_value") is None else f"{m['p_value']:.3g}",
-                         "\u2013" if sig is None else ("yes" if sig else "no"),
-                         f"{m['n'].get('baseline', 0)} / {m['n'].get('arm', 0)}",
-                         m.get("method") or m.get("note") or "\u2013"])
-        out += table(["metric", "value", "95 % CI", "p", "significant", "n (base / arm)", "method"], rows)
+        rows = [effect_row(name, m) for name, m in comp.get("metrics", {}).items()]
+        out += table(EFFECT_HEADERS, rows)
         out += [""] + [f"> {n}" for n in comp.get("notes", [])] + [""]
     return out
 

@@ -142,11 +142,11 @@ def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | 
 
 
 def throughput_bars(arms: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One bar per arm: mean of its runs' median throughput, whiskers from its interval."""
+    """One bar per arm: mean of its runs' time-weighted throughput, whiskers from its interval."""
     bars = []
     for arm, data in arms.items():
         agg = data.get("aggregate", {})
-        tp = agg.get("throughput_median", {})
+        tp = agg.get("throughput", {})
         ci = agg.get("throughput_ci") or {}
         bars.append({"arm": arm, "value": tp.get("mean"), "lo": ci.get("lo"), "hi": ci.get("hi"),
                      "method": ci.get("method")})

@@ -102,6 +102,9 @@ class ExperimentSpec(_Strict):
         True, description="Replicate i shifts GPU sets between arms, so no arm always gets the hot GPU.")
     stall_timeout_s: float | None = Field(None, gt=0, description="Mark an arm stalled after this long silent.")
     gates: list[str] = Field(default_factory=list, description="Pass/fail gates, e.g. 'throughput_ratio >= 0.97'.")
+    gate_point: bool = Field(
+        False, description="Gate the point estimate where no calibrated interval exists (n = 1); "
+        "by default such a gate fails closed.")
 
     @field_validator("name")
     @classmethod
