@@ -52,7 +52,7 @@ async def test_main_screen_shows_every_pane() -> None:
         assert row[1] == "running" and row[2] == "400/500" and row[7] == "1"
         assert row[9] == "sha256:5f1e0c9a4b7d"
         assert "■ amp vs fp32" in _text(screen.query_one(VerdictStrip))
-        assert "throughput ×1.80" in _text(screen.query_one(VerdictStrip))
+        assert "throughput ×1.79" in _text(screen.query_one(VerdictStrip))  # time-weighted
         diff = _text(screen.query_one(DiffPane))
         assert "2 treatments" in diff and "1 confound" in diff
         assert screen.query_one(CurvesPlot).builds >= 1

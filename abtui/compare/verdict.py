@@ -61,7 +61,7 @@ def _test_part(eff: Effect) -> str:
     """``p = 0.17, 2 vs 2 runs; not significant, ...`` for a calibrated effect."""
     text = f"{p_text(eff.p_value)}"
     if eff.family and eff.family > 1 and eff.p_adjusted is not None:
-        text += f", Holm-adjusted {p_text(eff.p_adjusted)[2:]} over {eff.family} effects"
+        text += f", Holm-adjusted {p_text(eff.p_adjusted)} over {eff.family} effects"
     text += f", {runs_text(eff.n)}; "
     text += "significant" if eff.significant else "not significant"
     return text

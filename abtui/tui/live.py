@@ -7,11 +7,14 @@ intervals) is the report's job at the end; this is a live indication of where it
 
 from __future__ import annotations
 
+import math
 import statistics
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from abtui.compare.resample import rate
+from abtui.compare.summary import steady_pairs
 from abtui.store import ArmState
 
 THROUGHPUT = "throughput_samples_per_sec"
@@ -62,6 +65,19 @@ def _tail(state: ArmState, name: str, window: int, at_step: float | None = None)
     return list(s.values[max(0, end - window):end])
 
 
+def recent_throughput(state: ArmState, window: int = WINDOW) -> float | None:
+    """Time-weighted throughput of the last ``window`` records, as the report computes it
+    for the steady state (so a stall lowers it here too)."""
+    s = state.series.get(THROUGHPUT)
+    if s is None or not len(s):
+        return None
+    if len(s) == 1:  # no step delta yet: the one rate there is
+        return float(s.values[0])
+    lo = max(0, len(s) - window - 1)
+    work, time, _ = steady_pairs(list(s.steps[lo:]), list(s.values[lo:]), -math.inf)
+    return rate(work, time) if work else None
+
+
 def common_step(runs: Iterable[ArmState], name: str = "loss") -> float | None:
     """The last step every run has reached for ``name``: quality is compared there, so a
     run that is ahead does not look better only because it trained longer."""
@@ -76,12 +92,11 @@ def _median(xs: Iterable[float | None]) -> float | None:
 
 def arm_figures(arm: str, runs: Iterable[ArmState], window: int = WINDOW,
                 at_step: float | None = None) -> ArmFigures:
-    """Median over an arm's runs of: recent throughput median, peak memory, and at
+    """Median over an arm's runs of: recent time-weighted throughput, peak memory, and at
     ``at_step`` (default: the latest) the mean loss of the last records and the accuracy."""
     tput, mem, loss, acc = [], [], [], []
     for st in runs:
-        t = _tail(st, THROUGHPUT, window)
-        tput.append(statistics.median(t) if t else None)
+        tput.append(recent_throughput(st, window))
         mem.append(next((st.peak[m] for m in MEMORY if m in st.peak), None))
         lo = _tail(st, "loss", window, at_step)
         loss.append(sum(lo) / len(lo) if lo else None)
