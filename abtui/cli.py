@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--gate-point", action="store_true",
                         help="with one run per arm, gate the point estimate (by default a gate "
                              "without a calibrated interval fails closed)")
+        sp.add_argument("--allow-confounds", action="store_true",
+                        help="gate the numbers even when the comparison is confounded or "
+                             "unverifiable (by default every gate then fails)")
 
     r = sub.add_parser("run", help="start every arm of an experiment and watch it")
     r.add_argument("spec", help="experiment YAML (see configs/)")
@@ -112,14 +115,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.cmd
     if cmd == "run":
         return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
-                    args.gate_point)
+                    _gate_flags(args))
     if cmd == "demo":
         return _run(str(_quickstart()), args.headless, args.runs_dir, [], False, False)
     if cmd == "attach":
         from abtui.experiment import Experiment
 
         exp = Experiment.attach(args.run_dir)
-        _gate_point(exp, args.gate_point)
+        _gate_flags_on(exp, _gate_flags(args))
         if _interactive(args.headless):
             return _tui(exp, args.gate)
         from abtui.headless import run_headless
@@ -131,7 +134,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from abtui.report import render_summary
 
         exp = Experiment.attach(args.run_dir, follow=False)
-        _gate_point(exp, args.gate_point)
+        _gate_flags_on(exp, _gate_flags(args))
         report = conclude(exp, args.gate)
         print(render_summary(report))
         print(f"abtui: wrote {exp.rundir.report_md}, report.json, report.html")
@@ -169,22 +172,28 @@ def _quickstart() -> Path:
     raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
 
 
-def _gate_point(exp: object, on: bool) -> None:
-    """``--gate-point`` on attach / report: the spec's own ``gate_point`` or the flag."""
+def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:
+    """``--gate-point`` / ``--allow-confounds`` as spec fields (only those given)."""
+    flags = {"gate_point": args.gate_point, "allow_confounds": args.allow_confounds}
+    return {k: True for k, v in flags.items() if v}
+
+
+def _gate_flags_on(exp: object, flags: dict[str, bool]) -> None:
+    """The flags on attach / report: they add to the spec's own fields."""
     spec = getattr(exp, "spec", None)
-    if on and spec is not None:
-        exp.spec = spec.model_copy(update={"gate_point": True})  # type: ignore[attr-defined]
+    if flags and spec is not None:
+        exp.spec = spec.model_copy(update=flags)  # type: ignore[attr-defined]
 
 
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
-         stop_on_exit: bool, gate_point: bool = False) -> int:
+         stop_on_exit: bool, gate_flags: dict[str, bool] | None = None) -> int:
     from abtui.compare.gates import parse_gate
     from abtui.experiment import Experiment
     from abtui.spec import load_spec
 
     spec = load_spec(spec_path)
-    if gate_point:
-        spec = spec.model_copy(update={"gate_point": True})
+    if gate_flags:
+        spec = spec.model_copy(update=gate_flags)
     for g in [*spec.gates, *gates]:
         parse_gate(g)  # a bad gate is a usage error before anything starts
     exp = Experiment.start(spec, spec_path, runs_dir)

@@ -38,14 +38,49 @@ def telemetry_summary(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def findings_for(exp: Experiment, telemetry: dict[str, Any]) -> list[Any]:
-    try:
-        from abtui.diff.engine import find_differences
-    except ImportError:
-        return []
+def evidence_gaps(exp: Experiment, telemetry: dict[str, Any]) -> list[str]:
+    """What the fairness check could not see in this run (see ``abtui.diff.evidence``)."""
+    from abtui.diff.evidence import RunEvidence, missing_evidence
+
+    runs = [RunEvidence(run_id, state.arm, str(state.status), state.env is not None,
+                        bool(state.series))
+            for run_id, state in exp.store.arms.items()]
+    return missing_evidence(runs, backend=exp.spec.backend,
+                            backend_facts=exp.manifest.get("backend_facts"),
+                            telemetry_samples=int(telemetry.get("samples") or 0))
+
+
+def corun_facts(exp: Experiment) -> dict[str, Any]:
+    """What ran beside each run in its steady state (``abtui.telemetry.corun``), with the
+    CPU placement the manifest recorded."""
+    from abtui.compare.summary import THROUGHPUT, warmup_rule
+    from abtui.telemetry.corun import corun, span_of
+
+    spans = []
+    for run_id, st in exp.store.arms.items():
+        with st.lock:
+            series = st.series.get(THROUGHPUT)
+            steps, times = (list(series.steps), list(series.times)) if series else ([], [])
+            first, last = st.first_time, st.last_time
+        rule = warmup_rule(exp.spec.warmup_steps, st.total_steps or exp.spec.steps,
+                           steps[-1] if steps else None)
+        steady = [t for step, t in zip(steps, times, strict=True) if step > rule.cutoff_step]
+        span = span_of(run_id, st.arm, st.replicate, first, last, steady)
+        if span is not None:
+            spans.append(span)
+    out = corun(spans, list(exp.store.telemetry))
+    out["placement"] = exp.manifest.get("placement")
+    out["cpus"] = {rid: r.get("cpus") for rid, r in (exp.manifest.get("runs") or {}).items()}
+    return out
+
+
+def findings_for(exp: Experiment, telemetry: dict[str, Any],
+                 extra_confounds: list[str] | None = None) -> list[Any]:
+    from abtui.diff.engine import find_differences
+
     envs = {run_id: state.env for run_id, state in exp.store.arms.items()}
     return find_differences(exp.manifest, envs, exp.spec, telemetry=telemetry,
-                            confounds=telemetry.get("confounds", []))
+                            confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
 
 
 def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> dict[str, Any]:
@@ -54,10 +89,11 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
     from abtui.report import build_report, write_reports
 
     telemetry = telemetry_summary(exp)
-    findings = findings_for(exp, telemetry)
-    fair = fairness(findings).to_dict()
+    co = corun_facts(exp)
+    findings = findings_for(exp, telemetry, co["sentences"])
+    fair = fairness(findings, evidence_gaps(exp, telemetry)).to_dict()
     report = build_report(exp, gates=list(gates or ()), findings=findings,
-                          telemetry=telemetry.get("arms", {}), fairness=fair)
+                          telemetry=telemetry.get("arms", {}), fairness=fair, corun=co)
     if write and not exp.read_only:
         write_reports(exp.rundir, report)
     return report

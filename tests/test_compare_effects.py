@@ -131,8 +131,7 @@ def test_effect_sentence_for_a_ratio_without_interval() -> None:
     arm = [run("B", tp=100.0, loss=0.5, acc=0.9, mem=3000.0)]
     eff = compare_arm(base, arm, arm="B", baseline="A").effects["memory_ratio"]
     assert effect_sentence(eff) == ("peak memory −25 % (4000 → 3000 MB; "
-                                    "n = 1: a single value per arm, no interval; run-to-run "
-                                    "variation not measured — use replicates ≥ 3)")
+                                    "n = 1: a single value per arm, no interval)")
 
 
 def test_verdict_line_mentions_gates_fairness_and_failures() -> None:
@@ -152,4 +151,6 @@ def test_verdict_line_mentions_gates_fairness_and_failures() -> None:
     assert "gates: 1 of 2 FAILED" in line
     assert "NOT a fair comparison: torch 2.3 vs 2.4" in line
     assert "B.r2" in line
-    assert "fairness not checked" in verdict_line([comp], [], {"fair": True, "checked": False})
+    assert "fairness unverifiable" in verdict_line([comp], [], {"fair": True, "checked": False})
+    gaps = {"state": "unverifiable", "fair": None, "missing": ["no env record from arm B"]}
+    assert verdict_line([comp], [], gaps).endswith("fairness unverifiable: no env record from arm B")

@@ -107,4 +107,5 @@ def test_missing_value_fails_and_unknown_arm_is_a_usage_error() -> None:
     with pytest.raises(GateError, match="not a compared arm"):
         evaluate_gates(rep, ["Z.throughput_ratio >= 1"])
     d = res.to_dict()
-    assert set(d) == {"gate", "text", "arm", "metric", "op", "threshold", "passed", "line", "checks"}
+    assert set(d) == {"gate", "text", "arm", "metric", "op", "threshold", "passed", "line", "checks",
+                      "blocked"}

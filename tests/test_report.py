@@ -22,10 +22,10 @@ T0 = 1_700_000_000.0
 
 TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "generated", "status",
             "spec", "arms", "comparisons", "gates", "findings", "fairness", "telemetry",
-            "failed_runs", "environment", "notes", "charts", "verdict"}
+            "failed_runs", "environment", "corun", "notes", "charts", "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
             "warmup_cutoff_step", "throughput", "throughput_median", "throughput_records",
-            "warmup_fallback", "stationarity", "step_time_p50_ms",
+            "warmup_fallback", "stationarity", "throughput_window", "step_time_p50_ms",
             "step_time_p95_ms", "peak_memory", "memory_metric", "memory_unit",
             "final_loss_smoothed", "final_loss_raw", "accuracy_best", "accuracy_final",
             "wall_time_s", "wall_time_source", "steps_to_target_loss", "time_to_target_loss_s",
@@ -118,8 +118,18 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
     assert tp["ci"][0] > 1.0 and tp["n"] == {"baseline": 3, "arm": 3}
     assert comp["metrics"]["memory_ratio"]["value"] == pytest.approx(0.85)
     assert comp["sentences"][0].startswith("throughput +")
-    assert [g["passed"] for g in data["gates"]] == [True, True]
-    assert not gates_failed(data)
+    # a confounded comparison fails every gate, and says why; --allow-confounds gates the numbers
+    assert [g["passed"] for g in data["gates"]] == [False, False]
+    assert all("comparison confounded: torch differs: 2.3 vs 2.4" in g["line"]
+               and "--allow-confounds" in g["line"] for g in data["gates"])
+    assert gates_failed(data)
+    exp.spec = exp.spec.model_copy(update={"allow_confounds": True})
+    allowed = build_report(exp, gates=["throughput_ratio >= 0.97", "B.accuracy_delta >= -0.05"],
+                           findings=findings,
+                           fairness={"fair": False, "reasons": ["torch differs: 2.3 vs 2.4"]})
+    assert [g["passed"] for g in allowed["gates"]] == [True, True]
+    assert "(--allow-confounds)" in allowed["gates"][0]["line"]
+    assert data["fairness"]["state"] == "confounded" and data["verdict"]["fairness"] == "confounded"
     assert data["fairness"]["fair"] is False and data["verdict"]["fair"] is False
     assert "NOT a fair comparison" in data["verdict"]["summary"]
     assert any("warm-up" in n for n in data["notes"])
@@ -129,7 +139,7 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
 
     md = paths["md"].read_text()
     assert data["verdict"]["summary"] in md
-    assert "PASS throughput_ratio >= 0.97" in md
+    assert "FAIL throughput_ratio >= 0.97" in md
     assert "torch differs: 2.3 vs 2.4" in md and "CONFOUND" in md
     assert "▁" in md or "█" in md  # text charts
 
@@ -143,16 +153,23 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
     assert "GPU temperature" in html and "polygon" in html  # traces and replicate bands
 
 
+FAIR = {"state": "fair", "fair": True, "reasons": ["the arms differ only in the treatment (amp)"]}
+
+
 def test_failing_gate_and_summary(replicated_run: RunDir) -> None:
     exp = Experiment.attach(replicated_run.root, follow=False)
-    report = build_report(exp, gates=["throughput_ratio >= 1.5", "memory_ratio <= 1.0"])
+    report = build_report(exp, gates=["throughput_ratio >= 1.5", "memory_ratio <= 1.0"],
+                          fairness=FAIR)
     assert gates_failed(report)
     assert report["verdict"]["gates_passed"] is False
     text = render_summary(report)
     assert re.search(r"FAIL throughput_ratio >= 1.5 \(B: 1\.\d+, CI lower 1\.\d+\)", text)
     assert "PASS memory_ratio <= 1 (B: 0.85, CI upper" in text
     assert "B vs A:" in text and "gates: 1 of 2 FAILED" in text
-    assert "fairness not checked" in text
+    assert "fair comparison" in text
+    unchecked = render_summary(build_report(exp, gates=["memory_ratio <= 1.0"]))
+    assert "fairness unverifiable: fairness not checked" in unchecked
+    assert "FAIL memory_ratio <= 1 (B: 0.85, CI upper" in unchecked  # not gated on no evidence
 
 
 def test_bad_gate_is_a_usage_error_before_any_work(replicated_run: RunDir) -> None:

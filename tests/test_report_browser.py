@@ -21,7 +21,8 @@ def _text(dom: str) -> str:
 def test_replicated_report_renders_with_its_statistics(tmp_path: Path) -> None:
     rd = fabricate(tmp_path, replicates=3)
     report = build_report(Experiment.attach(rd.root, follow=False),
-                          gates=["throughput_ratio >= 0.97"])
+                          gates=["throughput_ratio >= 0.97"],
+                          fairness={"state": "fair", "fair": True, "reasons": ["only amp"]})
     page_path = write_reports(rd, report)["html"]
     page = open_page(page_path)
     assert page.console == []

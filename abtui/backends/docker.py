@@ -201,6 +201,8 @@ class DockerBackend(Backend):
             config["shm_size"] = res.shm
         if res.cpus:
             config["nano_cpus"] = int(res.cpus * 1e9)
+        if run.extra.get("cpus"):  # disjoint cores per concurrent arm (see the orchestrator)
+            config["cpuset_cpus"] = ",".join(str(c) for c in run.extra["cpus"])
         return config
 
     def create(self, run: ArmRun, rundir: RunDir) -> ArmHandle:

@@ -76,6 +76,9 @@ class LocalBackend(Backend):
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),
             "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         })
+        cpus = run.extra.get("cpus")
+        if cpus:
+            env["ABTUI_CPUS"] = ",".join(str(c) for c in cpus)
         out_path = rundir.output_path(run.run_id)
         marker = _exit_marker(rundir, run.run_id)
         # A tiny wrapper records the exit status in the run dir, so that a monitor that

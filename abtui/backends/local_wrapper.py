@@ -2,7 +2,8 @@
 
 The wrapper is the arm's session leader; it forwards SIGTERM/SIGINT/SIGHUP to the child
 and writes the child's status to MARKER (negative: killed by that signal), so that any
-monitor, not only the parent, learns how the arm ended.
+monitor, not only the parent, learns how the arm ended. With ``ABTUI_CPUS`` set (``0,1``)
+it pins itself, and so the arm, to those cores first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ def main() -> int:
     if sep != "--" or not argv:
         print("usage: local_wrapper MARKER -- argv...", file=sys.stderr)
         return 2
+    cpus = os.environ.get("ABTUI_CPUS")
+    if cpus:  # the cores abtui placed this arm on (disjoint from the other arms')
+        try:
+            os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+        except (OSError, ValueError) as exc:
+            print(f"abtui: cannot pin to CPUs {cpus}: {exc}", file=sys.stderr, flush=True)
     try:
         child = subprocess.Popen(argv)
     except OSError as exc:

@@ -177,8 +177,7 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         _within_run(eff, base[0], arm[0])
     else:
         eff.calibrated = False
-        eff.note = ("n = 1: a single value per arm, no interval; run-to-run variation not "
-                    "measured \u2014 use replicates \u2265 3")
+        eff.note = "n = 1: a single value per arm, no interval"
     return eff
 
 

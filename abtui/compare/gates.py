@@ -116,10 +116,16 @@ class GateResult:
     gate: Gate
     passed: bool
     checks: list[GateCheck] = field(default_factory=list)
+    blocked: str | None = None  # why the gate failed whatever its numbers (an unfair comparison)
+    allowed: str | None = None  # why it was gated although the comparison is not fair
 
     @property
     def line(self) -> str:
         detail = "; ".join(c.describe() for c in self.checks) or "no arm to check"
+        if self.blocked:
+            detail += f"; {self.blocked}"
+        if self.allowed:
+            detail += f"; {self.allowed}"
         return f"{'PASS' if self.passed else 'FAIL'} {self.gate} ({detail})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,6 +134,7 @@ class GateResult:
         return {
             "gate": str(g), "text": g.text, "arm": g.arm, "metric": g.metric, "op": g.op,
             "threshold": g.threshold, "passed": self.passed, "line": self.line,
+            "blocked": self.blocked,
             "checks": [{"arm": c.arm, "value": c.value, "bound": c.bound, "used": c.used,
                         "passed": c.passed, "note": c.note} for c in self.checks],
         }
@@ -176,3 +183,21 @@ def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str],
                   for a in arms]
         results.append(GateResult(gate, bool(checks) and all(c.passed for c in checks), checks))
     return results
+
+
+def require_fair(results: Sequence[GateResult], state: str, why: str,
+                 allow_confounds: bool = False) -> list[GateResult]:
+    """A gate passes only on a fair comparison: with ``state`` confounded or unverifiable
+    every gate fails and says why, unless ``allow_confounds`` (``--allow-confounds``) asks
+    to gate the numbers anyway, which the line then says too."""
+    if state == "fair":
+        return list(results)
+    words = f"comparison {state}: {why}" if why else f"comparison {state}"
+    out = []
+    for r in results:
+        if allow_confounds:
+            out.append(GateResult(r.gate, r.passed, r.checks, allowed=f"{words} (--allow-confounds)"))
+        else:
+            out.append(GateResult(r.gate, False, r.checks,
+                                  blocked=f"failed: {words}; --allow-confounds to gate anyway"))
+    return out

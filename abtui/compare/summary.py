@@ -130,6 +130,18 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     return out
 
 
+def _in_window(steps: list[float], values: list[float], times: list[float],
+               window: tuple[float, float]) -> tuple[list[float], list[float], list[float]]:
+    """The records received inside ``window``, plus the one before (its step is the base of
+    the first record's work); the warm-up rule still drops that first record."""
+    lo, hi = window
+    idx = [i for i, t in enumerate(times) if lo <= t <= hi]
+    if not idx:
+        return [], [], []
+    keep = range(max(0, idx[0] - 1), idx[-1] + 1)
+    return [steps[i] for i in keep], [values[i] for i in keep], [times[i] for i in keep]
+
+
 def first_crossing(values: Sequence[float], target: float, lower_is_better: bool) -> int | None:
     """Index of the first value at or past ``target`` (<= for a loss, >= for accuracy)."""
     for i, v in enumerate(values):
@@ -187,10 +199,13 @@ class RunSummary:
 def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
                   total_steps: int | None = None, target_loss: float | None = None,
                   target_accuracy: float | None = None,
-                  energy: Mapping[str, Any] | None = None) -> RunSummary:
+                  energy: Mapping[str, Any] | None = None,
+                  window: tuple[float, float] | None = None) -> RunSummary:
     """Every per-run metric of the report from one run's state.
 
     ``energy`` is the telemetry summary of this run (``{"energy_j": ..., "samples": ...}``).
+    ``window`` (receive times) limits throughput and step time to the part of the steady
+    state when every compared run was running (see ``abtui.telemetry.corun``).
     """
     with state.lock:
         series = {name: (list(s.steps), list(s.values), list(s.times))
@@ -199,6 +214,10 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
         final = dict(state.final or {})
         exit_info = dict(state.exit or {})
         first_time, last_time = state.first_time, state.last_time
+    if window is not None:
+        for name in (THROUGHPUT, STEP_TIME):
+            if name in series:
+                series[name] = _in_window(*series[name], window)
     last_step = max((s[0][-1] for s in series.values() if s[0]), default=None)
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
     m: dict[str, Any] = {
@@ -217,6 +236,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     m["throughput"] = resample.rate(work, time) if work else None
     m["throughput_median"] = stats.median(steady_tp) if steady_tp else None
     m["throughput_records"] = len(work)
+    m["throughput_window"] = list(window) if window is not None else None
     m["warmup_fallback"] = fallback
     m["stationarity"] = stationarity(work, time)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from abtui.compare.effects import EFFECTS, HEADLINE, N1_WARNING, Comparison, Effect
+from abtui.diff.fairness import state_words
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in the report
 
@@ -199,13 +200,7 @@ def verdict_line(comparisons: Sequence[Mapping[str, Any]], gates: Sequence[Mappi
         failed = sum(1 for g in gates if not g.get("passed"))
         parts.append(f"gates: {failed} of {len(gates)} FAILED" if failed
                      else f"gates: all {len(gates)} passed")
-    reasons = [str(r) for r in fairness.get("reasons", [])]
-    if not fairness.get("checked", True):
-        parts.append("fairness not checked")
-    elif fairness.get("fair", True):
-        parts.append("fair comparison")
-    else:
-        parts.append("NOT a fair comparison" + (f": {reasons[0]}" if reasons else ""))
+    parts.append(state_words(dict(fairness)))
     if failed_runs:
         parts.append(f"{len(failed_runs)} run(s) did not finish: " + ", ".join(failed_runs))
     return "; ".join(parts)

@@ -174,6 +174,8 @@ _TOPICS = (
     ("different gpu power limits", "hardware.power_limit"),
     ("power-capped", "hardware.power_capped"),
     ("thermally throttled", "hardware.thermal_throttle"),
+    ("outside the experiment", "host.foreign_cpu"),
+    ("ran alone for", "host.overlap"),
     ("pid", "hardware.shared_gpu"),
 )
 

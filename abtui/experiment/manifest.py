@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
+import os
 import platform
 import socket
 import time
@@ -62,6 +64,31 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
             for r in runs
         },
     }
+
+
+def cpu_placement(spec: ExperimentSpec, concurrency: int,
+                  cores: list[int] | None = None) -> dict[str, Any]:
+    """Disjoint core sets for concurrent CPU arms: one slot per concurrent run.
+
+    Arms that run at once on shared cores slow each other unevenly (one finishes, the other
+    speeds up), so each concurrency slot gets its own cores when the host has enough; the
+    manifest records the slots and every run's cores, or why nothing was pinned.
+    """
+    if cores is None:
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    out: dict[str, Any] = {"cores": len(cores), "concurrency": concurrency, "cpu_slots": []}
+    if not spec.pin_cpus:
+        return {**out, "pinned": False, "why": "pin_cpus is false in the spec"}
+    if all(a.gpus for a in spec.arms.values()):
+        return {**out, "pinned": False, "why": "GPU arms are not pinned to cores"}
+    need = math.ceil(spec.resources.cpus) if spec.resources.cpus else 1
+    per = len(cores) // max(1, concurrency)
+    if per < need:
+        return {**out, "pinned": False,
+                "why": f"{concurrency} concurrent arms need {concurrency * need} cores for "
+                       f"disjoint placement; the host has {len(cores)}: arms share cores"}
+    slots = [cores[i * per:(i + 1) * per] for i in range(concurrency)]
+    return {**out, "pinned": True, "cpu_slots": slots}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ No UI here: the TUI and the headless mode read ``experiment.store`` and call the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -16,7 +17,7 @@ from typing import Any
 
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.errors import AbtuiError, RunDirError
-from abtui.experiment.manifest import NoBackend, new_manifest, read_jsonl
+from abtui.experiment.manifest import NoBackend, cpu_placement, new_manifest, read_jsonl
 from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
@@ -75,6 +76,8 @@ class Experiment:
         runs = resolve_runs(spec)
         rundir = RunDir.create(runs_dir, spec.name)
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
+        if backend.name in ("local", "docker"):  # arms on this host's cores
+            manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))
         exp = cls(spec, rundir, backend, runs, manifest)
         exp._take_lock()
         exp._log_to_rundir()
@@ -97,26 +100,52 @@ class Experiment:
         return self.spec.concurrency or len(self.spec.arms)
 
     def _launch_ready(self) -> None:
-        """Launch pending runs while a slot is free and their GPUs are not in use."""
+        """Launch pending runs while a slot is free and their GPUs are not in use.
+
+        Replicates start as groups: no run of replicate r + 1 starts while a run of
+        replicate r is still running or waiting (a barrier per replicate), so the A_i B_i
+        interleaving the manifest claims is the one that ran. CPU arms get disjoint cores
+        (``placement.cpu_slots``) when the host has enough.
+        """
         with self._sched_lock:
             active = [r for r in self.runs if r.run_id in self.watchers
                       and self.store.arm(r.run_id).status not in ArmStatus.ENDED]
             busy = {g for r in active for g in r.gpus}
+            taken = {self.manifest["runs"].get(r.run_id, {}).get("cpu_slot") for r in active}
             launched = False
             for run in list(self.pending):
                 if len(active) >= self.concurrency or self.stop_event.is_set():
                     break
                 if busy & set(run.gpus):
                     continue
+                oldest = min(r.replicate for r in [*active, *self.pending])
+                if run.replicate > oldest:
+                    break  # the barrier: the previous replicate group has not ended
+                queued, run = run, self._place(run, taken)
                 self._launch(run)
                 launched = True
                 if run.run_id in self.handles:
                     self._watch(run.run_id, self.handles[run.run_id])
                     active.append(run)
                     busy |= set(run.gpus)
-                self.pending.remove(run)  # only now, so wait() never sees a gap
+                self.pending.remove(queued)  # only now, so wait() never sees a gap
             if launched:
                 self.rundir.write_manifest(self.manifest)
+
+    def _place(self, run: ArmRun, taken: set[Any]) -> ArmRun:
+        """Pin a CPU arm to its concurrency slot's cores (recorded in the manifest)."""
+        slots = self.manifest.get("placement", {}).get("cpu_slots") or []
+        entry = self.manifest["runs"][run.run_id]
+        if run.gpus or not slots:
+            entry["cpus"] = None
+            return run
+        slot = next((i for i in range(len(slots)) if i not in taken), None)
+        if slot is None:
+            entry["cpus"] = None
+            return run
+        taken.add(slot)
+        entry["cpu_slot"], entry["cpus"] = slot, list(slots[slot])
+        return dataclasses.replace(run, extra={**run.extra, "cpus": tuple(slots[slot])})
 
     def _schedule_loop(self) -> None:
         while self.pending and not self.stop_event.is_set():

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
-from abtui.compare.gates import evaluate_gates, parse_gates
+from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
 from abtui.compare.verdict import comparison_sentences, verdict_line
+from abtui.diff.fairness import state_of
 from abtui.experiment.rundir import RunDir
 from abtui.report import traces
 from abtui.report.environment import environment_section
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from abtui.experiment.orchestrator import Experiment
 
 SCHEMA_VERSION = 1
-NOT_CHECKED = {"fair": True, "checked": False, "reasons": ["not checked"]}
+NOT_CHECKED = {"state": "unverifiable", "fair": None, "checked": False,
+               "reasons": ["not checked"], "missing": ["fairness not checked"]}
 
 
 def _iso(t: Any) -> str | None:
@@ -72,6 +74,7 @@ def _spec_summary(exp: Experiment) -> dict[str, Any]:
         "target": {"loss": spec.target.loss, "accuracy": spec.target.accuracy},
         "warmup_steps": spec.warmup_steps, "gates": list(spec.gates),
         "gate_point": bool(getattr(spec, "gate_point", False)),
+        "allow_confounds": bool(getattr(spec, "allow_confounds", False)),
         "arms": {name: {"config": arm.config, "gpus": list(arm.gpus), "image": arm.image}
                  for name, arm in spec.arms.items()},
     }
@@ -108,6 +111,32 @@ def _gpu_owners(manifest: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
+def corun_notes(corun: Mapping[str, Any] | None) -> list[str]:
+    """The co-run facts in words: where the arms ran, how long each ran alone."""
+    if not corun:
+        return []
+    out = []
+    placement = corun.get("placement") or {}
+    cpus = {r: c for r, c in (corun.get("cpus") or {}).items() if c}
+    if placement.get("pinned") and cpus:
+        out.append("CPU placement: " + ", ".join(f"{r} on core{'s' if len(c) > 1 else ''} "
+                                                 f"{','.join(map(str, c))}"
+                                                 for r, c in cpus.items()))
+    elif placement.get("why"):
+        out.append(f"CPU placement: not pinned ({placement['why']})")
+    runs = corun.get("runs") or {}
+    used = {r: v["window_share"] for r, v in runs.items() if v.get("window_share") is not None}
+    if used:
+        out.append("throughput and step time are compared while every run of a replicate was "
+                   "running: " + ", ".join(f"{r} {v * 100:.0f} % of its steady state"
+                                           for r, v in used.items()))
+    shares = {r: v.get("alone_share") for r, v in runs.items()}
+    if any(v is not None for v in shares.values()):
+        out.append("share of each run's steady state with no other run on the host: "
+                   + ", ".join(f"{r} {v * 100:.0f} %" for r, v in shares.items() if v is not None))
+    return out
+
+
 def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
     """(arm, metric) pairs the verdict states about ``comp``: its headline effects, and the
     gated metrics of gates that apply to it."""
@@ -118,7 +147,8 @@ def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
 
 def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
                  telemetry: Mapping[str, Any] | None = None,
-                 fairness: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 fairness: Mapping[str, Any] | None = None,
+                 corun: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The report as a dict with stable keys (see docs/report.md).
 
     ``gates``: gate texts added to the spec's own ``gates`` (duplicates dropped); a bad one
@@ -132,11 +162,14 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
     baseline = spec.baseline_arm
     states = _runs_by_arm(exp)
     summaries: dict[str, list[RunSummary]] = {}
+    windows = {r: tuple(v["window"]) for r, v in ((corun or {}).get("runs") or {}).items()
+               if v.get("window")}
     for arm, arm_states in states.items():
         summaries[arm] = [
             summarize_run(s, warmup_steps=spec.warmup_steps, total_steps=s.total_steps or spec.steps,
                           target_loss=spec.target.loss, target_accuracy=spec.target.accuracy,
-                          energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None)
+                          energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None,
+                          window=windows.get(s.run_id))  # type: ignore[arg-type]
             for s in arm_states
         ]
     arms = {arm: {"runs": [r.metrics for r in runs], "aggregate": aggregate(runs)}
@@ -181,7 +214,9 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
     fair = dict(fairness) if fairness is not None else dict(NOT_CHECKED)
     fair.setdefault("checked", True)
     fair.setdefault("reasons", [])
-    fair["fair"] = bool(fair.get("fair", True))
+    fair.setdefault("missing", [])
+    fair["state"] = state_of(fair)
+    fair["fair"] = {"fair": True, "confounded": False}.get(fair["state"])
     owner = _gpu_owners(manifest)
     samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
     report: dict[str, Any] = {
@@ -201,6 +236,7 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         "telemetry": telemetry,
         "failed_runs": failed,
         "environment": environment_section(exp),
+        "corun": _jsonable(dict(corun)) if corun else None,
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),
@@ -210,11 +246,17 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         },
         "verdict": {},
     }
+    notes += corun_notes(corun)
     results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
+    why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
+                                     else fair["missing"] or fair["reasons"])[:2])
+    results = require_fair(results, fair["state"], why,
+                           bool(getattr(spec, "allow_confounds", False)))
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
         "summary": verdict_line(comparisons, report["gates"], fair, failed),
         "fair": fair["fair"],
+        "fairness": fair["state"],
         "gates_passed": all(r.passed for r in results) if results else None,
         "failed_runs": failed,
     }

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from abtui.diff.fairness import state_of
 from abtui.report import svg
 from abtui.report.format import (
     EFFECT_HEADERS,
@@ -73,10 +74,11 @@ def _gates(report: Mapping[str, Any]) -> list[str]:
 
 def _findings(report: Mapping[str, Any]) -> list[str]:
     fair = report.get("fairness") or {}
-    state = ("not checked" if not fair.get("checked", True)
-             else "fair" if fair.get("fair") else "NOT fair")
+    state = {"fair": "fair", "confounded": "NOT fair (confounded)",
+             "unverifiable": "unverifiable (evidence missing)"}[state_of(fair)]
     out = [f"<h2>Fairness and findings</h2><p>Comparison: <b>{escape(state)}</b></p>"]
     reasons = [r for r in fair.get("reasons", []) if r != "not checked"]
+    reasons += [f"missing: {m}" for m in fair.get("missing", []) if m not in reasons]
     if reasons:
         out.append("<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>")
     rows = []
@@ -132,7 +134,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     """The whole report.html."""
     spec = report.get("spec") or {}
     verdict = report.get("verdict") or {}
-    bad = verdict.get("gates_passed") is False or not verdict.get("fair", True)
+    bad = verdict.get("gates_passed") is False or verdict.get("fair") is not True
     title = f"abtui report: {report.get('experiment')}"
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from abtui.diff.fairness import state_of
 from abtui.report import charts
 from abtui.report.environment import environment_markdown
 from abtui.report.format import (
@@ -85,10 +86,13 @@ def _gates_section(report: Mapping[str, Any]) -> list[str]:
 
 def _fairness_section(report: Mapping[str, Any]) -> list[str]:
     fair = report.get("fairness") or {}
-    head = ("not checked" if not fair.get("checked", True)
-            else "fair" if fair.get("fair") else "**NOT fair**")
+    state = state_of(fair)
+    head = {"fair": "fair", "confounded": "**NOT fair** (confounded)",
+            "unverifiable": "**unverifiable** (evidence missing)"}[state]
     return ["## Fairness", "", f"Comparison: {head}.", "",
-            *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"], ""]
+            *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"],
+            *[f"- missing: {m}" for m in fair.get("missing", []) if m not in fair.get("reasons", [])],
+            ""]
 
 
 def _findings_section(report: Mapping[str, Any]) -> list[str]:

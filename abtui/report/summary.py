@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from abtui.diff.fairness import state_of
 from abtui.report.format import SUMMARY_COLUMNS, arm_headers, arm_rows
 
 
@@ -27,7 +28,11 @@ def render_summary(report: Mapping[str, Any]) -> str:
     if gates:
         out += ["gates:", *[f"  {g['line']}" for g in gates], ""]
     fair = report.get("fairness") or {}
-    if fair.get("checked", True) and not fair.get("fair", True):
+    state = state_of(fair)
+    if state == "confounded":
         out += ["not a fair comparison:", *[f"  - {r}" for r in fair.get("reasons", [])], ""]
+    elif state == "unverifiable":
+        out += ["fairness unverifiable (evidence missing):",
+                *[f"  - {m}" for m in fair.get("missing", []) or fair.get("reasons", [])], ""]
     out.append(f"verdict: {(report.get('verdict') or {}).get('summary', '')}")
     return "\n".join(out)

@@ -51,6 +51,22 @@ class Target(_Strict):
     accuracy: float | None = Field(None, description="Reached when accuracy rises to this value.")
 
 
+#: Config keys abtui appends to every command itself (``--seed``, ``--steps``).
+RESERVED_CONFIG = ("seed", "steps")
+
+
+def no_reserved_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """A config may not set what abtui passes itself: it would be silently overridden."""
+    for key in RESERVED_CONFIG:
+        if key in config:
+            origin = ("the experiment's 'seed' field; replicate i runs with seed + i"
+                      if key == "seed" else "the experiment's 'steps' field")
+            raise ValueError(f"'{key}' is passed to every run by abtui itself as --{key} "
+                             f"({origin}), so a {key} here would be silently overridden; "
+                             f"set the experiment's '{key}' instead")
+    return config
+
+
 class ArmSpec(_Strict):
     """One arm: the shared config plus its own overrides."""
 
@@ -60,6 +76,8 @@ class ArmSpec(_Strict):
     image: str | None = Field(None, description="Image override (discouraged: a different image is a confound).")
     command: list[str] | None = Field(None, description="Command override (discouraged).")
 
+    _config = field_validator("config")(classmethod(lambda cls, v: no_reserved_keys(v)))
+
     @field_validator("gpus")
     @classmethod
     def _gpus(cls, v: list[int]) -> list[int]:
@@ -68,6 +86,8 @@ class ArmSpec(_Strict):
         if len(set(v)) != len(v):
             raise ValueError("a GPU is listed twice")
         return v
+
+
 
 
 class ExperimentSpec(_Strict):
@@ -98,13 +118,20 @@ class ExperimentSpec(_Strict):
     warmup_steps: int | None = Field(None, ge=0, description="Steps excluded from throughput (default: first 10%).")
     concurrency: int | None = Field(
         None, ge=1, description="Runs at once (default: one per arm). Runs sharing a GPU never overlap.")
+    pin_cpus: bool = Field(
+        True, description="Give concurrent CPU arms disjoint cores when the host has enough.")
     rotate_gpus: bool = Field(
         True, description="Replicate i shifts GPU sets between arms, so no arm always gets the hot GPU.")
     stall_timeout_s: float | None = Field(None, gt=0, description="Mark an arm stalled after this long silent.")
     gates: list[str] = Field(default_factory=list, description="Pass/fail gates, e.g. 'throughput_ratio >= 0.97'.")
+    allow_confounds: bool = Field(
+        False, description="Gate the numbers even when the comparison is confounded or "
+        "unverifiable; by default every gate then fails.")
     gate_point: bool = Field(
         False, description="Gate the point estimate where no calibrated interval exists (n = 1); "
         "by default such a gate fails closed.")
+
+    _config = field_validator("config")(classmethod(lambda cls, v: no_reserved_keys(v)))
 
     @field_validator("name")
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,14 +33,29 @@ def process_name(pid: int) -> str | None:
 
 
 class HostReader:
-    """Whole-machine CPU % (from cpu_times deltas, independent of other psutil callers) and memory."""
+    """Whole-machine CPU % (from cpu_times deltas, independent of other psutil callers),
+    memory, the core count and the monitor's own CPU % (so that co-run load can be told
+    from the experiment's: foreign = host - arms - monitor)."""
 
     def __init__(self) -> None:
         self._last: tuple[float, float] | None = None
+        self._self_last: tuple[float, float] | None = None
+        self.cpus = psutil.cpu_count() or 1
+
+    def _monitor_percent(self) -> float | None:
+        t = os.times()
+        now, used = time.monotonic(), t.user + t.system
+        last, self._self_last = self._self_last, (now, used)
+        if last is None or now <= last[0]:
+            return None
+        return round(100.0 * (used - last[1]) / (now - last[0]), 1)
 
     def read(self) -> dict[str, Any]:
-        """``{"cpu_percent", "mem_used_mb", "mem_total_mb"}``; cpu is None on the first read."""
-        out: dict[str, Any] = {"cpu_percent": None, "mem_used_mb": None, "mem_total_mb": None}
+        """``{"cpu_percent", "mem_used_mb", "mem_total_mb", "cpus", "monitor_cpu_percent"}``;
+        the CPU figures are None on the first read. ``cpu_percent`` is of the whole machine
+        (100 = every core busy); ``monitor_cpu_percent`` of one core."""
+        out: dict[str, Any] = {"cpu_percent": None, "mem_used_mb": None, "mem_total_mb": None,
+                               "cpus": self.cpus, "monitor_cpu_percent": self._monitor_percent()}
         try:
             t = psutil.cpu_times()
             total = sum(t)
@@ -58,6 +74,44 @@ class HostReader:
         except (OSError, RuntimeError):
             pass
         return out
+
+
+class ForeignProcesses:
+    """The processes outside the experiment that take the most CPU, named for a finding.
+
+    A scan of the whole process table is costly, so it runs only while foreign load is
+    present and at most every ``every_s`` seconds; CPU % comes from cpu_times deltas
+    between two scans (the first scan only primes them).
+    """
+
+    def __init__(self, every_s: float = 10.0, top: int = 3, min_percent: float = 10.0) -> None:
+        self.every_s, self.top, self.min_percent = every_s, top, min_percent
+        self._prev: dict[int, float] = {}
+        self._prev_t: float | None = None
+        self.last: list[dict[str, Any]] = []
+
+    def read(self, exclude: set[int]) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        if self._prev_t is not None and now - self._prev_t < self.every_s:
+            return self.last
+        cur: dict[int, float] = {}
+        names: dict[int, str] = {}
+        for p in psutil.process_iter(["pid", "name", "cpu_times"]):
+            info = p.info
+            times = info.get("cpu_times")
+            if times is None:
+                continue
+            cur[info["pid"]] = times.user + times.system
+            names[info["pid"]] = info.get("name") or "?"
+        if self._prev_t is not None:
+            dt = now - self._prev_t
+            busy = [(pid, 100.0 * (used - self._prev.get(pid, used)) / dt)
+                    for pid, used in cur.items() if pid not in exclude and pid in self._prev]
+            busy.sort(key=lambda x: -x[1])
+            self.last = [{"pid": pid, "name": names[pid], "cpu_percent": round(pct, 1)}
+                         for pid, pct in busy[:self.top] if pct >= self.min_percent]
+        self._prev, self._prev_t = cur, now
+        return self.last
 
 
 _HAS_CHILDREN_FILES = os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children")

@@ -50,7 +50,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from abtui.telemetry.host import ContainerStatsReader, HostReader, ProcessTreeReader, process_name
+from abtui.telemetry.host import (
+    ContainerStatsReader,
+    ForeignProcesses,
+    HostReader,
+    ProcessTreeReader,
+    process_name,
+)
 from abtui.telemetry.nvml import STATIC_KEYS, NvmlTelemetry
 
 log = logging.getLogger("abtui.telemetry")
@@ -154,6 +160,7 @@ class TelemetrySampler:
         self._only_gpus = list(gpus) if gpus is not None else None
         self._host = HostReader()
         self._trees = ProcessTreeReader()
+        self._foreign_procs = ForeignProcesses()
         self._docker = ContainerStatsReader(docker_client) if docker_client is not None else None
         self._container_pids: dict[int, str] = {}
         self._foreign: list[dict[str, Any]] = []
@@ -240,10 +247,12 @@ class TelemetrySampler:
                 gpus.append(g)
             if listing:
                 self._foreign = self._find_foreign(gpus, owner)
+            host = self._host.read()
+            self._foreign_cpu(host, arms, owner)
             sample = {
                 "kind": "sample",
                 "t": round(time.time(), 3),
-                "host": self._host.read(),
+                "host": host,
                 "gpus": gpus,
                 "arms": arms,
                 "foreign": list(self._foreign),
@@ -251,6 +260,22 @@ class TelemetrySampler:
             sample["cost_ms"] = round((time.perf_counter() - wall0) * 1000, 3)
             sample["cost_cpu_ms"] = round((time.thread_time() - cpu0) * 1000, 3)
             return sample
+
+    FOREIGN_CORES = 0.5  # foreign load above half a core names its processes
+
+    def _foreign_cpu(self, host: dict[str, Any], arms: Mapping[str, Any],
+                     owner: Mapping[int, str]) -> None:
+        """``host["foreign_cores"]``: CPU taken by processes outside the experiment (cores),
+        and while it is material ``host["foreign_top"]``, the busiest of them (local arms;
+        a container's processes cannot be told from the host's here, so none are named)."""
+        pct, mon = host.get("cpu_percent"), host.get("monitor_cpu_percent")
+        arm_pct = [a.get("cpu_percent") for a in arms.values() if isinstance(a, Mapping)]
+        if pct is None or mon is None or any(v is None for v in arm_pct):
+            return
+        foreign = pct * host["cpus"] / 100.0 - (sum(arm_pct) + mon) / 100.0  # type: ignore[arg-type]
+        host["foreign_cores"] = round(max(0.0, foreign), 2)
+        if foreign >= self.FOREIGN_CORES and not self._containers:
+            host["foreign_top"] = self._foreign_procs.read(set(owner) | self._known)
 
     def _find_foreign(self, gpus: list[dict[str, Any]], owner: Mapping[int, str]) -> list[dict[str, Any]]:
         found = []

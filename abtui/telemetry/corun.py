@@ -1,0 +1,186 @@
+"""Co-run interference: what ran beside each run during its steady state.
+
+Two effects make arms that share a host unequal without any difference in their config:
+
+- **Overlap.** Concurrent arms share the machine; when one finishes, the other runs on
+  alone and speeds up. Each run's steady state is compared with the time spans of every
+  other run of the experiment: ``alone_share`` is the part of it during which nothing
+  else of the experiment ran. Two runs compared with each other whose alone shares differ
+  by more than ``ALONE_GAP`` were not measured under the same conditions.
+- **Foreign load.** Processes outside the experiment taking CPU (host CPU minus the arms'
+  process trees and the monitor's own share, per telemetry sample): a run whose steady
+  state had more than ``FOREIGN_CORES`` cores taken for more than ``FOREIGN_SHARE`` of its
+  samples shared its host with someone else, and the busiest such processes are named.
+
+Pure functions over the store's receive times and the telemetry samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+ALONE_GAP = 0.2
+MIN_OVERLAP = 0.5  # compare over the overlap only when it keeps half of each steady state
+FOREIGN_CORES = 0.5
+FOREIGN_SHARE = 0.2
+THROUGHPUT = "throughput_samples_per_sec"
+
+
+@dataclass(frozen=True)
+class RunSpan:
+    """One run's time on the host: ``start``..``end`` (first to last line received) and
+    its steady state (the records the throughput figure uses)."""
+
+    run_id: str
+    arm: str
+    replicate: int
+    start: float
+    end: float
+    steady_start: float
+    steady_end: float
+
+
+def span_of(run_id: str, arm: str, replicate: int, first: float | None, last: float | None,
+            steady_times: Sequence[float]) -> RunSpan | None:
+    """A ``RunSpan`` from receive times; the steady state is the whole span without
+    steady-state records. None for a run that printed nothing."""
+    if first is None or last is None:
+        return None
+    s0, s1 = (steady_times[0], steady_times[-1]) if len(steady_times) >= 2 else (first, last)
+    return RunSpan(run_id, arm, replicate, first, last, s0, s1)
+
+
+def _covered(lo: float, hi: float, spans: Iterable[tuple[float, float]]) -> float:
+    """Length of [lo, hi] covered by the union of ``spans``."""
+    cut = sorted((max(lo, a), min(hi, b)) for a, b in spans if b > lo and a < hi)
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in cut:
+        if cur_b is None or a > cur_b:
+            if cur_b is not None:
+                total += cur_b - cur_a  # type: ignore[operator]
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_b is not None:
+        total += cur_b - cur_a  # type: ignore[operator]
+    return total
+
+
+def alone_share(run: RunSpan, others: Iterable[RunSpan]) -> float | None:
+    """The share of ``run``'s steady state during which no other run was on the host."""
+    length = run.steady_end - run.steady_start
+    if length <= 0:
+        return None
+    busy = _covered(run.steady_start, run.steady_end,
+                    ((o.start, o.end) for o in others if o.run_id != run.run_id))
+    return max(0.0, 1.0 - busy / length)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f} %"
+
+
+def overlap_sentences(spans: Sequence[RunSpan], shares: Mapping[str, float | None]) -> list[str]:
+    """A sentence per replicate pair of different arms whose alone shares differ materially."""
+    out = []
+    by_rep: dict[int, list[RunSpan]] = {}
+    for s in spans:
+        by_rep.setdefault(s.replicate, []).append(s)
+    for group in by_rep.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                sa, sb = shares.get(a.run_id), shares.get(b.run_id)
+                if a.arm == b.arm or sa is None or sb is None or abs(sa - sb) < ALONE_GAP:
+                    continue
+                hi, lo = (a, b) if sa > sb else (b, a)
+                after = f" after {lo.run_id} finished" if lo.end <= hi.steady_end else ""
+                out.append(f"{hi.run_id} ran alone for {_pct(max(sa, sb))} of its steady "
+                           f"state{after} ({lo.run_id}: {_pct(min(sa, sb))}): the arms were "
+                           "not measured under the same host load")
+    return out
+
+
+def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Foreign CPU during ``run``'s steady state: the share of samples with more than
+    ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes."""
+    loads, top = [], {}
+    cores = None
+    for s in samples:
+        t, host = s.get("t"), s.get("host") or {}
+        if not isinstance(t, (int, float)) or not run.steady_start <= t <= run.steady_end:
+            continue
+        f = host.get("foreign_cores")
+        if isinstance(f, (int, float)):
+            loads.append(float(f))
+            cores = host.get("cpus") or cores
+        for p in host.get("foreign_top") or ():
+            if isinstance(p, Mapping) and "pid" in p:
+                top[p["pid"]] = p
+    if not loads:
+        return {"samples": 0, "share": None, "mean_cores": None, "cores": cores, "top": []}
+    share = sum(1 for x in loads if x >= FOREIGN_CORES) / len(loads)
+    busiest = sorted(top.values(), key=lambda p: -float(p.get("cpu_percent") or 0))[:3]
+    return {"samples": len(loads), "share": share, "mean_cores": sum(loads) / len(loads),
+            "cores": cores, "top": busiest}
+
+
+def foreign_sentence(run: RunSpan, load: Mapping[str, Any]) -> str | None:
+    share = load.get("share")
+    if share is None or share < FOREIGN_SHARE:
+        return None
+    of = f" of {load['cores']}" if load.get("cores") else ""
+    names = ", ".join(f"PID {p['pid']} {p.get('name', '?')} ({p.get('cpu_percent', 0):.0f} % of a core)"
+                      for p in load.get("top") or ())
+    who = f"; busiest: {names}" if names else ""
+    return (f"host CPU was taken by processes outside the experiment for {_pct(share)} of "
+            f"{run.run_id}'s steady state (mean {load['mean_cores']:.1f}{of} cores){who}")
+
+
+def compare_windows(spans: Sequence[RunSpan]) -> dict[str, tuple[float, float]]:
+    """For each replicate group of concurrent runs, the part of each steady state during
+    which every run of the group was running: throughput is then compared over equal
+    conditions. Given only where it keeps at least ``MIN_OVERLAP`` of every steady state
+    of the group (else the full steady states are compared and the overlap is judged)."""
+    by_rep: dict[int, list[RunSpan]] = {}
+    for s in spans:
+        by_rep.setdefault(s.replicate, []).append(s)
+    out: dict[str, tuple[float, float]] = {}
+    for group in by_rep.values():
+        if len({s.arm for s in group}) < 2:
+            continue
+        lo, hi = max(s.start for s in group), min(s.end for s in group)
+        windows = {s.run_id: (max(lo, s.steady_start), min(hi, s.steady_end)) for s in group}
+        if all(s.steady_end > s.steady_start
+               and (windows[s.run_id][1] - windows[s.run_id][0])
+               >= MIN_OVERLAP * (s.steady_end - s.steady_start) for s in group):
+            out.update(windows)
+    return out
+
+
+def _windowed(span: RunSpan, window: tuple[float, float] | None) -> RunSpan:
+    if window is None:
+        return span
+    return RunSpan(span.run_id, span.arm, span.replicate, span.start, span.end, *window)
+
+
+def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per run ``{"alone_share", "window", "window_share", "foreign": {...}}`` and the
+    confound sentences, judged over the compared windows (``compare_windows``)."""
+    windows = compare_windows(spans)
+    judged = [_windowed(s, windows.get(s.run_id)) for s in spans]
+    shares = {s.run_id: alone_share(s, spans) for s in judged}
+    runs: dict[str, Any] = {}
+    sentences = overlap_sentences(judged, shares)
+    for s, full in zip(judged, spans, strict=True):
+        load = foreign_load(s, samples)
+        length = full.steady_end - full.steady_start
+        runs[s.run_id] = {"alone_share": shares[s.run_id], "window": windows.get(s.run_id),
+                          "window_share": ((s.steady_end - s.steady_start) / length
+                                           if s.run_id in windows and length > 0 else None),
+                          "foreign": load}
+        text = foreign_sentence(s, load)
+        if text:
+            sentences.append(text)
+    return {"runs": runs, "sentences": sentences}
