@@ -133,7 +133,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from abtui.experiment import Experiment
         from abtui.report import render_summary
 
-        exp = Experiment.attach(args.run_dir, follow=False)
+        exp = Experiment.catch_up(args.run_dir)
         _gate_flags_on(exp, _gate_flags(args))
         report = conclude(exp, args.gate)
         print(render_summary(report))

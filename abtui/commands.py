@@ -4,14 +4,79 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from abtui.errors import RunDirError
+
+if TYPE_CHECKING:
+    from abtui.experiment.rundir import RunDir
+
+
+def monitor_alive(rd: RunDir) -> bool:
+    """True while a monitor holds the run's lock (its writer is alive)."""
+    import fcntl
+
+    try:
+        with open(rd.lock_path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
+    """An arm's status from the run dir alone: its exit.json, else the exit code the local
+    wrapper left, else whether its process is still alive."""
+    import psutil
+
+    ex = rd.read_json(rd.exit_path(run_id)) if (rd.root / "arms" / run_id).is_dir() else None
+    if isinstance(ex, dict) and ex.get("status"):
+        return str(ex["status"])
+    ref = entry.get("ref") or {}
+    marker = ref.get("marker")
+    if marker:
+        try:
+            code = int(Path(marker).read_text().strip())
+            return "done" if code == 0 else "stopped" if code in (-15, 143) else "failed"
+        except (OSError, ValueError):
+            pass
+    pid = ref.get("pid")
+    if pid:
+        try:
+            p = psutil.Process(int(pid))
+            created = ref.get("create_time")
+            if (not created or abs(p.create_time() - created) <= 1) and p.status() != "zombie":
+                return "running"
+        except (psutil.Error, ValueError):
+            pass
+        return "lost"
+    if ref.get("container"):
+        return "running?"  # a container: `abtui attach` asks the engine
+    return "pending" if not ref else "?"
+
+
+def run_status_on_disk(rd: RunDir, manifest: dict, states: list[str]) -> str:
+    """The run's status, reconciled with its arms and whether a monitor is alive."""
+    status = manifest.get("status", "?")
+    live = monitor_alive(rd)
+    running = sum(s in ("running", "running?") for s in states)
+    if status != "running":
+        return status
+    if live:
+        return "running"
+    if running:
+        return "running (detached)"
+    ended = "finished" if states and all(s == "done" for s in states) else "ended"
+    return f"{ended} (monitor gone: abtui report to conclude)"
 
 
 def list_runs(runs_dir: str) -> int:
     """One line per run directory: name, status, arms, age."""
     from abtui.experiment.rundir import RunDir
-    from abtui.store.arm import ArmStatus
 
     base = Path(runs_dir)
     if not base.is_dir():
@@ -24,17 +89,9 @@ def list_runs(runs_dir: str) -> int:
             m = rd.read_manifest()
         except RunDirError:
             continue
-        states = []
-        for run_id in m.get("runs", {}):
-            ex = rd.read_json(rd.exit_path(run_id)) if (rd.root / "arms" / run_id).is_dir() else None
-            states.append((ex or {}).get("status", ArmStatus.RUNNING if m.get("status") == "running"
-                                         else "?"))
-        running = sum(s == ArmStatus.RUNNING for s in states)
-        status = m.get("status", "?")
-        if status == "running" and running == 0 and states:
-            status = "ended (not reported)"
-        elif status == "running" and m.get("detached_at"):
-            status = "running (detached)"
+        states = [arm_status_on_disk(rd, run_id, entry)
+                  for run_id, entry in (m.get("runs") or {}).items()]
+        status = run_status_on_disk(rd, m, states)
         age = time.time() - float(m.get("created_at") or time.time())
         rows.append((root.name, status, ", ".join(f"{r}:{s}" for r, s in zip(m.get("runs", {}), states,
                                                                               strict=False)),

@@ -200,12 +200,15 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
                   total_steps: int | None = None, target_loss: float | None = None,
                   target_accuracy: float | None = None,
                   energy: Mapping[str, Any] | None = None,
-                  window: tuple[float, float] | None = None) -> RunSummary:
+                  window: tuple[float, float] | None = None,
+                  at_step: float | None = None) -> RunSummary:
     """Every per-run metric of the report from one run's state.
 
     ``energy`` is the telemetry summary of this run (``{"energy_j": ..., "samples": ...}``).
     ``window`` (receive times) limits throughput and step time to the part of the steady
     state when every compared run was running (see ``abtui.telemetry.corun``).
+    ``at_step`` cuts loss and accuracy there: runs that did not all finish are compared at
+    the last step every one of them reached.
     """
     with state.lock:
         series = {name: (list(s.steps), list(s.values), list(s.times))
@@ -218,6 +221,12 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
         for name in (THROUGHPUT, STEP_TIME):
             if name in series:
                 series[name] = _in_window(*series[name], window)
+    if at_step is not None:
+        for name in (LOSS, ACCURACY):
+            if name in series:
+                st, vs, ts = series[name]
+                keep = sum(1 for x in st if x <= at_step)
+                series[name] = (st[:keep], vs[:keep], ts[:keep])
     last_step = max((s[0][-1] for s in series.values() if s[0]), default=None)
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
     m: dict[str, Any] = {
@@ -278,6 +287,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     m["energy_per_sample_j"] = (m["energy_j"] / count
                                 if m["energy_j"] is not None and count else None)
     m["oddities"] = state.oddities
+    m["quality_at_step"] = at_step
     return RunSummary(state.run_id, state.arm, state.replicate, m, samples)
 
 

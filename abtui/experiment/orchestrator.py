@@ -222,6 +222,47 @@ class Experiment:
             exp._reattach()
         return exp
 
+    @classmethod
+    def catch_up(cls, root: str | Path) -> Experiment:
+        """The run directory brought up to date without watching (``report``, ``diff``).
+
+        Where no monitor holds the run (it died, or detached), every arm that has ended
+        since is read to the end of its own output from its last recorded token (exactly
+        once into events.jsonl, as ``attach`` does) and its exit recorded; arms still
+        running are left to the next ``attach``. So the run directory alone gives the same
+        report whichever command reads it first. With a live monitor: a read-only replay.
+        """
+        exp = cls.attach(root, follow=False)
+        workdir = exp.manifest.get("workdir")
+        try:
+            backend = make_backend(exp.spec, workdir)
+        except AbtuiError:
+            return exp  # the engine is gone: what the run dir has is all there is
+        if not exp._take_lock():
+            exp.read_only = True
+            return exp
+        try:
+            found = backend.find(exp.rundir)
+        except AbtuiError:
+            found = {}
+        try:
+            for run_id, handle in found.items():
+                state = exp.store.arms.get(run_id)
+                if state is None or backend.poll(handle) is None:
+                    continue  # still running (or unknown): the next attach follows it
+                ArmWatcher(backend, handle, state, exp.rundir, threading.Event()).run()
+            if exp.runs and all(exp.store.arm(r.run_id).status in ArmStatus.ENDED
+                                for r in exp.runs) and exp.manifest.get("status") == "running":
+                exp.manifest["status"] = "finished"
+                exp.manifest["finished_at"] = max(
+                    (float(s.exit.get("finished_at") or 0) for s in exp.store.arms.values()
+                     if s.exit), default=time.time()) or time.time()
+                exp.manifest["caught_up_at"] = time.time()
+                exp.rundir.write_manifest(exp.manifest)
+        finally:
+            exp._release_lock()
+        return exp
+
     def replay(self) -> None:
         """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
         and telemetry sample into the store."""

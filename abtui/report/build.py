@@ -111,6 +111,25 @@ def _gpu_owners(manifest: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
+def common_quality_step(states: Mapping[str, Sequence[ArmState]]) -> float | None:
+    """When a run the comparison uses did not finish (an arm with no finished run: stopped,
+    failed, lost or still going): the last step every used run reached (quality is
+    compared there); None when every used run finished (see ``usable_runs``)."""
+    runs = []
+    for ss in states.values():
+        done = [s for s in ss if s.status == ArmStatus.DONE]
+        runs += done or list(ss)
+    if all(s.status == ArmStatus.DONE for s in runs):
+        return None
+    lasts = []
+    for s in runs:
+        with s.lock:
+            series = s.series.get("loss") or s.series.get("accuracy")
+            if series is not None and len(series):
+                lasts.append(float(series.steps[-1]))
+    return min(lasts) if lasts else None
+
+
 def corun_notes(corun: Mapping[str, Any] | None) -> list[str]:
     """The co-run facts in words: where the arms ran, how long each ran alone."""
     if not corun:
@@ -164,12 +183,14 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
     summaries: dict[str, list[RunSummary]] = {}
     windows = {r: tuple(v["window"]) for r, v in ((corun or {}).get("runs") or {}).items()
                if v.get("window")}
+    at_step = common_quality_step(states)
     for arm, arm_states in states.items():
         summaries[arm] = [
             summarize_run(s, warmup_steps=spec.warmup_steps, total_steps=s.total_steps or spec.steps,
                           target_loss=spec.target.loss, target_accuracy=spec.target.accuracy,
                           energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None,
-                          window=windows.get(s.run_id))  # type: ignore[arg-type]
+                          window=windows.get(s.run_id),  # type: ignore[arg-type]
+                          at_step=at_step)
             for s in arm_states
         ]
     arms = {arm: {"runs": [r.metrics for r in runs], "aggregate": aggregate(runs)}
@@ -192,6 +213,9 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
              "significance from the same test; with n = 1 nothing is tested (throughput: a "
              "within-run interval, within-run noise only)"]
     comps = []
+    if at_step is not None:
+        notes.append(f"runs incomplete: loss and accuracy are compared at step {at_step:g}, "
+                     "the last step every run reached")
     for arm, runs in summaries.items():
         if arm == baseline or baseline not in summaries:
             continue

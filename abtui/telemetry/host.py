@@ -84,7 +84,7 @@ class ForeignProcesses:
     between two scans (the first scan only primes them).
     """
 
-    def __init__(self, every_s: float = 10.0, top: int = 3, min_percent: float = 10.0) -> None:
+    def __init__(self, every_s: float = 3.0, top: int = 3, min_percent: float = 10.0) -> None:
         self.every_s, self.top, self.min_percent = every_s, top, min_percent
         self._prev: dict[int, float] = {}
         self._prev_t: float | None = None

@@ -1,0 +1,186 @@
+"""Fair only on evidence, on real runs: planted gaps and confounds, each run for real on the
+local backend (the fake runner for plumbing, the real PyTorch runner for host load)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FAKE = REPO / "tests" / "fixtures" / "fake_runner.py"
+
+
+def _abtui(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "abtui", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def _spec(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "spec.yaml"
+    p.write_text(f"name: planted\ncommand: [python, {FAKE}]\n" + body)
+    return p
+
+
+def _only_run(tmp_path: Path) -> Path:
+    [run] = list((tmp_path / "runs").iterdir())
+    return run
+
+
+def _wait_for(pred, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def test_a_script_without_env_record_is_unverifiable_and_gates_fail(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, """steps: 30
+treatment: [rate, no_env]
+config: {sleep: 0.02}
+arms:
+  a: {config: {rate: 1.0}}
+  b: {config: {rate: 2.0, no_env: true}}
+""")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 "--gate", "throughput_ratio >= 0.5", "--gate-point", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout[-2000:] + out.stderr[-2000:]
+    report = json.loads((_only_run(tmp_path) / "report.json").read_text())
+    fair = report["fairness"]
+    assert fair["state"] == "unverifiable" and fair["fair"] is None
+    assert fair["missing"][0].startswith("no env record from arm b")
+    assert "fairness unverifiable: no env record from arm b" in report["verdict"]["summary"]
+    [gate] = report["gates"]
+    assert not gate["passed"] and "comparison unverifiable: no env record from arm b" in gate["line"]
+    assert "fairness unverifiable" in out.stdout
+
+
+def test_monitor_killed_then_report_catches_up_exactly_once(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, """steps: 60
+treatment: [rate]
+config: {sleep: 0.05}
+arms:
+  a: {config: {rate: 1.0}}
+  b: {config: {rate: 2.0}}
+""")
+    mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
+                            "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: (tmp_path / "runs").is_dir() and any((tmp_path / "runs").iterdir()))
+        run = _only_run(tmp_path)
+        events = run / "arms" / "b" / "events.jsonl"
+        _wait_for(lambda: events.exists() and events.read_bytes().count(b"\n") >= 10)
+        mon.send_signal(signal.SIGKILL)
+        mon.wait(timeout=10)
+    finally:
+        if mon.poll() is None:
+            mon.kill()
+    seen_before = events.read_bytes().count(b"\n")
+    _wait_for(lambda: all((run / "arms" / a / "exit_code").exists() for a in ("a", "b")))
+    ls = _abtui("ls", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert "monitor gone" in ls.stdout and "a:done" in ls.stdout, ls.stdout
+    first = _abtui("report", str(run), cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    report = json.loads((run / "report.json").read_text())
+    for arm in ("a", "b"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["status"] == "done" and r["records"] == 60, r
+    lines = events.read_bytes().count(b"\n")
+    assert lines > seen_before
+    again = _abtui("report", str(run), cwd=tmp_path)
+    assert again.returncode == 0 and events.read_bytes().count(b"\n") == lines  # exactly once
+    assert json.loads((run / "report.json").read_text())["arms"] == report["arms"]
+    ls = _abtui("ls", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert "finished" in ls.stdout and "monitor gone" not in ls.stdout, ls.stdout
+
+
+def test_arms_stopped_halfway_make_the_comparison_incomplete(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, """steps: 400
+treatment: [rate]
+config: {sleep: 0.03}
+arms:
+  a: {config: {rate: 1.0}}
+  b: {config: {rate: 2.0}}
+""")
+    mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
+                            "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           stdin=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: (tmp_path / "runs").is_dir() and any((tmp_path / "runs").iterdir()))
+        run = _only_run(tmp_path)
+        events = run / "arms" / "b" / "events.jsonl"
+        _wait_for(lambda: events.exists() and events.read_bytes().count(b"\n") >= 40)
+        stop = _abtui("stop", str(run), "--grace", "5", cwd=tmp_path)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        out, _ = mon.communicate(timeout=60)
+    finally:
+        if mon.poll() is None:
+            mon.kill()
+    assert mon.returncode == 3, out[-2000:]
+    report = json.loads((run / "report.json").read_text())
+    fair = report["fairness"]
+    assert fair["state"] == "unverifiable" and any(m.startswith("arms incomplete: ")
+                                                   for m in fair["missing"]), fair
+    assert "significant" not in report["verdict"]["summary"].replace("n.s.", "")
+    step = report["arms"]["a"]["runs"][0]["quality_at_step"]
+    assert step is not None and step < 400
+    assert any(f"compared at step {step:g}" in n for n in report["notes"])
+    ls = _abtui("ls", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert "running" not in ls.stdout.split("\n")[0], ls.stdout
+
+
+def test_foreign_cpu_load_on_the_host_is_a_named_confound(tmp_path: Path) -> None:
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"""name: busy
+workdir: {REPO}
+command: [python, -u, runners/train.py]
+steps: 2000
+treatment: [lr]
+telemetry: {{interval_s: 0.5}}
+config: {{model: mlp, hidden: 64, dataset: digits, batch_size: 64, device: cpu, threads: 1,
+         log_interval: 10, eval_interval: 2000, optimizer: sgd}}
+arms:
+  a: {{config: {{lr: 0.02}}}}
+  b: {{config: {{lr: 0.03}}}}
+""")
+        out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                     cwd=tmp_path)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    report = json.loads((_only_run(tmp_path) / "report.json").read_text())
+    assert report["fairness"]["state"] == "confounded"
+    found = [f for f in report["findings"] if f["key"] == "host.foreign_cpu"]
+    assert found and found[0]["confound"], report["findings"]
+    assert "outside the experiment" in found[0]["message"]
+    pids = {str(b.pid) for b in burners}
+    assert any(f"PID {p}" in f["message"] for f in found for p in pids), found
+    assert report["corun"]["placement"]["pinned"] is True
+
+
+@pytest.mark.parametrize("where", ["config", "arm"])
+def test_a_seed_in_a_config_is_refused_naming_the_experiment_seed(tmp_path: Path,
+                                                                   where: str) -> None:
+    cfg = "config: {seed: 7}\n" if where == "config" else "config: {}\n"
+    arm_b = "{config: {seed: 7}}" if where == "arm" else "{}"
+    spec = _spec(tmp_path, f"steps: 5\n{cfg}arms:\n  a: {{}}\n  b: {arm_b}\n")
+    out = _abtui("validate", str(spec), cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "the experiment's 'seed' field" in out.stderr
+    assert ("arms.b.config" if where == "arm" else "config") in out.stderr
+    assert os.environ.get("NO_SUCH") is None
