@@ -74,11 +74,22 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
     return out
 
 
+def env_with_first_step(env: dict[str, Any] | None,
+                        events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The env record with the numerics the reporter sent at the first logged step."""
+    first = next((e for e in events if e.get("event") == "numerics"), None)
+    if env is None or first is None:
+        return env
+    state = {k: v for k, v in first.items() if k not in ("event", "at_step", "timestamp")}
+    return {**env, "numerics_at_first_step": state}
+
+
 def findings_for(exp: Experiment, telemetry: dict[str, Any],
                  extra_confounds: list[str] | None = None) -> list[Any]:
     from abtui.diff.engine import find_differences
 
-    envs = {run_id: state.env for run_id, state in exp.store.arms.items()}
+    envs = {run_id: env_with_first_step(state.env, state.events)
+            for run_id, state in exp.store.arms.items()}
     return find_differences(exp.manifest, envs, exp.spec, telemetry=telemetry,
                             confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
 

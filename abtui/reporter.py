@@ -17,6 +17,7 @@ described in docs/protocol.md and abtui/protocol.schema.json.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -45,6 +46,9 @@ ENV_VAR_NAMES = (
     "MASTER_ADDR",
     "MASTER_PORT",
     "CUBLAS_WORKSPACE_CONFIG",
+    "NVIDIA_TF32_OVERRIDE",
+    "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
+    "CUDA_LAUNCH_BLOCKING",
 )
 ENV_VAR_PREFIXES = ("NCCL_", "PYTORCH_", "TORCH_", "CUDA_", "CUDNN_", "KMP_", "MKL_", "OMP_")
 #: Substrings of a variable's name (upper-cased) whose value is replaced by ``MASK``.
@@ -152,6 +156,7 @@ class Reporter:
         self._lock = threading.Lock()
         self._stamp_second = -1
         self._stamp = ""
+        self._numerics_sent = False
 
     # -- records --------------------------------------------------------------------------
 
@@ -159,6 +164,11 @@ class Reporter:
         """Write a metric record: ``step`` plus numeric metrics (non-finite -> null)."""
         if not self.enabled:
             return
+        if not self._numerics_sent:  # the state training really ran with (set after env())
+            self._numerics_sent = True
+            state = _guarded(numerics)
+            if state is not None:
+                self.event("numerics", at_step=int(step), **state)
         record: dict[str, Any] = {"step": int(step)}
         for name, value in metrics.items():
             record[name] = _finite(value)
@@ -318,12 +328,76 @@ def _nvml_driver_version() -> str | None:
         nvml.nvmlShutdown()
 
 
+def host_facts() -> dict[str, Any]:
+    """The machine the run ran on, as the process sees it: CPU model, cores (all and the
+    ones this process may use), memory, kernel and container runtime."""
+    cpu_model = None
+    memory_mb = None
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8",
+                                            errors="replace") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError), open("/proc/meminfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                memory_mb = int(line.split()[1]) // 1024
+                break
+    usable = _guarded(lambda: len(os.sched_getaffinity(0)))
+    return {"cpu_model": cpu_model or platform.processor() or None, "cpu_count": os.cpu_count(),
+            "cpus_usable": usable, "memory_mb": memory_mb, "kernel": platform.release(),
+            "container": _guarded(_container_runtime)}
+
+
+def _container_runtime() -> str | None:
+    """docker / podman / kubernetes / containerd when this process runs in a container."""
+    if os.path.exists("/.dockerenv"):
+        return "docker"
+    if os.path.exists("/run/.containerenv"):
+        return "podman"
+    with contextlib.suppress(OSError):
+        with open("/proc/1/cgroup", encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+        for needle, name in (("kubepods", "kubernetes"), ("docker", "docker"),
+                             ("containerd", "containerd"), ("libpod", "podman")):
+            if needle in text:
+                return name
+    return None
+
+
+def numerics() -> dict[str, Any] | None:
+    """The precision and determinism state of torch in this process: what changes the
+    numbers a run computes besides its config. None when the script has not imported torch
+    (importing it here would cost seconds and hundreds of MB)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    b = torch.backends
+    return {
+        "cudnn_benchmark": _guarded(lambda: bool(b.cudnn.benchmark)),
+        "cudnn_deterministic": _guarded(lambda: bool(b.cudnn.deterministic)),
+        "cudnn_allow_tf32": _guarded(lambda: bool(b.cudnn.allow_tf32)),
+        "cuda_matmul_allow_tf32": _guarded(lambda: bool(b.cuda.matmul.allow_tf32)),
+        "float32_matmul_precision": _guarded(torch.get_float32_matmul_precision),
+        "deterministic_algorithms": _guarded(torch.are_deterministic_algorithms_enabled),
+        "default_dtype": _guarded(lambda: str(torch.get_default_dtype()).removeprefix("torch.")),
+        "num_threads": _guarded(torch.get_num_threads),
+    }
+
+
 def _torch_versions() -> dict[str, Any]:
-    """torch / CUDA / cuDNN / NCCL versions and visible GPUs; empty when torch is absent."""
-    try:
-        import torch
-    except Exception:
-        return {"torch": None, "cuda": None, "cudnn": None, "nccl": None, "gpus": []}
+    """torch / CUDA / cuDNN / NCCL versions and visible GPUs; empty when torch is absent.
+
+    Reads the torch the script imported; a script that never imported it gets torch's
+    installed version from its package metadata, without the import."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        from importlib import metadata
+
+        version = _guarded(lambda: metadata.version("torch"))
+        return {"torch": version, "cuda": None, "cudnn": None, "nccl": None, "gpus": [],
+                "torch_imported": False}
     info: dict[str, Any] = {
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
@@ -386,6 +460,8 @@ def collect_env(
             "packages": packages,
             "data": dict(data) if data is not None else None,
             "env_vars": _guarded(relevant_env) or {},
+            "numerics": _guarded(numerics),
+            "host": _guarded(host_facts),
         }
     )
     record.update(extra)

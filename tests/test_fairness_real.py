@@ -184,3 +184,107 @@ def test_a_seed_in_a_config_is_refused_naming_the_experiment_seed(tmp_path: Path
     assert "the experiment's 'seed' field" in out.stderr
     assert ("arms.b.config" if where == "arm" else "config") in out.stderr
     assert os.environ.get("NO_SUCH") is None
+
+
+@pytest.mark.parametrize("same", [False, True])
+def test_secrets_that_differ_are_a_finding_with_values_hidden(tmp_path: Path, same: bool) -> None:
+    tok_a, tok_b = "hf_" + "a" * 30, "hf_" + ("a" if same else "b") * 30
+    spec = _spec(tmp_path, f"""steps: 20
+treatment: [rate]
+config: {{sleep: 0.02}}
+arms:
+  a: {{config: {{rate: 1.0}}, env: {{HF_TOKEN: {tok_a}}}}}
+  b: {{config: {{rate: 2.0}}, env: {{HF_TOKEN: {tok_b}}}}}
+""")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    run = _only_run(tmp_path)
+    report = json.loads((run / "report.json").read_text())
+    found = [f for f in report["findings"] if f["key"] == "envvar.HF_TOKEN"]
+    if same:
+        assert not found and report["fairness"]["state"] == "fair", report["fairness"]
+    else:
+        assert found and found[0]["confound"] and "HF_TOKEN differs (values hidden)" in found[0]["message"]
+        assert report["fairness"]["state"] == "confounded"
+    for path in run.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert tok_a.encode() not in data and tok_b.encode() not in data, path
+    assert tok_a not in out.stdout + out.stderr and tok_b not in out.stdout + out.stderr
+
+
+def test_a_numerics_change_after_start_up_is_a_confound(tmp_path: Path) -> None:
+    """Same config, same env record at start; one arm lowers float32 matmul precision in
+    code after env(): caught from the reporter's record at the first logged step."""
+    spec = tmp_path / "spec.yaml"
+    runner = REPO / "tests" / "fixtures" / "numerics_runner.py"
+    spec.write_text(f"""name: numerics
+command: [python, {runner}]
+steps: 30
+treatment: [hidden_change]
+arms:
+  a: {{config: {{hidden_change: none}}}}
+  b: {{config: {{hidden_change: matmul}}}}
+""")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    report = json.loads((_only_run(tmp_path) / "report.json").read_text())
+    [f] = [f for f in report["findings"] if f["key"] == "numerics.float32_matmul_precision"]
+    assert f["confound"] and f["a"] == "highest" and f["b"] == "medium", f
+    assert "float32 matmul precision differs (a: 'highest', b: 'medium')" in f["message"] \
+        or "float32 matmul precision differs (a: highest, b: medium)" in f["message"], f
+    assert report["fairness"]["state"] == "confounded"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+def test_abtui_diff_shows_the_exact_uncommitted_lines(tmp_path: Path) -> None:
+    repo = tmp_path / "proj"
+    repo.mkdir()
+    (repo / "train.py").write_text(FAKE.read_text())
+    (repo / "data.py").write_text("CROP = 224\nSHUFFLE = True\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "start")
+    spec = repo / "spec.yaml"
+    spec.write_text("""name: code
+command: [python, train.py]
+steps: 5
+treatment: [rate]
+arms:
+  a: {config: {rate: 1.0}}
+  b: {config: {rate: 2.0}}
+""")
+    _git(repo, "add", "spec.yaml")
+    _git(repo, "commit", "-qm", "spec")
+    runs = tmp_path / "runs"
+
+    def run_once() -> Path:
+        before = set(runs.iterdir()) if runs.is_dir() else set()
+        out = _abtui("run", str(spec), "--headless", "--runs-dir", str(runs), cwd=repo)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        [new] = set(runs.iterdir()) - before
+        return new
+
+    clean = run_once()
+    (repo / "data.py").write_text("CROP = 192\nSHUFFLE = True\n")
+    dirty = run_once()
+    out = _abtui("diff", str(clean), str(dirty), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "uncommitted changes in" in out.stdout
+    assert "-CROP = 224" in out.stdout and "+CROP = 192" in out.stdout, out.stdout
+    (repo / "data.py").write_text("CROP = 160\nSHUFFLE = True\n")
+    (repo / "augment.py").write_text("FLIP = True\n")  # untracked, beside the script
+    dirtier = run_once()
+    out = _abtui("diff", str(dirty), str(dirtier), cwd=tmp_path)
+    assert "uncommitted changes differ" in out.stdout and "on the same commit" in out.stdout
+    assert "+CROP = 192" in out.stdout and "+CROP = 160" in out.stdout, out.stdout
+    assert "untracked file augment.py only in" in out.stdout and "+FLIP = True" in out.stdout
+    snap = json.loads((dirtier / "code" / "snapshot.json").read_text())
+    assert snap["dirty"] and snap["untracked"][0]["path"] == "augment.py"

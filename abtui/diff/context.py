@@ -17,8 +17,9 @@ from abtui.secrets import MASK, is_secret_name
 
 #: Finding-key prefixes a treatment entry may name besides config keys
 #: (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference).
-NON_CONFIG_PREFIXES = ("envvar.", "image.", "code.", "env.", "hardware.", "data.")
-NON_CONFIG_NAMES = ("image", "code")
+NON_CONFIG_PREFIXES = ("envvar.", "image.", "code.", "env.", "hardware.", "data.", "numerics.",
+                       "host.")
+NON_CONFIG_NAMES = ("image", "code", "numerics")
 
 
 def names_category(entry: str) -> bool:
@@ -43,6 +44,18 @@ class RunFacts:
     telemetry: dict[str, Any] | None = None  # the run's telemetry summary
     inspect: dict[str, Any] = field(default_factory=dict)  # backend facts about the arm
     source: str = ""  # where the run lives, for messages of `abtui diff` (a run dir name)
+    secret_digests: dict[str, str] = field(default_factory=dict)  # keyed hashes made at launch
+
+    @property
+    def numerics(self) -> dict[str, Any] | None:
+        """The precision / determinism state training ran with: the reporter's record at
+        the first logged step (a script may change it after start-up), else at start."""
+        env = self.env or {}
+        for key in ("numerics_at_first_step", "numerics"):
+            value = env.get(key)
+            if isinstance(value, dict):
+                return value
+        return None
 
     @property
     def env_config(self) -> dict[str, Any] | None:

@@ -22,13 +22,14 @@ from abtui.diff.fairness import Fairness, fairness
 from abtui.diff.findings import CATEGORIES, Finding, findings_to_json, severity_rank, summarize
 from abtui.diff.hardware import hardware_findings, sentence_findings
 from abtui.diff.image import compare_images, image_identity
+from abtui.diff.numerics import numerics_findings
 from abtui.diff.render import render_findings
 from abtui.spec.models import ExperimentSpec
 from abtui.spec.resolve import flatten
 
 #: Every category's comparison, in display order.
 COMPARISONS: tuple[Callable[[RunPair], list[Finding]], ...] = (
-    config_findings, compare_images, environment_findings, code_findings,
+    config_findings, compare_images, environment_findings, numerics_findings, code_findings,
     hardware_findings, data_findings, envvar_findings,
 )
 
@@ -123,7 +124,7 @@ def run_facts(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] 
             spec_env=dict(entry.get("env") or {}), command=_base_command(spec, arm),
             image=ident, image_ref=entry.get("image") or inspect.get("image_ref"),
             telemetry=summaries.get(run_id) or summaries.get(arm), inspect=inspect,
-            source=source,
+            source=source, secret_digests=dict(entry.get("secret_digests") or {}),
         )
     return out
 

@@ -38,9 +38,15 @@ def envvar_findings(pair: RunPair) -> list[Finding]:
         if name in PER_RUN_VARS:
             continue
         a, b = va.get(name), vb.get(name)
+        key = f"envvar.{name}"
+        da = pair.a.secret_digests.get(f"env.{name}")
+        db = pair.b.secret_digests.get(f"env.{name}")
+        if a == b and da and db and da != db:  # masked alike, set differently at launch
+            out.append(pair.finding(key, CATEGORY, MASK, MASK,
+                                    f"{pair.where}{name} differs (values hidden)", WARNING))
+            continue
         if a == b:
             continue
-        key = f"envvar.{name}"
         if is_secret_name(name):
             if a is None or b is None:
                 side = pair.la if a is not None else pair.lb

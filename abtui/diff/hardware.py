@@ -58,6 +58,35 @@ def hardware_findings(pair: RunPair) -> list[Finding]:
                                 f"{pair.lb}: {db})", WARNING))
     out += _telemetry_findings(pair)
     out += _container_findings(pair)
+    out += host_findings(pair)
+    return out
+
+
+HOST_WORDS = {
+    "hostname": "the host", "cpu_model": "the CPU model", "cpu_count": "the host's core count",
+    "cpus_usable": "the cores the run could use", "memory_mb": "the host's memory (MB)",
+    "kernel": "the kernel", "container": "the container runtime",
+}
+
+
+def host_findings(pair: RunPair) -> list[Finding]:
+    """The runner-reported host facts (env record ``host``, and ``hostname`` outside a
+    container) that differ."""
+    ea, eb = pair.a.env, pair.b.env
+    if ea is None or eb is None:
+        return []
+    ha, hb = dict(ea.get("host") or {}), dict(eb.get("host") or {})
+    if ha and hb and not ha.get("container") and not hb.get("container"):
+        # outside containers the hostname names the machine (a container's is its own id)
+        ha["hostname"], hb["hostname"] = ea.get("hostname"), eb.get("hostname")
+    out = []
+    for field, words in HOST_WORDS.items():
+        va, vb = ha.get(field), hb.get(field)
+        if va is None or vb is None or va == vb:
+            continue
+        out.append(pair.finding(f"host.{field}", CATEGORY, va, vb,
+                                f"{pair.where}{words} differs ({pair.la}: {va}, {pair.lb}: {vb})",
+                                WARNING))
     return out
 
 

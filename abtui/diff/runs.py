@@ -23,9 +23,10 @@ from abtui.diff.engine import (
     run_facts,
 )
 from abtui.diff.findings import INFO, WARNING, Finding, show
+from abtui.diff.working_tree import snapshot_findings
 from abtui.errors import RunDirError
 from abtui.experiment.rundir import RunDir
-from abtui.ingest.decode import Decoder, EnvRecord
+from abtui.ingest.decode import Decoder, EnvRecord, EventRecord, MetricRecord
 from abtui.ingest.events import read_events
 from abtui.spec.resolve import flatten
 
@@ -37,15 +38,23 @@ MAX_ENV_SCAN_LINES = 10_000  # the env record comes first; never read a whole hu
 
 
 def first_env_record(events_path: Path) -> dict[str, Any] | None:
-    """The first ``{"event": "env"}`` record an arm printed, or None."""
+    """The first ``{"event": "env"}`` record an arm printed (with the numerics it reported
+    at its first logged step, when that comes soon after), or None."""
     decoder = Decoder()
+    env: dict[str, Any] | None = None
     for n, stored in enumerate(read_events(events_path)):
         if n >= MAX_ENV_SCAN_LINES:
             break
         rec = decoder.decode(stored.raw, stored.truncated)
-        if type(rec) is EnvRecord:
-            return rec.data
-    return None
+        if type(rec) is EnvRecord and env is None:
+            env = dict(rec.data)
+        elif type(rec) is EventRecord and rec.name == "numerics" and env is not None:
+            env["numerics_at_first_step"] = {k: v for k, v in rec.data.items()
+                                             if k not in ("event", "at_step", "timestamp")}
+            return env
+        elif type(rec) is MetricRecord and env is not None and n > 200:
+            return env  # metrics flow and no numerics event came: an older reporter
+    return env
 
 
 def _telemetry(rundir: RunDir, run_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -93,6 +102,7 @@ def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
         for k, fa in by_a.items() if k in by_b
     ]
     findings = _merge_arms(compare_pairs(pairs), la, lb)
+    findings += snapshot_findings(rd_a.root, rd_b.root, la, lb)
     findings += _unmatched(la, lb, by_a, by_b)
     findings += _spec_findings(la, lb, man_a.get("spec") or {}, man_b.get("spec") or {})
     scrubber = SecretScrubber()

@@ -15,7 +15,7 @@ from typing import Any
 from abtui import __version__
 from abtui.backends import Backend
 from abtui.errors import BackendError
-from abtui.secrets import mask_env
+from abtui.secrets import mask_env, secret_digests
 from abtui.spec import ArmRun, ExperimentSpec
 
 
@@ -39,6 +39,7 @@ class NoBackend(Backend):
 
 def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
                   runs: list[ArmRun], workdir: Path) -> dict[str, Any]:
+    key = os.urandom(32)  # for secret digests only; never written anywhere
     spec_data = spec.model_dump(mode="json")
     spec_data["env"] = mask_env(spec_data.get("env") or {})
     for arm in spec_data.get("arms", {}).values():
@@ -60,6 +61,7 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
                 "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
                 "command": list(r.command), "config": r.config, "config_hash": r.config_hash,
                 "image": r.image, "env": mask_env(r.env),
+                "secret_digests": secret_digests(key, r.env, r.config),
             }
             for r in runs
         },

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui.backends import ArmHandle, Backend, make_backend
+from abtui.diff import working_tree
 from abtui.errors import AbtuiError, RunDirError
 from abtui.experiment.manifest import NoBackend, cpu_placement, new_manifest, read_jsonl
 from abtui.experiment.rundir import RunDir
@@ -79,8 +80,13 @@ class Experiment:
         if backend.name in ("local", "docker"):  # arms on this host's cores
             manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))
         exp = cls(spec, rundir, backend, runs, manifest)
-        exp._take_lock()
+        exp.take_lock()
         exp._log_to_rundir()
+        try:  # the exact code this run ran (a failure here never stops a launch)
+            manifest["code"] = working_tree.snapshot(runs[0].command, workdir,
+                                                     rundir.root / working_tree.DIR)
+        except OSError as exc:
+            manifest["code"] = {"repo": None, "note": f"no code snapshot: {exc}"}
         rundir.write_manifest(manifest)
         try:
             manifest["backend_facts"] = backend.prepare(spec, runs, rundir)
@@ -212,7 +218,7 @@ class Experiment:
         else:
             backend = None
         exp = cls(spec, rundir, backend or NoBackend(), runs, manifest)
-        if follow and not exp._take_lock():
+        if follow and not exp.take_lock():
             exp.read_only = True
             exp.store.notice("another monitor holds this run: this one is read-only")
         if follow and not exp.read_only:
@@ -224,44 +230,10 @@ class Experiment:
 
     @classmethod
     def catch_up(cls, root: str | Path) -> Experiment:
-        """The run directory brought up to date without watching (``report``, ``diff``).
+        """The run directory brought up to date without watching (see ``catchup``)."""
+        from abtui.experiment.catchup import catch_up
 
-        Where no monitor holds the run (it died, or detached), every arm that has ended
-        since is read to the end of its own output from its last recorded token (exactly
-        once into events.jsonl, as ``attach`` does) and its exit recorded; arms still
-        running are left to the next ``attach``. So the run directory alone gives the same
-        report whichever command reads it first. With a live monitor: a read-only replay.
-        """
-        exp = cls.attach(root, follow=False)
-        workdir = exp.manifest.get("workdir")
-        try:
-            backend = make_backend(exp.spec, workdir)
-        except AbtuiError:
-            return exp  # the engine is gone: what the run dir has is all there is
-        if not exp._take_lock():
-            exp.read_only = True
-            return exp
-        try:
-            found = backend.find(exp.rundir)
-        except AbtuiError:
-            found = {}
-        try:
-            for run_id, handle in found.items():
-                state = exp.store.arms.get(run_id)
-                if state is None or backend.poll(handle) is None:
-                    continue  # still running (or unknown): the next attach follows it
-                ArmWatcher(backend, handle, state, exp.rundir, threading.Event()).run()
-            if exp.runs and all(exp.store.arm(r.run_id).status in ArmStatus.ENDED
-                                for r in exp.runs) and exp.manifest.get("status") == "running":
-                exp.manifest["status"] = "finished"
-                exp.manifest["finished_at"] = max(
-                    (float(s.exit.get("finished_at") or 0) for s in exp.store.arms.values()
-                     if s.exit), default=time.time()) or time.time()
-                exp.manifest["caught_up_at"] = time.time()
-                exp.rundir.write_manifest(exp.manifest)
-        finally:
-            exp._release_lock()
-        return exp
+        return catch_up(cls.attach(root, follow=False))
 
     def replay(self) -> None:
         """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
@@ -359,7 +331,7 @@ class Experiment:
         if not self.read_only:
             self.rundir.write_manifest(self.manifest)
             self._snapshot_arms()
-        self._release_lock()
+        self.release_lock()
 
     def finish(self, keep: bool = False) -> None:
         """After every arm ended: stop telemetry, clean up containers, mark the run finished."""
@@ -374,7 +346,7 @@ class Experiment:
         if not self.read_only:
             self.rundir.write_manifest(self.manifest)
             self._snapshot_arms()
-        self._release_lock()
+        self.release_lock()
 
     def _snapshot_arms(self) -> None:
         """Cache each watched arm's store beside its events (``attach`` then skips decoding):
@@ -390,7 +362,7 @@ class Experiment:
         return [r for r, s in self.store.arms.items() if s.status not in (ArmStatus.DONE,)]
 
     # ---- the writer's lock ----------------------------------------------------------
-    def _take_lock(self) -> bool:
+    def take_lock(self) -> bool:
         fh = open(self.rundir.lock_path, "a+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -404,7 +376,7 @@ class Experiment:
         self._lock_fh = fh
         return True
 
-    def _release_lock(self) -> None:
+    def release_lock(self) -> None:
         if self._lock_fh is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
