@@ -149,8 +149,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return list_runs(args.runs_dir)
     if cmd == "diff":
         from abtui.diff.engine import diff_runs, render_findings
+        from abtui.diff.runs import run_checks
 
-        print(render_findings(diff_runs(Path(args.run_a), Path(args.run_b))))
+        found = diff_runs(Path(args.run_a), Path(args.run_b))
+        print(render_findings(found, checks=run_checks(Path(args.run_a), Path(args.run_b), found)))
         return 0
     if cmd == "doctor":
         from abtui.doctor import doctor

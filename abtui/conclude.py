@@ -84,12 +84,24 @@ def env_with_first_step(env: dict[str, Any] | None,
     return {**env, "numerics_at_first_step": state}
 
 
+def category_states(exp: Experiment, findings: list[Any],
+                    telemetry: dict[str, Any]) -> list[dict[str, str]]:
+    """Every diff category with its state: identical / treatment / confound / not recorded."""
+    from abtui.diff.engine import experiment_checks
+
+    return experiment_checks(exp.manifest, _envs(exp), exp.spec, findings, telemetry=telemetry)
+
+
+def _envs(exp: Experiment) -> dict[str, Any]:
+    return {run_id: env_with_first_step(state.env, state.events)
+            for run_id, state in exp.store.arms.items()}
+
+
 def findings_for(exp: Experiment, telemetry: dict[str, Any],
                  extra_confounds: list[str] | None = None) -> list[Any]:
     from abtui.diff.engine import find_differences
 
-    envs = {run_id: env_with_first_step(state.env, state.events)
-            for run_id, state in exp.store.arms.items()}
+    envs = _envs(exp)
     return find_differences(exp.manifest, envs, exp.spec, telemetry=telemetry,
                             confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
 
@@ -103,6 +115,7 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
     co = corun_facts(exp)
     findings = findings_for(exp, telemetry, co["sentences"])
     fair = fairness(findings, evidence_gaps(exp, telemetry)).to_dict()
+    fair["checked_categories"] = category_states(exp, findings, telemetry)
     report = build_report(exp, gates=list(gates or ()), findings=findings,
                           telemetry=telemetry.get("arms", {}), fairness=fair, corun=co)
     if write and not exp.read_only:

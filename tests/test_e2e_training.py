@@ -40,6 +40,13 @@ def test_demo_headless_writes_a_report_with_both_arms(tmp_path) -> None:
         assert r["accuracy_final"] > 0.85, r  # real learning on digits
         assert r["throughput_median"] > 0
     assert (run / "report.md").read_text().count("adam") >= 2
+    # the clean quickstart is fair on evidence: pinned cores, compared while both ran
+    fair = report["fairness"]
+    assert fair["state"] == "fair" and fair["confounds"] == [], fair
+    states = {c["category"]: c["state"] for c in fair["checked_categories"]}
+    assert states["config"] == "treatment" and states["environment"] == "identical", states
+    assert report["corun"]["placement"]["pinned"] is True
+    assert "significant" not in report["verdict"]["summary"]
     env = [json.loads(line) for line in (run / "arms" / "adam" / "events.jsonl").read_text().splitlines()]
     first = json.loads(env[0]["l"])
     assert first["event"] == "env" and first["torch"].startswith("2.")

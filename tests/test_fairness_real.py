@@ -278,6 +278,9 @@ arms:
     out = _abtui("diff", str(clean), str(dirty), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "uncommitted changes in" in out.stdout
+    checked = out.stdout.split("\n\n")[0]
+    assert checked.startswith("checked:") and "code         confound" in checked, checked
+    assert "environment  identical" in checked and "data         not recorded" in checked
     assert "-CROP = 224" in out.stdout and "+CROP = 192" in out.stdout, out.stdout
     (repo / "data.py").write_text("CROP = 160\nSHUFFLE = True\n")
     (repo / "augment.py").write_text("FLIP = True\n")  # untracked, beside the script

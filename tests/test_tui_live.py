@@ -105,3 +105,18 @@ def test_arm_colours_are_stable_and_distinct() -> None:
     assert a["fp32"] != a["amp"]
     assert arm_colours(["fp32", "amp"]) == a
     assert rgb("#4c9be8") == (76, 155, 232)
+
+
+def test_the_diff_pane_lists_every_category_with_its_state() -> None:
+    from abtui.tui.differences import Differences
+    from abtui.tui.widgets.diff_pane import summary_text
+
+    checks = [{"category": "config", "state": "treatment", "text": "differs as intended: lr"},
+              {"category": "environment", "state": "identical",
+               "text": "python 3.11.7, torch 2.13.0+cpu in every run"},
+              {"category": "image", "state": "not recorded", "text": "local processes: no image"},
+              {"category": "code", "state": "confound", "text": "uncommitted \x1b]52;c;evil\x07x"}]
+    text = summary_text(Differences([], checks=checks)).plain
+    assert "config      ● treatment" in text and "environment = identical" in text
+    assert "torch 2.13.0+cpu in every run" in text and "image       ? not recorded" in text
+    assert "\x1b" not in text and "\x07" not in text

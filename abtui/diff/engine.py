@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abtui.diff.checked import category_checks
 from abtui.diff.code import code_findings
 from abtui.diff.config import config_findings
 from abtui.diff.context import RunFacts, RunPair, SecretScrubber, Treatment, pairs_of
@@ -70,6 +71,14 @@ def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str
         collect_secrets(scrubber, f)
     collect_secrets_in(scrubber, manifest.get("backend_facts"))
     return order([scrubber.finding(f) for f in findings])
+
+
+def experiment_checks(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
+                      spec: ExperimentSpec, findings: Iterable[Finding],
+                      telemetry: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
+    """Every category with its state (identical / treatment / confound / not recorded)."""
+    facts = run_facts(manifest, envs, spec.model_dump(mode="json"), telemetry_by_run(telemetry))
+    return [c.to_dict() for c in category_checks(facts.values(), findings)]
 
 
 def telemetry_by_run(telemetry: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from abtui.diff.fairness import fairness
 from abtui.diff.findings import CATEGORIES, ERROR, Finding, summarize
@@ -16,12 +17,19 @@ def mark(f: Finding) -> str:
     return MARKS["intended"] if f.intended else MARKS.get(f.severity, "-")
 
 
-def render_findings(findings: Iterable[Finding], detail_lines: int = 60) -> str:
-    """Findings grouped by category with their details (cut at ``detail_lines`` lines
-    each), then the fairness verdict. Values are already masked."""
+def render_findings(findings: Iterable[Finding], detail_lines: int = 60,
+                    checks: Iterable[Any] = ()) -> str:
+    """What was checked (every category's state, when ``checks`` are given), the findings
+    grouped by category with their details (cut at ``detail_lines`` lines each), then the
+    fairness verdict. Values are already masked."""
     findings = list(findings)
+    checks = list(checks)
     counts = summarize(findings)
     lines: list[str] = []
+    if checks:
+        lines.append("checked:")
+        lines += [f"  {c.line()}" for c in checks]
+        lines.append("")
     categories = [c for c in CATEGORIES if any(f.category == c for f in findings)]
     categories += sorted({f.category for f in findings} - set(categories))
     for cat in categories:

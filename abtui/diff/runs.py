@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from abtui.diff.checked import category_checks
 from abtui.diff.context import RunFacts, RunPair, SecretScrubber, Treatment
 from abtui.diff.engine import (
     collect_secrets,
@@ -111,6 +112,13 @@ def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
     collect_secrets_in(scrubber, man_a.get("backend_facts"))
     collect_secrets_in(scrubber, man_b.get("backend_facts"))
     return order([scrubber.finding(f) for f in findings])
+
+
+def run_checks(run_a: Path, run_b: Path, findings: list[Finding]) -> list[Any]:
+    """Every category with its state between two past runs (see ``abtui.diff.checked``)."""
+    _, _, facts_a = load_run(Path(run_a))
+    _, _, facts_b = load_run(Path(run_b))
+    return category_checks([*facts_a.values(), *facts_b.values()], findings)
 
 
 def _merge_arms(findings: list[Finding], la: str, lb: str) -> list[Finding]:

@@ -81,6 +81,11 @@ def _findings(report: Mapping[str, Any]) -> list[str]:
     reasons += [f"missing: {m}" for m in fair.get("missing", []) if m not in reasons]
     if reasons:
         out.append("<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>")
+    checks = fair.get("checked_categories") or []
+    if checks:
+        out.append("<h3>What was checked</h3>")
+        out.append(_table(["category", "state", "evidence"],
+                          [[c.get("category"), c.get("state"), c.get("text")] for c in checks]))
     rows = []
     for f in report.get("findings") or []:
         if f.get("intended"):

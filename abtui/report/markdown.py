@@ -92,7 +92,15 @@ def _fairness_section(report: Mapping[str, Any]) -> list[str]:
     return ["## Fairness", "", f"Comparison: {head}.", "",
             *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"],
             *[f"- missing: {m}" for m in fair.get("missing", []) if m not in fair.get("reasons", [])],
-            ""]
+            "", *_checked(fair)]
+
+
+def _checked(fair: Mapping[str, Any]) -> list[str]:
+    checks = fair.get("checked_categories") or []
+    if not checks:
+        return []
+    rows = [[c.get("category"), c.get("state"), c.get("text")] for c in checks]
+    return ["What was checked:", "", *table(["category", "state", "evidence"], rows), ""]
 
 
 def _findings_section(report: Mapping[str, Any]) -> list[str]:

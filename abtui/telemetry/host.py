@@ -10,6 +10,7 @@ machine (100 = every core busy). Memory is MiB.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -90,10 +91,15 @@ class ForeignProcesses:
         self._prev_t: float | None = None
         self.last: list[dict[str, Any]] = []
 
-    def read(self, exclude: set[int]) -> list[dict[str, Any]]:
+    def read(self, exclude: set[int], roots: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+        """The busiest processes not in ``exclude`` nor below any of ``roots``."""
         now = time.monotonic()
         if self._prev_t is not None and now - self._prev_t < self.every_s:
             return self.last
+        exclude = set(exclude)
+        for root in roots:  # the arms' trees as they are now, not as last listed
+            with contextlib.suppress(psutil.Error):
+                exclude |= {c.pid for c in psutil.Process(root).children(recursive=True)}
         cur: dict[int, float] = {}
         names: dict[int, str] = {}
         for p in psutil.process_iter(["pid", "name", "cpu_times"]):

@@ -161,6 +161,7 @@ class TelemetrySampler:
         self._host = HostReader()
         self._trees = ProcessTreeReader()
         self._foreign_procs = ForeignProcesses()
+        self._refresh_next = False
         self._docker = ContainerStatsReader(docker_client) if docker_client is not None else None
         self._container_pids: dict[int, str] = {}
         self._foreign: list[dict[str, Any]] = []
@@ -221,7 +222,8 @@ class TelemetrySampler:
         """Take one sample now (see the module docstring for its shape). Never raises."""
         with self._lock:
             wall0, cpu0 = time.perf_counter(), time.thread_time()
-            listing = self._count % self.process_every == 0
+            listing = self._count % self.process_every == 0 or self._refresh_next
+            self._refresh_next = False
             self._count += 1
             arms, owner = self._trees.read(
                 {a: p for a, p in self._arm_pids.items() if a not in self._containers},
@@ -248,7 +250,7 @@ class TelemetrySampler:
             if listing:
                 self._foreign = self._find_foreign(gpus, owner)
             host = self._host.read()
-            self._foreign_cpu(host, arms, owner)
+            self._foreign_cpu(host, arms, owner, fresh=listing)
             sample = {
                 "kind": "sample",
                 "t": round(time.time(), 3),
@@ -264,18 +266,26 @@ class TelemetrySampler:
     FOREIGN_CORES = 0.5  # foreign load above half a core names its processes
 
     def _foreign_cpu(self, host: dict[str, Any], arms: Mapping[str, Any],
-                     owner: Mapping[int, str]) -> None:
+                     owner: Mapping[int, str], fresh: bool) -> None:
         """``host["foreign_cores"]``: CPU taken by processes outside the experiment (cores),
         and while it is material ``host["foreign_top"]``, the busiest of them (local arms;
-        a container's processes cannot be told from the host's here, so none are named)."""
+        a container's processes cannot be told from the host's here, so none are named).
+
+        Arms' process trees are re-listed every few samples; a process an arm started since
+        would count as foreign, so material foreign load is only reported from a sample
+        whose trees were just listed (one is forced for the next sample otherwise)."""
         pct, mon = host.get("cpu_percent"), host.get("monitor_cpu_percent")
         arm_pct = [a.get("cpu_percent") for a in arms.values() if isinstance(a, Mapping)]
         if pct is None or mon is None or any(v is None for v in arm_pct):
             return
         foreign = pct * host["cpus"] / 100.0 - (sum(arm_pct) + mon) / 100.0  # type: ignore[arg-type]
+        if foreign >= self.FOREIGN_CORES and not fresh:
+            self._refresh_next = True
+            return
         host["foreign_cores"] = round(max(0.0, foreign), 2)
         if foreign >= self.FOREIGN_CORES and not self._containers:
-            host["foreign_top"] = self._foreign_procs.read(set(owner) | self._known)
+            roots = {p for pids in self._arm_pids.values() for p in pids}
+            host["foreign_top"] = self._foreign_procs.read(set(owner) | self._known, roots)
 
     def _find_foreign(self, gpus: list[dict[str, Any]], owner: Mapping[int, str]) -> list[dict[str, Any]]:
         found = []

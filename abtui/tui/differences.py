@@ -27,6 +27,7 @@ class Differences:
     available: bool = True
     error: str | None = None
     telemetry_confounds: list[str] = field(default_factory=list)
+    checks: list[dict[str, str]] = field(default_factory=list)  # every category's state
 
     @property
     def confounds(self) -> list[Any]:
@@ -94,8 +95,9 @@ def load_findings(exp: Any) -> Differences:
                            telemetry_confounds=confounds)
     try:
         findings = list(conclude.findings_for(exp, telemetry))
+        checks = conclude.category_states(exp, findings, telemetry)
     except Exception as exc:
         log.exception("finding differences failed")
         return Differences(available=False, error=f"{type(exc).__name__}: {exc}",
                            telemetry_confounds=confounds)
-    return Differences(findings, telemetry_confounds=confounds)
+    return Differences(findings, telemetry_confounds=confounds, checks=checks)

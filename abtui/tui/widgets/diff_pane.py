@@ -10,10 +10,27 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from abtui.tui.differences import Differences, count_by_category, kind
+from abtui.tui.sanitize import sanitize
 from abtui.tui.widgets.text import set_text
 
 KIND_STYLE = {"treatment": "bold cyan", "confound": "bold yellow", "note": "dim"}
 KIND_MARK = {"treatment": "●", "confound": "▲", "note": "·"}
+STATE_STYLE = {"identical": "green", "treatment": "bold cyan", "confound": "bold yellow",
+               "not recorded": "dim"}
+STATE_MARK = {"identical": "=", "treatment": "●", "confound": "▲", "not recorded": "?"}
+
+
+def checks_text(checks: list[dict[str, str]], width: int = 60) -> Text:
+    """Every category with what was found: identical (and the value), treatment, confound,
+    or not recorded, so "no difference" and "not looked at" never read alike."""
+    t = Text()
+    for c in checks:
+        state = str(c.get("state"))
+        t.append(f"{c.get('category', '?'):<12}")
+        t.append(f"{STATE_MARK.get(state, '?')} {state:<12} ", style=STATE_STYLE.get(state, ""))
+        text = sanitize(str(c.get("text", "")))
+        t.append((text if len(text) <= width else text[: width - 1] + "…") + "\n", style="dim")
+    return t
 
 
 def summary_text(diffs: Differences | None, top: int = 3) -> Text:
@@ -27,8 +44,12 @@ def summary_text(diffs: Differences | None, top: int = 3) -> Text:
     if not diffs.available:
         t.append(f"not available ({diffs.error})" if diffs.error else "not available",
                  style="dim")
-    counts = count_by_category(diffs.findings)
-    if diffs.available and not counts:
+    if diffs.checks:
+        t.append_text(checks_text(diffs.checks))
+        counts: dict[str, dict[str, int]] = {}
+    else:
+        counts = count_by_category(diffs.findings)
+    if diffs.available and not counts and not diffs.checks:
         t.append("none: the arms are identical so far", style="dim")
     for category, row in counts.items():
         t.append(f"{category:<12}")
