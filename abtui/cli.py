@@ -85,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.cmd:
         _parser().print_help()
         return EXIT_USAGE
+    # Run directories hold arm output, configs and reports: owner-only (files 0600, folders
+    # 0700) whatever the user's umask. Arms get the user's own umask back (local wrapper).
+    user_umask = os.umask(0o077)
+    os.environ.setdefault("ABTUI_USER_UMASK", f"{user_umask:o}")
     try:
         return int(_dispatch(args) or 0)
     except AbtuiError as exc:
@@ -112,6 +116,8 @@ def _interactive(headless: bool) -> bool:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from abtui.untrusted import shown
+
     cmd = args.cmd
     if cmd == "run":
         return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
@@ -136,7 +142,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         exp = Experiment.catch_up(args.run_dir)
         _gate_flags_on(exp, _gate_flags(args))
         report = conclude(exp, args.gate)
-        print(render_summary(report))
+        print(shown(render_summary(report)))
         print(f"abtui: wrote {exp.rundir.report_md}, report.json, report.html")
         return exit_code(exp, report)
     if cmd == "stop":
@@ -152,7 +158,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from abtui.diff.runs import run_checks
 
         found = diff_runs(Path(args.run_a), Path(args.run_b))
-        print(render_findings(found, checks=run_checks(Path(args.run_a), Path(args.run_b), found)))
+        print(shown(render_findings(found, checks=run_checks(Path(args.run_a), Path(args.run_b),
+                                                             found))))
         return 0
     if cmd == "doctor":
         from abtui.doctor import doctor
@@ -194,6 +201,10 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
     from abtui.spec import load_spec
 
     spec = load_spec(spec_path)
+    from abtui.spec import spec_warnings
+
+    for w in spec_warnings(spec):
+        print(f"abtui: warning: {w}", file=sys.stderr)
     if gate_flags:
         spec = spec.model_copy(update=gate_flags)
     for g in [*spec.gates, *gates]:

@@ -127,7 +127,8 @@ def stop_run(run_dir: str, grace: float) -> int:
 
 
 def validate(spec_path: str) -> int:
-    from abtui.spec import load_spec, resolve_runs
+    from abtui.secrets import mask_argv
+    from abtui.spec import load_spec, resolve_runs, spec_warnings
 
     spec = load_spec(spec_path)
     runs = resolve_runs(spec)
@@ -135,7 +136,10 @@ def validate(spec_path: str) -> int:
           f"{spec.replicates} replicate(s), {spec.steps} steps)")
     for run in runs:
         gpus = ",".join(map(str, run.gpus)) or "none"
-        print(f"  {run.run_id:<10} seed {run.seed:<5} gpus {gpus:<8} {' '.join(run.command)}")
+        print(f"  {run.run_id:<10} seed {run.seed:<5} gpus {gpus:<8} "
+              f"{' '.join(mask_argv(list(run.command)))}")
+    for w in spec_warnings(spec):
+        print(f"warning: {w}")
     if not spec.treatment:
         print("warning: no 'treatment' keys declared: every config difference will count as a confound")
     return 0

@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ARM_FAILED = 3
+EXIT_ENVIRONMENT = 4  # the machine failed us: a full disk, a daemon gone, a permission
 
 
 class AbtuiError(Exception):
@@ -32,3 +33,10 @@ class BackendError(AbtuiError):
     """A backend could not do what was asked (daemon down, image missing, ...)."""
 
     exit_code = EXIT_ARM_FAILED
+
+
+class EnvironmentFailure(AbtuiError):
+    """The environment, not the spec, failed: no space left, a permission denied, an
+    engine that went away. Nothing already written is lost; the arms keep running."""
+
+    exit_code = EXIT_ENVIRONMENT

@@ -10,6 +10,7 @@ from typing import TextIO
 from abtui.conclude import conclude, exit_code
 from abtui.experiment import Experiment
 from abtui.store import ArmState, ArmStatus
+from abtui.untrusted import shown
 
 
 def _fmt(v: float | None, spec: str = ".4g") -> str:
@@ -37,6 +38,13 @@ class _Detach(Exception):
     pass
 
 
+def _say(*parts: object, file: TextIO = sys.stdout, flush: bool = True) -> None:
+    """Everything headless prints goes through the sanitising boundary (abtui.untrusted):
+    arm names, notices, failure tails and the summary can all carry arm-made strings."""
+    text = " ".join(str(p) for p in parts)
+    print(shown(text), file=file, flush=flush)
+
+
 def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
                  interval_s: float = 5.0, keep: bool = False, stop_on_exit: bool = False) -> int:
     """Watch until every arm ends, then conclude. SIGINT/SIGTERM/SIGHUP detach (or stop)."""
@@ -45,29 +53,29 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
         raise _Detach(signal.Signals(signum).name)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    print(f"abtui: run directory {exp.rundir.root}", file=out, flush=True)
+    _say(f"abtui: run directory {exp.rundir.root}", file=out, flush=True)
     for notice in exp.store.notices:
-        print(f"abtui: {notice}", file=out, flush=True)
+        _say(f"abtui: {notice}", file=out, flush=True)
     shown = len(exp.store.notices)
     try:
         last = 0.0
         while not exp.wait(timeout=0.5):
             for notice in exp.store.notices[shown:]:
-                print(f"abtui: {notice}", file=out, flush=True)
+                _say(f"abtui: {notice}", file=out, flush=True)
             shown = len(exp.store.notices)
             if time.monotonic() - last >= interval_s:
                 last = time.monotonic()
                 for state in exp.store.arms.values():
-                    print(progress_line(state), file=out, flush=True)
+                    _say(progress_line(state), file=out, flush=True)
     except _Detach as sig:
         for s, h in old.items():
             signal.signal(s, h)
         if stop_on_exit:
-            print(f"abtui: {sig}: stopping the arms", file=out, flush=True)
+            _say(f"abtui: {sig}: stopping the arms", file=out, flush=True)
             exp.stop_arms()
         else:
             exp.detach()
-            print(f"abtui: {sig}: detached; the arms keep running.\n"
+            _say(f"abtui: {sig}: detached; the arms keep running.\n"
                   f"  abtui attach {exp.rundir.root}   to watch again\n"
                   f"  abtui stop {exp.rundir.root}     to stop them", file=out, flush=True)
             return 0
@@ -75,17 +83,17 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
         for s, h in old.items():
             signal.signal(s, h)
     for state in exp.store.arms.values():
-        print(progress_line(state), file=out, flush=True)
+        _say(progress_line(state), file=out, flush=True)
     exp.finish(keep=keep)
     report = conclude(exp, gates)
     from abtui.report import render_summary
 
-    print(render_summary(report), file=out, flush=True)
-    print(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)
+    _say(render_summary(report), file=out, flush=True)
+    _say(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)
     for state in exp.store.arms.values():
         if state.status != ArmStatus.DONE:
             err = (state.exit or {}).get("error") or state.status
-            print(f"abtui: arm {state.run_id} did not finish: {err}", file=out, flush=True)
+            _say(f"abtui: arm {state.run_id} did not finish: {err}", file=out, flush=True)
             for _, text in state.recent_logs(3):  # usually the error that ended it
-                print(f"    {state.run_id}| {text[:300]}", file=out, flush=True)
+                _say(f"    {state.run_id}| {text[:300]}", file=out, flush=True)
     return exit_code(exp, report)

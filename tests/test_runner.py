@@ -101,7 +101,10 @@ def test_every_line_is_a_schema_valid_record_in_protocol_order(digits_run: Run) 
         VALIDATOR.validate(record)
     assert digits_run.records[0]["event"] == "env"
     assert digits_run.records[-1]["event"] == "final"
-    metric = digits_run.records[1]
+    numerics = digits_run.records[1]  # the precision state at the first logged step
+    assert numerics["event"] == "numerics" and numerics["float32_matmul_precision"] == "highest"
+    assert numerics["at_step"] == digits_run.records[2]["step"]
+    metric = digits_run.records[2]
     for name in ("loss", "accuracy", "throughput_samples_per_sec", "step_time_ms", "lr", "rss_mb"):
         assert isinstance(metric[name], float | int), name
     assert "gpu_memory_mb" not in metric  # CPU run: peak RSS instead

@@ -35,6 +35,9 @@ def _exit_marker(rundir: RunDir, run_id: str) -> Path:
     return rundir.arm_dir(run_id) / "exit_code"
 
 
+WRAPPER = Path(__file__).with_name("local_wrapper.py")
+
+
 class LocalBackend(Backend):
     """Arms as local processes; GPUs pinned through ``CUDA_VISIBLE_DEVICES``."""
 
@@ -83,11 +86,15 @@ class LocalBackend(Backend):
         marker = _exit_marker(rundir, run.run_id)
         # A tiny wrapper records the exit status in the run dir, so that a monitor that
         # was not the parent (attach after a crash) still learns how the arm ended.
-        wrapper = [sys.executable, "-m", "abtui.backends.local_wrapper", str(marker), "--", *argv]
-        with open(out_path, "ab") as out:
+        # It is run by path: it imports nothing of abtui. It is also the only writer of the
+        # arm's output (a relay that survives a full disk); its own errors go to wrapper.err.
+        wrapper = [sys.executable, str(WRAPPER), str(marker), str(out_path), "--", *argv]
+        out_path.touch(mode=0o600)
+        err_path = out_path.with_name("wrapper.err")
+        with open(os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
             try:
                 proc = subprocess.Popen(
-                    wrapper, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    wrapper, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out,
                     cwd=self.workdir, env=env, start_new_session=True, close_fds=True,
                 )
             except OSError as exc:

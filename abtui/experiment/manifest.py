@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -14,8 +15,8 @@ from typing import Any
 
 from abtui import __version__
 from abtui.backends import Backend
-from abtui.errors import BackendError
-from abtui.secrets import mask_env, secret_digests
+from abtui.errors import BackendError, SpecError
+from abtui.secrets import mask_argv, mask_config, mask_env, secret_digests
 from abtui.spec import ArmRun, ExperimentSpec
 
 
@@ -42,8 +43,10 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
     key = os.urandom(32)  # for secret digests only; never written anywhere
     spec_data = spec.model_dump(mode="json")
     spec_data["env"] = mask_env(spec_data.get("env") or {})
+    spec_data["config"] = mask_config(spec_data.get("config") or {})
     for arm in spec_data.get("arms", {}).values():
         arm["env"] = mask_env(arm.get("env") or {})
+        arm["config"] = mask_config(arm.get("config") or {})
     return {
         "abtui_version": __version__,
         "experiment": spec.name,
@@ -59,13 +62,48 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
         "runs": {
             r.run_id: {
                 "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
-                "command": list(r.command), "config": r.config, "config_hash": r.config_hash,
-                "image": r.image, "env": mask_env(r.env),
+                "command": mask_argv(list(r.command)), "config": mask_config(r.config),
+                "config_hash": r.config_hash, "image": r.image,
+                "env": {k: ("***" if k in r.extra.get("env_file_keys", ()) else v)
+                        for k, v in mask_env(r.env).items()},
                 "secret_digests": secret_digests(key, r.env, r.config),
             }
             for r in runs
         },
     }
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``#`` comments, optional ``export`` and quotes), as a dotenv file
+    has them: the spec's ``env_from_file``. Read at launch, never stored: every value from
+    it is masked in the manifest whatever its name."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise ValueError(f"{path}:{n}: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    return out
+
+
+def with_env_file(runs: list[ArmRun], spec: ExperimentSpec, spec_path: Path) -> list[ArmRun]:
+    """The runs with the spec's ``env_from_file`` variables (the arm's own env wins)."""
+    if not spec.env_from_file:
+        return runs
+    path = spec_path.parent / spec.env_from_file
+    try:
+        extra = read_env_file(path)
+    except (OSError, ValueError) as exc:
+        raise SpecError(str(spec_path), [f"env_from_file: {exc}"]) from None
+    return [dataclasses.replace(r, env={**extra, **r.env},
+                                extra={**r.extra, "env_file_keys": sorted(extra)}) for r in runs]
 
 
 def cpu_placement(spec: ExperimentSpec, concurrency: int,

@@ -17,8 +17,14 @@ from typing import Any
 
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
-from abtui.errors import AbtuiError, RunDirError
-from abtui.experiment.manifest import NoBackend, cpu_placement, new_manifest, read_jsonl
+from abtui.errors import AbtuiError, EnvironmentFailure, RunDirError
+from abtui.experiment.manifest import (
+    NoBackend,
+    cpu_placement,
+    new_manifest,
+    read_jsonl,
+    with_env_file,
+)
 from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
@@ -74,7 +80,7 @@ class Experiment:
         spec_path = Path(spec_path)
         workdir = (spec_path.parent / spec.workdir).resolve()
         backend = backend or make_backend(spec, workdir)
-        runs = resolve_runs(spec)
+        runs = with_env_file(resolve_runs(spec), spec, spec_path)
         rundir = RunDir.create(runs_dir, spec.name)
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
         if backend.name in ("local", "docker"):  # arms on this host's cores
@@ -136,7 +142,7 @@ class Experiment:
                     busy |= set(run.gpus)
                 self.pending.remove(queued)  # only now, so wait() never sees a gap
             if launched:
-                self.rundir.write_manifest(self.manifest)
+                self.save_manifest()
 
     def _place(self, run: ArmRun, taken: set[Any]) -> ArmRun:
         """Pin a CPU arm to its concurrency slot's cores (recorded in the manifest)."""
@@ -152,6 +158,14 @@ class Experiment:
         taken.add(slot)
         entry["cpu_slot"], entry["cpus"] = slot, list(slots[slot])
         return dataclasses.replace(run, extra={**run.extra, "cpus": tuple(slots[slot])})
+
+    def save_manifest(self) -> None:
+        """Write the manifest; a full disk is said, never fatal (the arms go on, and the
+        next write, or ``attach``, brings the file up to date)."""
+        try:
+            self.rundir.write_manifest(self.manifest)
+        except EnvironmentFailure as exc:
+            self.store.notice(str(exc))
 
     def _schedule_loop(self) -> None:
         while self.pending and not self.stop_event.is_set():
@@ -170,7 +184,9 @@ class Experiment:
             state.status = ArmStatus.FAILED
             state.exit = {"exit_code": None, "oom_killed": False, "error": str(exc)}
             entry["launch_error"] = str(exc)
-            self.rundir.write_json(self.rundir.exit_path(run.run_id), {**state.exit, "status": "failed"})
+            with contextlib.suppress(EnvironmentFailure):
+                self.rundir.write_json(self.rundir.exit_path(run.run_id),
+                                       {**state.exit, "status": "failed"})
             self.store.notice(f"arm {run.run_id} could not start: {exc}")
             return
         self.handles[run.run_id] = handle
@@ -329,7 +345,7 @@ class Experiment:
             self.telemetry.join(timeout=5)
         self.manifest["detached_at"] = time.time()
         if not self.read_only:
-            self.rundir.write_manifest(self.manifest)
+            self.save_manifest()
             self._snapshot_arms()
         self.release_lock()
 
@@ -344,7 +360,7 @@ class Experiment:
         self.manifest["status"] = "finished"
         self.manifest["finished_at"] = time.time()
         if not self.read_only:
-            self.rundir.write_manifest(self.manifest)
+            self.save_manifest()
             self._snapshot_arms()
         self.release_lock()
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from abtui.errors import RunDirError
+from abtui.errors import EnvironmentFailure, RunDirError
 
 MANIFEST = "manifest.json"
 
@@ -46,6 +46,8 @@ class RunDir:
             except FileExistsError:
                 continue
             (root / "arms").mkdir(mode=0o700)
+            for d in (root, root / "arms"):  # explicit, whatever the umask
+                d.chmod(0o700)
             return cls(root)
         raise RunDirError(f"cannot create a run directory under {base}")
 
@@ -107,7 +109,8 @@ class RunDir:
     def write_json(self, path: Path, data: Any) -> None:
         tmp = path.with_name(path.name + ".tmp")
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2, sort_keys=False, default=str)
                 fh.write("\n")
                 fh.flush()
@@ -117,7 +120,8 @@ class RunDir:
             # the old file stays whole: only the temporary one is lost
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc} "
+                                     "(nothing already written was lost)") from None
 
     def read_json(self, path: Path) -> Any:
         try:

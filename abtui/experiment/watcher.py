@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend
+from abtui.errors import AbtuiError
 from abtui.experiment.rundir import RunDir
 from abtui.ingest.events import EventWriter, last_token
 from abtui.store.arm import ArmState, ArmStatus
@@ -95,7 +96,10 @@ class ArmWatcher(threading.Thread):
             return
         self._record_exit()
         if self.writable:  # every line is in events.jsonl: cache the store beside it
-            write_snapshot(state, path)
+            try:
+                write_snapshot(state, path)
+            except OSError as exc:  # only a cache: the next attach replays events.jsonl
+                log.warning("no store snapshot for %s: %s", self.handle.run_id, exc)
 
     def _stop_persisting(self, writer: EventWriter, exc: OSError) -> None:  # noqa: D401
         """The disk is full (or gone): keep watching in memory, say so once, lose nothing.
@@ -131,6 +135,6 @@ class ArmWatcher(threading.Thread):
             try:
                 self.rundir.write_json(self.rundir.exit_path(self.handle.run_id),
                                        {**ex.to_dict(), "status": self.state.status})
-            except OSError as exc:
-                self.persist_error = f"cannot write exit.json: {exc.strerror or exc}"
+            except (OSError, AbtuiError) as exc:
+                self.persist_error = f"cannot write exit.json: {exc}"
         log.info("arm %s ended: %s", self.handle.run_id, json.dumps(ex.to_dict()))

@@ -132,6 +132,9 @@ class Oddities:
     step_backwards: int = 0
     invalid_utf8: int = 0
     truncated: int = 0
+    bad_key: int = 0  # metric names that are not printable or too long (ignored)
+    series_capped: int = 0  # distinct metric names past the per-arm cap (ignored)
+    events_capped: int = 0  # event records past the per-arm cap (not kept in memory)
     examples: dict[str, str] = field(default_factory=dict)
 
     def note(self, kind: str, line: bytes | str) -> None:
@@ -142,7 +145,8 @@ class Oddities:
 
     def total(self) -> int:
         return (self.malformed_json + self.non_finite + self.wrong_type + self.missing_step
-                + self.step_backwards + self.invalid_utf8 + self.truncated)
+                + self.step_backwards + self.invalid_utf8 + self.truncated + self.bad_key
+                + self.series_capped + self.events_capped)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}

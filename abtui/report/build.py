@@ -7,6 +7,7 @@ files under ``exp.rundir``. The keys are documented in docs/report.md and stable
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -21,10 +22,12 @@ from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
+from abtui.errors import EnvironmentFailure
 from abtui.experiment.rundir import RunDir
 from abtui.report import traces
 from abtui.report.environment import environment_section
 from abtui.store import ArmState, ArmStatus
+from abtui.untrusted import shown
 
 if TYPE_CHECKING:
     from abtui.experiment.orchestrator import Experiment
@@ -128,6 +131,33 @@ def common_quality_step(states: Mapping[str, Sequence[ArmState]]) -> float | Non
             if series is not None and len(series):
                 lasts.append(float(series.steps[-1]))
     return min(lasts) if lasts else None
+
+
+def output_gaps(rundir: RunDir) -> dict[str, list[dict[str, Any]]]:
+    """Per run, the output its relay could not keep (``output.log.gaps.jsonl``)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for run_id in rundir.run_ids():
+        path = rundir.root / "arms" / run_id / "output.log.gaps.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                gap = json.loads(line)
+                if isinstance(gap, dict):
+                    out.setdefault(run_id, []).append(gap)
+    return out
+
+
+def output_gap_notes(rundir: RunDir) -> list[str]:
+    notes = []
+    for run_id, gaps in output_gaps(rundir).items():
+        lost = sum(int(g.get("lost_bytes") or 0) for g in gaps)
+        when = _iso(gaps[0].get("t0")) or "?"
+        notes.append(f"arm {run_id}: {lost / 1e6:.2f} MB of output lost to a full disk "
+                     f"({gaps[0].get('error')}) from {when}; training went on")
+    return notes
 
 
 def corun_notes(corun: Mapping[str, Any] | None) -> list[str]:
@@ -271,6 +301,7 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         "verdict": {},
     }
     notes += corun_notes(corun)
+    notes += output_gap_notes(exp.rundir)
     results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
                                      else fair["missing"] or fair["reasons"])[:2])
@@ -284,7 +315,7 @@ def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[
         "gates_passed": all(r.passed for r in results) if results else None,
         "failed_runs": failed,
     }
-    return _jsonable(report)
+    return redacted(_jsonable(report))
 
 
 def gates_failed(report: Mapping[str, Any]) -> bool:
@@ -294,11 +325,23 @@ def gates_failed(report: Mapping[str, Any]) -> bool:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+              encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def redacted(value: Any) -> Any:
+    """A report (or any JSON value) with every string inert and secret shapes masked."""
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, Mapping):
+        return {shown(str(k)): redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
 
 
 def write_reports(rundir: RunDir | str | Path, report: Mapping[str, Any]) -> dict[str, Path]:
@@ -311,7 +354,14 @@ def write_reports(rundir: RunDir | str | Path, report: Mapping[str, Any]) -> dic
 
     root = rundir.root if isinstance(rundir, RunDir) else Path(rundir)
     paths = {"json": root / "report.json", "md": root / "report.md", "html": root / "report.html"}
-    _write_atomic(paths["json"], json.dumps(report, indent=2, allow_nan=False) + "\n")
-    _write_atomic(paths["md"], render_markdown(report))
-    _write_atomic(paths["html"], render_html(report))
+    # every file passes the sanitising boundary: arm-made strings are inert, secrets masked
+    clean = redacted(report)
+    try:
+        _write_atomic(paths["json"], json.dumps(clean, indent=2, allow_nan=False) + "\n")
+        _write_atomic(paths["md"], shown(render_markdown(clean)))
+        _write_atomic(paths["html"], shown(render_html(clean)))
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"cannot write the report into {root}: {exc.strerror or exc}; the run directory "
+            f"keeps everything else: `abtui report {root}` once there is room") from None
     return paths

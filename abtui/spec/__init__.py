@@ -2,7 +2,7 @@
 
 from abtui.spec.loader import load_spec, parse_spec
 from abtui.spec.models import ArmSpec, ExperimentSpec, Resources, Volume
-from abtui.spec.resolve import ArmRun, config_flags, resolve_runs
+from abtui.spec.resolve import ArmRun, config_flags, resolve_runs, spec_warnings
 
 __all__ = [
     "ArmRun",
@@ -14,4 +14,5 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "resolve_runs",
+    "spec_warnings",
 ]

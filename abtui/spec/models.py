@@ -118,6 +118,9 @@ class ExperimentSpec(_Strict):
     warmup_steps: int | None = Field(None, ge=0, description="Steps excluded from throughput (default: first 10%).")
     concurrency: int | None = Field(
         None, ge=1, description="Runs at once (default: one per arm). Runs sharing a GPU never overlap.")
+    env_from_file: str | None = Field(
+        None, description="A KEY=VALUE file (relative to the spec) whose variables every arm "
+        "gets: the place for secrets; read at launch, masked everywhere, never stored.")
     pin_cpus: bool = Field(
         True, description="Give concurrent CPU arms disjoint cores when the host has enough.")
     rotate_gpus: bool = Field(

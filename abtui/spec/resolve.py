@@ -110,3 +110,18 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
                 )
             )
     return runs
+
+
+def spec_warnings(spec: ExperimentSpec) -> list[str]:
+    """What in a valid spec a demanding user would still want to hear about."""
+    from abtui.secrets import secret_config_keys
+
+    out = []
+    for where, config in [("config", spec.config),
+                          *((f"arms.{n}.config", a.config) for n, a in spec.arms.items())]:
+        for key in secret_config_keys(config):
+            out.append(f"{where}.{key} looks secret: config keys are passed on the command "
+                       "line, where every user of this machine can read them (ps); pass it "
+                       "through the environment instead (env: or env_from_file:, which abtui "
+                       "masks everywhere)")
+    return out

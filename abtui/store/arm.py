@@ -22,10 +22,15 @@ from abtui.ingest.decode import (
     TextRecord,
 )
 from abtui.store.series import Series, _doubles
+from abtui.untrusted import inert, inert_deep
 
 _pack = struct.pack
 _MISSING_BYTES = _pack("d", MISSING)
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
+MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
+MAX_KEY = 128  # a metric name longer than this is counted and ignored
+MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on disk)
+MAX_REFUSED = 10_000  # distinct refused names remembered (so each is counted once)
 
 
 class ArmStatus:
@@ -68,6 +73,7 @@ class ArmState:
     log_count: int = 0
     lines: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # metric names refused (see _new_series)
     decoder: Decoder = field(default_factory=Decoder)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
@@ -128,18 +134,34 @@ class ArmState:
         if type(rec) is TextRecord:
             self.logs.append((t, rec.text))
             self.log_count += 1
-        elif type(rec) is EnvRecord:
-            self.env = rec.data
+        elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.untrusted)
+            self.env = inert_deep(rec.data)  # type: ignore[assignment]
         elif type(rec) is FinalRecord:
-            self.final = rec.data
+            self.final = inert_deep(rec.data)  # type: ignore[assignment]
         elif type(rec) is EventRecord:
-            self.events.append(rec.data)
-            self.logs.append((t, f"[{rec.name}] {rec.data}"))
+            if len(self.events) < MAX_EVENTS:
+                self.events.append(inert_deep(rec.data))  # type: ignore[arg-type]
+            else:
+                self.decoder.oddities.note("events_capped", rec.name)
+            self.logs.append((t, f"[{inert(rec.name)}] {inert(str(rec.data))}"))
             self.log_count += 1
 
-    def _new_series(self, name: str, base: int) -> Series:
+    def _new_series(self, name: str, base: int) -> Series | None:
         """A series for a metric first seen after ``base`` metric lines: on the clock when
-        every metric line so far has it (``base == 0``)."""
+        every metric line so far has it (``base == 0``). None for a name that is refused:
+        not printable, longer than ``MAX_KEY``, or past ``MAX_SERIES`` names (an arm is
+        untrusted: a flood of unique keys must not grow the monitor without bound)."""
+        if name in self.refused:
+            return None
+        kind = (None if len(name) <= MAX_KEY and name.isprintable() and name.strip() == name
+                else "bad_key")
+        if kind is None and len(self.series) >= MAX_SERIES:
+            kind = "series_capped"
+        if kind is not None:
+            if len(self.refused) < MAX_REFUSED:
+                self.refused.add(name)
+            self.decoder.oddities.note(kind, repr(name[:80]))
+            return None
         clock = self.clock
         s = self.series[name] = Series(clock if base == 0 and clock is not None else None)
         return s
@@ -180,6 +202,8 @@ class ArmState:
             s = series.get(name)
             if s is None:
                 s = self._new_series(name, base)
+                if s is None:
+                    continue
             s.append(step, v, t)
             last[name] = v
             p = peak.get(name)
@@ -222,10 +246,13 @@ class ArmState:
                 if s is None:
                     s = self._new_series(name, -1)
             else:
-                carried.add(name)
                 values, at_steps, at_times = col, step_col, times
                 if s is None:
                     s = self._new_series(name, base)
+                if s is not None:
+                    carried.add(name)
+            if s is None:
+                continue
             top = s._extend(at_steps, values, doubles, at_times)
             last[name] = s.values[-1]
             p = peak.get(name)

@@ -10,8 +10,8 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from abtui.tui.differences import Differences, count_by_category, kind
-from abtui.tui.sanitize import sanitize
 from abtui.tui.widgets.text import set_text
+from abtui.untrusted import sanitize
 
 KIND_STYLE = {"treatment": "bold cyan", "confound": "bold yellow", "note": "dim"}
 KIND_MARK = {"treatment": "●", "confound": "▲", "note": "·"}

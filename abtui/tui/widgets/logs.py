@@ -19,16 +19,17 @@ from textual.containers import Vertical
 from textual.reactive import var
 from textual.widgets import Input, Log, Static
 
+from abtui.secrets import redact
 from abtui.store import ArmState, Store
-from abtui.tui.sanitize import sanitize
 from abtui.tui.widgets.text import set_text
+from abtui.untrusted import sanitize
 
 SHOWN = 1000  # lines kept in the pane (the store keeps 5000, the run dir all of them)
 
 
 def matching(lines: list[tuple[float, str]], query: str) -> list[str]:
     """Sanitised lines containing ``query`` (case-insensitive; empty matches all)."""
-    out = [sanitize(text) for _, text in lines]
+    out = [sanitize(redact(text)) for _, text in lines]
     if query:
         q = query.lower()
         out = [line for line in out if q in line.lower()]

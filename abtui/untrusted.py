@@ -1,4 +1,11 @@
-"""Make a line an arm printed safe to show: no escape sequences, no control characters.
+"""The one sanitising boundary: every string that came from an arm is made inert here.
+
+An arm is untrusted input: its log lines, its env record (GPU names, package names, paths),
+its metric names, and every finding or failure tail built from them. Each rendering path
+(the console, headless output, ``abtui diff``, report.md / report.html) passes what it
+shows through ``inert`` (one line) or ``inert_block`` (keeps newlines), and the store makes
+records inert as they arrive (``inert_deep``); tests scan every output of a hostile arm
+for escape bytes.
 
 A training script (or anything it imports) may print ANSI colours, progress bars with
 carriage returns, terminal title changes (OSC 0), clipboard writes (OSC 52) or hyperlinks
@@ -24,7 +31,7 @@ _CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 TAB = "    "
 
 
-def sanitize(line: str) -> str:
+def inert(line: str) -> str:
     """``line`` with every escape sequence and control character removed.
 
     A carriage return keeps only what was printed after it (a progress bar's last state);
@@ -37,3 +44,32 @@ def sanitize(line: str) -> str:
         parts = [p for p in text.split("\r") if p.strip()]
         text = parts[-1] if parts else ""
     return _CONTROLS.sub("", text.replace("\t", TAB))
+
+
+sanitize = inert  # the name the console's widgets use
+
+
+def inert_block(text: str) -> str:
+    """``text`` made inert line by line, newlines kept (a report, a diff's detail)."""
+    if text.isprintable():
+        return text
+    return "\n".join(inert(line) for line in text.split("\n"))
+
+
+def shown(text: str) -> str:
+    """Text as it may reach a terminal or a file a person reads: secret-shaped values
+    masked (``abtui.secrets.redact``), then made inert, newlines kept."""
+    from abtui.secrets import redact
+
+    return inert_block(redact(text))
+
+
+def inert_deep(value: object) -> object:
+    """A record (dicts, lists, strings) with every string, keys included, made inert."""
+    if isinstance(value, str):
+        return inert(value)
+    if isinstance(value, dict):
+        return {inert(k) if isinstance(k, str) else k: inert_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [inert_deep(v) for v in value]
+    return value
