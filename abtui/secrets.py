@@ -87,7 +87,7 @@ def mask_argv(argv: list[str]) -> list[str]:
     """An argv with the value after a secret-named flag masked, and each word redacted."""
     out: list[str] = []
     hide = False
-    for word in argv:
+    for word in (str(w) for w in argv if w is not None):
         if hide and not word.startswith("-"):
             out.append(MASK)
             hide = False

@@ -313,14 +313,23 @@ def test_security_settings_limits_and_mounts(docker_client, docker_images, docke
     assert hc["Privileged"] is False and hc["SecurityOpt"] == ["no-new-privileges"]
     assert hc["NetworkMode"] == "none" and hc["Init"] is True
     assert hc["Memory"] == 256 * 2**20 and hc["NanoCpus"] == 1_500_000_000 and hc["ShmSize"] == 64 * 2**20
+    # least privilege by default: not root, no capabilities, read-only root, bounded pids
+    config = docker_client.api.inspect_container(handle.ref["container_id"])["Config"]
+    uid = os.getuid()
+    assert config["User"] == ("65534:65534" if uid == 0 else f"{uid}:{os.getgid()}")
+    assert hc["CapDrop"] == ["ALL"] and not hc.get("CapAdd")
+    assert hc["ReadonlyRootfs"] is True and "/tmp" in hc["Tmpfs"]
+    assert hc["PidsLimit"] == 4096
+    written = docker_rundir.arm_dir("A") / "out" / "result.txt"
+    assert written.stat().st_uid == (65534 if uid == 0 else uid)  # not root-owned on the host
     facts = backend.inspect(handle)
     assert {(m["target"], m["rw"]) for m in facts["mounts"]} == {("/data", False), ("/abtui/out", True)}
     assert not any("docker.sock" in (m["source"] or "") for m in facts["mounts"])
     assert facts["pid"] is None  # exited: no host process left
 
-    for source in ("/var/run/docker.sock", "/var/run", "/"):
+    for source in ("/var/run/docker.sock", "/var/run", "/", "/run/containerd"):
         bad = make_spec(script="true", volumes=[{"source": source, "target": "/x"}])
-        with pytest.raises(BackendError, match="refusing to mount the Docker socket"):
+        with pytest.raises(BackendError, match="refusing to mount a container engine's socket"):
             DockerBackend(bad, client=docker_client).prepare(bad, resolve_runs(bad), docker_rundir)
 
 

@@ -10,6 +10,7 @@ init process, and never with the Docker socket.
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import re
@@ -28,12 +29,21 @@ from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import _CONNECTION_ERRORS, _LIVE, ContainerLogReader, parse_ts
 from abtui.errors import BackendError
 from abtui.experiment.rundir import RunDir
+from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
 OUT_DIR = "/abtui/out"  # the arm's own output dir (rundir/arms/<run>/out), mounted read-write
 _DAEMON_HINT = ("is dockerd running (`sudo systemctl start docker`, or `bash .ci/docker-up.sh`)? "
                 "is your user in the docker group (`sudo usermod -aG docker $USER`, then log in again)?")
-_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
+            "/var/run/containerd/containerd.sock", "/run/podman/podman.sock",
+            "/var/run/crio/crio.sock", "/run/crio/crio.sock", "/var/run/cri-dockerd.sock",
+            "/run/buildkit/buildkitd.sock", "/run/k3s/containerd/containerd.sock")
+#: Per-user engines (rootless Docker, Podman): any of these under /run/user/<uid>/.
+_USER_SOCKETS = ("docker.sock", "podman/podman.sock", "containerd/containerd.sock")
+DEFAULT_PIDS = 4096
+NOBODY = 65534  # the uid / gid arms run as when abtui itself runs as root
+TMPFS = {"/tmp": "rw,nosuid,nodev,size=2g"}
 _LOG_CONFIG = {"max-size": "256m", "max-file": "4"}  # json-file: the format follow() was built on
 
 
@@ -48,6 +58,23 @@ def _daemon(what: str) -> Iterator[None]:
         raise BackendError(f"{what}: the Docker daemon refused: {exc.explanation or exc}") from None
     except (docker.errors.DockerException, *_CONNECTION_ERRORS) as exc:
         raise BackendError(f"{what}: cannot reach the Docker daemon ({exc}).\n  {_DAEMON_HINT}") from None
+
+
+def arm_user() -> tuple[int, int]:
+    """The uid:gid an arm's container runs as: the invoking user's, so the files it writes
+    into its out dir are theirs; ``nobody`` when abtui runs as root (never root in an arm)."""
+    uid, gid = os.getuid(), os.getgid()
+    return (NOBODY, NOBODY) if uid == 0 else (uid, gid)
+
+
+def default_memory(concurrency: int) -> int | None:
+    """A memory limit per arm when the spec sets none: 80 % of the host's memory shared by
+    the arms that run at once (an arm that runs away is OOM-killed, not the host)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+    return int(total * 0.8 / max(1, concurrency))
 
 
 def container_name(rundir: RunDir, run_id: str) -> str:
@@ -142,6 +169,8 @@ class DockerBackend(Backend):
     # ------------------------------------------------------------------ launch
     def _mounts(self) -> list[Mount]:
         sockets = {os.path.realpath(s) for s in _SOCKETS}
+        sockets |= {os.path.realpath(p) for name in _USER_SOCKETS
+                    for p in glob.glob(f"/run/user/*/{name}")}
         host = os.environ.get("DOCKER_HOST", "")
         if host.startswith("unix://"):
             sockets.add(os.path.realpath(host[len("unix://"):]))
@@ -151,8 +180,9 @@ class DockerBackend(Backend):
             for sock in sockets:
                 if sock == src or sock.startswith(src.rstrip("/") + "/"):
                     raise BackendError(
-                        f"volume {vol.source} -> {vol.target}: refusing to mount the Docker socket "
-                        f"({sock}) into an arm; whoever holds it controls the host. Mount only data.")
+                        f"volume {vol.source} -> {vol.target}: refusing to mount a container "
+                        f"engine's socket ({sock}) into an arm; whoever holds it controls the "
+                        "host. Mount only data.")
             if not os.path.exists(src):
                 raise BackendError(f"volume {vol.source} -> {vol.target}: {src} does not exist")
             mounts.append(Mount(vol.target, src, type="bind", read_only=vol.read_only))
@@ -165,14 +195,19 @@ class DockerBackend(Backend):
             with _daemon(f"resolving image {ref!r}"):
                 self._image_ids[ref] = resolve_image(self.client, ref)[0]["id"]
         out = rundir.arm_dir(run.run_id) / "out"
-        out.mkdir(exist_ok=True)
+        out.mkdir(exist_ok=True, mode=0o700)
+        uid, gid = arm_user()
+        if os.geteuid() == 0 and uid == NOBODY:  # the arm writes its out dir as nobody
+            os.chown(out, uid, gid)
         env = {**run.env, "PYTHONUNBUFFERED": "1", "ABTUI_ARM": run.arm, "ABTUI_RUN_ID": run.run_id,
                "ABTUI_SEED": str(run.seed), "ABTUI_OUT": OUT_DIR,
                # an arm without GPUs must see none even where the NVIDIA runtime is the default
                # and the image says NVIDIA_VISIBLE_DEVICES=all (the PyTorch images do)
-               "NVIDIA_VISIBLE_DEVICES": ",".join(map(str, run.gpus)) or "void"}
+               "NVIDIA_VISIBLE_DEVICES": ",".join(map(str, run.gpus)) or "void",
+               "HOME": "/tmp"}  # a read-only root: the only writable places are /tmp and out
         res = self.spec.resources
-        memory = docker.utils.parse_bytes(res.memory) if res.memory else None
+        memory = (docker.utils.parse_bytes(res.memory) if res.memory
+                  else default_memory(self.spec.concurrency or len(self.spec.arms)))
         config: dict[str, Any] = {
             "image": self._image_ids[ref],
             "command": arm_argv(run),
@@ -185,6 +220,14 @@ class DockerBackend(Backend):
             "mounts": [*self._mounts(), Mount(OUT_DIR, str(out.resolve()), type="bind")],
             "init": True,
             "privileged": False,
+            # least privilege by default: not root, no capabilities, no new privileges, a
+            # read-only root file system, bounded processes and memory, no network
+            "user": f"{uid}:{gid}",
+            "cap_drop": ["ALL"],
+            "cap_add": list(res.capabilities) or None,
+            "pids_limit": res.pids or DEFAULT_PIDS,
+            "read_only": True,
+            "tmpfs": dict(TMPFS),
             "security_opt": ["no-new-privileges"],
             "network_mode": "bridge" if self.spec.network else "none",
             "log_config": LogConfig(type="json-file", config=_LOG_CONFIG),
@@ -295,7 +338,7 @@ class DockerBackend(Backend):
         return {
             "container_id": a["Id"], "name": a["Name"].lstrip("/"), "image_id": a["Image"],
             "image_ref": (a.get("Config") or {}).get("Labels", {}).get("abtui.image_ref"),
-            "command": [a.get("Path"), *(a.get("Args") or [])],
+            "command": mask_argv([a.get("Path"), *(a.get("Args") or [])]),
             "pid": state.get("Pid") or None, "started_at": state.get("StartedAt"),
             "gpus": gpus, "device_requests": hc.get("DeviceRequests"),
             "memory": hc.get("Memory") or None, "nano_cpus": hc.get("NanoCpus") or None,

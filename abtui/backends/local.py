@@ -25,6 +25,7 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.errors import BackendError
 from abtui.experiment.rundir import RunDir
 from abtui.ingest.lines import LineAssembler
+from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
 _POLL_S = 0.5  # a line reaches the store within 0.5 s; the console looks every 1 s (TICK_S)
@@ -83,6 +84,7 @@ class LocalBackend(Backend):
         if cpus:
             env["ABTUI_CPUS"] = ",".join(str(c) for c in cpus)
         out_path = rundir.output_path(run.run_id)
+        (rundir.arm_dir(run.run_id) / "out").mkdir(mode=0o700, exist_ok=True)  # ABTUI_OUT
         marker = _exit_marker(rundir, run.run_id)
         # A tiny wrapper records the exit status in the run dir, so that a monitor that
         # was not the parent (attach after a crash) still learns how the arm ended.
@@ -105,7 +107,7 @@ class LocalBackend(Backend):
         except psutil.Error:
             create_time = None
         return ArmHandle(run.run_id, {"pid": proc.pid, "pgid": proc.pid, "marker": str(marker),
-                                      "create_time": create_time, "argv": argv})
+                                      "create_time": create_time, "argv": mask_argv(argv)})
 
     @property
     def _children(self) -> dict[str, subprocess.Popen[bytes]]:

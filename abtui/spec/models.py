@@ -21,6 +21,10 @@ class Resources(_Strict):
     cpus: float | None = Field(None, gt=0, description="CPU cores per arm, e.g. 4 or 1.5.")
     memory: str | None = Field(None, description="Memory limit per arm, e.g. '16g'.")
     shm: str | None = Field(None, description="Shared memory size per arm, e.g. '8g' (data loaders).")
+    pids: int | None = Field(None, ge=16, description="Processes per arm (docker; default 4096).")
+    capabilities: list[str] = Field(
+        default_factory=list, description="Linux capabilities added back to a docker arm "
+        "(every capability is dropped by default), e.g. ['SYS_PTRACE'].")
 
     @field_validator("memory", "shm")
     @classmethod

@@ -139,11 +139,12 @@ class ArmState:
         elif type(rec) is FinalRecord:
             self.final = inert_deep(rec.data)  # type: ignore[assignment]
         elif type(rec) is EventRecord:
+            data = inert_deep(rec.data)
             if len(self.events) < MAX_EVENTS:
-                self.events.append(inert_deep(rec.data))  # type: ignore[arg-type]
+                self.events.append(data)  # type: ignore[arg-type]
             else:
                 self.decoder.oddities.note("events_capped", rec.name)
-            self.logs.append((t, f"[{inert(rec.name)}] {inert(str(rec.data))}"))
+            self.logs.append((t, f"[{inert(rec.name)}] {data}"))
             self.log_count += 1
 
     def _new_series(self, name: str, base: int) -> Series | None:
