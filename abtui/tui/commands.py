@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from textual.app import SystemCommand
@@ -21,6 +22,9 @@ from abtui.store import Store
 log = logging.getLogger(__name__)
 HANGUP = (signal.SIGHUP, signal.SIGTERM)  # the terminal went away / asked politely to end
 Concluder = Callable[[Any, list[str]], tuple[dict[str, Any] | None, int]]
+
+
+MAX_METRIC_COMMANDS = 200  # an arm printing thousands of metric names gets no thousand commands
 
 
 def conclude_run(exp: Any, gates: list[str]) -> tuple[dict[str, Any] | None, int]:
@@ -42,7 +46,7 @@ def console_commands(store: Store, screen: Screen) -> Iterable[SystemCommand]:
     set_metric = getattr(screen, "set_metric", None)
     select_run = getattr(screen, "select_run", None)
     if set_metric is not None:
-        for name in store.metric_names():
+        for name in islice(store.metric_names(), MAX_METRIC_COMMANDS):
             yield SystemCommand(f"Metric: {name}", "plot this metric", partial(set_metric, name))
     if select_run is not None:
         for run_id in store.arms:
