@@ -141,13 +141,13 @@ arms:
 
 
 def test_foreign_cpu_load_on_the_host_is_a_named_confound(tmp_path: Path) -> None:
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(3)]
     try:
         spec = tmp_path / "spec.yaml"
         spec.write_text(f"""name: busy
 workdir: {REPO}
 command: [python, -u, runners/train.py]
-steps: 2000
+steps: 8000
 treatment: [lr]
 telemetry: {{interval_s: 0.5}}
 config: {{model: mlp, hidden: 64, dataset: digits, batch_size: 64, device: cpu, threads: 1,
