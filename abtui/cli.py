@@ -218,12 +218,9 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
 
 
 def _tui(exp: object, gates: list[str], keep: bool = False) -> int:
-    try:
-        from abtui.tui.app import run_console
-    except ImportError:
-        from abtui.headless import run_headless
+    # no guard: a broken console is a bug to see, never a silent switch to headless
+    from abtui.tui.app import run_console
 
-        return run_headless(exp, gates, keep=keep)  # type: ignore[arg-type]
     return run_console(exp, gates, keep=keep)  # type: ignore[arg-type]
 
 

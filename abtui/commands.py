@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from abtui.errors import RunDirError
 
 if TYPE_CHECKING:
-    from abtui.experiment.rundir import RunDir
+    from abtui.rundir import RunDir
 
 
 def monitor_alive(rd: RunDir) -> bool:
@@ -76,7 +76,7 @@ def run_status_on_disk(rd: RunDir, manifest: dict, states: list[str]) -> str:
 
 def list_runs(runs_dir: str) -> int:
     """One line per run directory: name, status, arms, age."""
-    from abtui.experiment.rundir import RunDir
+    from abtui.rundir import RunDir
 
     base = Path(runs_dir)
     if not base.is_dir():
@@ -107,7 +107,7 @@ def list_runs(runs_dir: str) -> int:
 
 def stop_run(run_dir: str, grace: float) -> int:
     from abtui.backends import make_backend
-    from abtui.experiment.rundir import RunDir
+    from abtui.rundir import RunDir
     from abtui.spec import ExperimentSpec
 
     rd = RunDir.open(run_dir)

@@ -19,10 +19,8 @@ log = logging.getLogger(__name__)
 
 def telemetry_summary(exp: Experiment) -> dict[str, Any]:
     """Per-arm telemetry summary and its confound sentences (empty without samples)."""
-    try:
-        from abtui.telemetry.summary import confounds, summarize
-    except ImportError:
-        return {"available": False, "arms": {}, "confounds": []}
+    from abtui.telemetry.summary import confounds, summarize
+
     samples = list(exp.store.telemetry)
     samples_trained = {}
     for run_id, state in exp.store.arms.items():

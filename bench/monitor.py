@@ -202,7 +202,7 @@ def run(quick: bool) -> list[Figure]:
             "nvidia-smi loop, 1 s (comparison)", smi, "% of a core",
             baseline="monitor, headless", baseline_value=h["monitor"],
             ratio=ratio(smi, h["monitor"]),
-            note="n/a here: no nvidia-smi on this machine (DESIGN.md: 9.4 % on an H100 box)"
+            note="n/a here: no nvidia-smi on this machine (9.4 % measured on an H100 box)"
             if smi is None else "bash loop, children's CPU included"))
     finally:
         shutil.rmtree(base, ignore_errors=True)

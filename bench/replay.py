@@ -31,7 +31,7 @@ import msgspec
 from common import PY, REPO, Figure, at_most, line_batches, ratio
 
 from abtui.experiment import Experiment
-from abtui.experiment.rundir import RunDir
+from abtui.rundir import RunDir
 from abtui.ingest.events import EventWriter, read_events
 from abtui.spec import parse_spec
 from abtui.store import ArmStatus

@@ -5,7 +5,7 @@ tests/test_telemetry_nvml.py, answering like 8 H100s: this times abtui's own per
 path and the host part (psutil: host CPU/memory, the arms' process trees, two real child
 processes standing in for arms). Every 5th sample also lists GPU processes, as in real runs.
 Baseline: the same sampler with NVML unavailable (host part only). A real NVML query costs
-a few microseconds once warm (DESIGN.md: six queries ~12 us on an H100); the figure on a
+a few microseconds once warm (six queries measured at ~12 us on an H100); the figure on a
 GPU machine is pending.
 """
 

@@ -21,7 +21,7 @@ import docker.errors
 import pytest
 
 from abtui.backends.base import ArmHandle, Backend, LogLine
-from abtui.experiment.rundir import RunDir
+from abtui.rundir import RunDir
 
 REPO = Path(__file__).resolve().parent.parent
 BUSYBOX = "abtui-test/busybox"

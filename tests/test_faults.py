@@ -66,7 +66,7 @@ def test_full_disk_is_reported_and_attach_catches_up_without_loss(tmp_path, fake
     p = tmp_path / "spec.yaml"
     p.write_text(SPEC.format(runner=fake_runner, steps=60, sleep=0.01, a="", extra=""))
     spec = parse_spec(p.read_text())
-    from abtui.experiment.rundir import RunDir
+    from abtui.rundir import RunDir
 
     real_create = RunDir.create
 

@@ -13,7 +13,7 @@ import pytest
 from abtui.compare import GateError
 from abtui.diff.findings import Finding
 from abtui.experiment.orchestrator import Experiment
-from abtui.experiment.rundir import RunDir
+from abtui.rundir import RunDir
 from abtui.ingest.events import EventWriter
 from abtui.report import build_report, gates_failed, render_summary, write_reports
 from abtui.spec import ExperimentSpec, resolve_runs

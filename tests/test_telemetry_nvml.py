@@ -1,6 +1,6 @@
 """NVML sampling against a fake pynvml module that raises pynvml's real error classes.
 
-The fake answers like an H100 box (values from DESIGN.md's measurements) and can be
+The fake answers like an H100 box (values measured on an H100 box) and can be
 told to fail a query ("Not Supported", GPU lost) or to fail init (no library).
 """
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from abtui.experiment.rundir import RunDir
+from abtui.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 
 

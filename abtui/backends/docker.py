@@ -28,7 +28,7 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import _CONNECTION_ERRORS, _LIVE, ContainerLogReader, parse_ts
 from abtui.errors import BackendError
-from abtui.experiment.rundir import RunDir
+from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 

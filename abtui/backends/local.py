@@ -23,8 +23,8 @@ import psutil
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.errors import BackendError
-from abtui.experiment.rundir import RunDir
 from abtui.ingest.lines import LineAssembler
+from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 

@@ -26,9 +26,9 @@ from abtui.diff.engine import (
 from abtui.diff.findings import INFO, WARNING, Finding, show
 from abtui.diff.working_tree import snapshot_findings
 from abtui.errors import RunDirError
-from abtui.experiment.rundir import RunDir
 from abtui.ingest.decode import Decoder, EnvRecord, EventRecord, MetricRecord
 from abtui.ingest.events import read_events
+from abtui.rundir import RunDir
 from abtui.spec.resolve import flatten
 
 #: Spec fields compared between runs (the per-arm config is compared run by run).
@@ -61,10 +61,8 @@ def first_env_record(events_path: Path) -> dict[str, Any] | None:
 def _telemetry(rundir: RunDir, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     if not rundir.telemetry_path.is_file():
         return {}
-    try:
-        from abtui.telemetry import read_samples, summarize
-    except ImportError:
-        return {}
+    from abtui.telemetry import read_samples, summarize
+
     with contextlib.suppress(Exception):  # telemetry is a bonus here, never a failure
         return summarize(list(read_samples(rundir.telemetry_path)), run_ids=run_ids)
     return {}

@@ -25,9 +25,9 @@ from abtui.experiment.manifest import (
     read_jsonl,
     with_env_file,
 )
-from abtui.experiment.rundir import RunDir
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
+from abtui.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
 from abtui.store.snapshot import covered_size, replay_events, write_snapshot

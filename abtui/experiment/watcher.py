@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend
 from abtui.errors import AbtuiError
-from abtui.experiment.rundir import RunDir
 from abtui.ingest.events import EventWriter, last_token
+from abtui.rundir import RunDir
 from abtui.store.arm import ArmState, ArmStatus
 from abtui.store.snapshot import write_snapshot
 

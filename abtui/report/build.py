@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
@@ -23,14 +23,25 @@ from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summar
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
 from abtui.errors import EnvironmentFailure
-from abtui.experiment.rundir import RunDir
 from abtui.report import traces
 from abtui.report.environment import environment_section
+from abtui.rundir import RunDir
 from abtui.store import ArmState, ArmStatus
 from abtui.untrusted import shown
 
 if TYPE_CHECKING:
-    from abtui.experiment.orchestrator import Experiment
+    from abtui.spec import ExperimentSpec
+    from abtui.store import Store
+
+
+class RunView(Protocol):
+    """What a report reads from an experiment (``abtui.experiment.Experiment`` is one):
+    the spec, the manifest, the store and the run directory, nothing else."""
+
+    spec: ExperimentSpec
+    manifest: dict[str, Any]
+    store: Store
+    rundir: RunDir
 
 SCHEMA_VERSION = 1
 NOT_CHECKED = {"state": "unverifiable", "fair": None, "checked": False,
@@ -68,7 +79,7 @@ def _finding_dict(f: Any) -> dict[str, Any]:
     return {"message": str(f)}
 
 
-def _spec_summary(exp: Experiment) -> dict[str, Any]:
+def _spec_summary(exp: RunView) -> dict[str, Any]:
     spec = exp.spec
     return {
         "name": spec.name, "description": spec.description, "backend": spec.backend,
@@ -83,7 +94,7 @@ def _spec_summary(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def _runs_by_arm(exp: Experiment) -> dict[str, list[ArmState]]:
+def _runs_by_arm(exp: RunView) -> dict[str, list[ArmState]]:
     order = list(exp.spec.arms)
     out: dict[str, list[ArmState]] = {a: [] for a in order}
     for state in exp.store.arms.values():
@@ -194,7 +205,7 @@ def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
     return out
 
 
-def build_report(exp: Experiment, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
+def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
                  telemetry: Mapping[str, Any] | None = None,
                  fairness: Mapping[str, Any] | None = None,
                  corun: Mapping[str, Any] | None = None) -> dict[str, Any]:

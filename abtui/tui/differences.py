@@ -7,7 +7,6 @@ read by attribute (``category``, ``key``, ``a``, ``b``, ``intended``, ``severity
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,9 +89,6 @@ def load_findings(exp: Any) -> Differences:
         log.exception("telemetry summary failed")
         telemetry = {"confounds": [], "error": str(exc)}
     confounds = list(telemetry.get("confounds") or [])
-    if importlib.util.find_spec("abtui.diff.engine") is None:
-        return Differences(available=False, error="the diff engine is not available",
-                           telemetry_confounds=confounds)
     try:
         findings = list(conclude.findings_for(exp, telemetry))
         checks = conclude.category_states(exp, findings, telemetry)

@@ -142,7 +142,7 @@ def _telemetry(seconds: int) -> list[dict[str, Any]]:
 
 @dataclass
 class FixtureRunDir:
-    """Stands in for :class:`~abtui.experiment.RunDir`: only paths are read."""
+    """Stands in for :class:`~abtui.rundir.RunDir`: only paths are read."""
 
     root: Path = Path("runs/amp-vs-fp32-20250405-103000")
 

@@ -17,11 +17,8 @@ def summary_of(report: dict[str, Any] | None, error: str | None) -> str:
     """The report as ``abtui report`` prints it, or what is known without one."""
     if report is None:
         return f"No report: {error or 'unknown error'}"
-    try:
-        from abtui.report import render_summary
-    except ImportError:
-        return json.dumps({k: report.get(k) for k in ("verdict", "sentences") if k in report},
-                          indent=2, default=str, ensure_ascii=False)
+    from abtui.report import render_summary
+
     try:
         return render_summary(report)
     except Exception as exc:  # an incomplete report must still leave the console usable

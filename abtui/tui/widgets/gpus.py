@@ -33,10 +33,8 @@ def reason_words(gpu: Mapping[str, Any]) -> str:
         return ", ".join(n.replace("_", " ") for n in names)
     if mask == 0:
         return ""
-    try:
-        from abtui.telemetry.reasons import describe
-    except ImportError:
-        return f"reasons {mask:#x}"
+    from abtui.telemetry.reasons import describe
+
     return describe(mask)
 
 
