@@ -31,8 +31,8 @@ import msgspec
 from common import PY, REPO, Figure, at_most, line_batches, ratio
 
 from abtui.experiment import Experiment
-from abtui.rundir import RunDir
 from abtui.ingest.events import EventWriter, read_events
+from abtui.rundir import RunDir
 from abtui.spec import parse_spec
 from abtui.store import ArmStatus
 from abtui.store.snapshot import snapshot_path, write_snapshot

@@ -13,9 +13,9 @@ import pytest
 from abtui.compare import GateError
 from abtui.diff.findings import Finding
 from abtui.experiment.orchestrator import Experiment
-from abtui.rundir import RunDir
 from abtui.ingest.events import EventWriter
 from abtui.report import build_report, gates_failed, render_summary, write_reports
+from abtui.rundir import RunDir
 from abtui.spec import ExperimentSpec, resolve_runs
 
 T0 = 1_700_000_000.0
