@@ -43,6 +43,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="headless: Ctrl-C / SIGTERM stop the arms instead of detaching")
     gates(r)
 
+    ab = sub.add_parser("ab", help="A/B the commands you already have: abtui ab 'CMD A' 'CMD B'",
+                        description="Run each command as an arm; the words that differ are the "
+                        "treatment. Everything else as abtui run.")
+    ab.add_argument("commands", nargs="+", metavar="CMD", help="one quoted command per arm")
+    ab.add_argument("--name", default=None, help="arm names, comma-separated (default: derived)")
+    ab.add_argument("--replicates", type=int, default=1, help="runs per arm (>= 3 for a verdict)")
+    ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
+    ab.add_argument("--backend", choices=("local", "docker"), default="local")
+    ab.add_argument("--image", default=None, help="docker: the image every arm runs")
+    ab.add_argument("--log-format", default="auto", help="auto, hf_trainer, nanogpt, ...")
+    ab.add_argument("--save", default=None, metavar="SPEC", help="write the equivalent spec and exit")
+    ab.add_argument("--headless", action="store_true")
+    ab.add_argument("--runs-dir", default="runs")
+    ab.add_argument("--keep", action="store_true")
+    gates(ab)
+
     a = sub.add_parser("attach", help="watch a running or finished experiment again")
     a.add_argument("run_dir")
     a.add_argument("--headless", action="store_true")
@@ -122,6 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "run":
         return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
                     _gate_flags(args))
+    if cmd == "ab":
+        return _ab(args)
     if cmd == "demo":
         return _run(str(_quickstart()), args.headless, args.runs_dir, [], False, False)
     if cmd == "attach":
@@ -181,6 +199,31 @@ def _quickstart() -> Path:
     raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
 
 
+def _ab(args: argparse.Namespace) -> int:
+    """``abtui ab``: the spec the commands describe, then exactly ``abtui run``."""
+    import yaml
+
+    from abtui.errors import SpecError
+    from abtui.spec import parse_spec
+    from abtui.spec.ab import ab_spec
+
+    try:
+        data = ab_spec(args.commands, names=args.name.split(",") if args.name else None,
+                       replicates=args.replicates, steps=args.steps, backend=args.backend,
+                       image=args.image, log_format=args.log_format)
+    except ValueError as exc:
+        raise SpecError("abtui ab", [str(exc)]) from None
+    text = "# written by abtui ab\n" + yaml.safe_dump(data, sort_keys=False)
+    path = Path(args.save) if args.save else Path.cwd() / "ab.yaml"
+    parse_spec(text, str(path))  # a bad combination is a spec error before anything runs
+    if args.save:
+        path.write_text(text)
+        print(f"abtui: wrote {path}")
+        return 0
+    return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
+                _gate_flags(args), spec_text=text)
+
+
 def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:
     """``--gate-point`` / ``--allow-confounds`` as spec fields (only those given)."""
     flags = {"gate_point": args.gate_point, "allow_confounds": args.allow_confounds}
@@ -195,12 +238,13 @@ def _gate_flags_on(exp: object, flags: dict[str, bool]) -> None:
 
 
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
-         stop_on_exit: bool, gate_flags: dict[str, bool] | None = None) -> int:
+         stop_on_exit: bool, gate_flags: dict[str, bool] | None = None,
+         spec_text: str | None = None) -> int:
     from abtui.compare.gates import parse_gate
     from abtui.experiment import Experiment
-    from abtui.spec import load_spec
+    from abtui.spec import load_spec, parse_spec
 
-    spec = load_spec(spec_path)
+    spec = parse_spec(spec_text, spec_path) if spec_text is not None else load_spec(spec_path)
     from abtui.spec import spec_warnings
 
     for w in spec_warnings(spec):

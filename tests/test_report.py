@@ -25,7 +25,8 @@ TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "g
             "failed_runs", "environment", "corun", "notes", "charts", "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
             "warmup_cutoff_step", "throughput", "throughput_median", "throughput_records",
-            "warmup_fallback", "stationarity", "throughput_window", "quality_at_step", "step_time_p50_ms",
+            "warmup_fallback", "stationarity", "throughput_window", "quality_at_step",
+            "throughput_source", "log_format", "step_time_p50_ms",
             "step_time_p95_ms", "peak_memory", "memory_metric", "memory_unit",
             "final_loss_smoothed", "final_loss_raw", "accuracy_best", "accuracy_final",
             "wall_time_s", "wall_time_source", "steps_to_target_loss", "time_to_target_loss_s",

@@ -54,8 +54,16 @@ def test_wrong_type_names_path_and_expectation() -> None:
 def test_missing_required_fields_and_single_arm() -> None:
     problems = errors_of("name: t\narms:\n  A: {}\n")
     text = "\n".join(problems)
-    assert "steps" in text and "required" in text
     assert "at least two arms" in text
+    # steps: required only where abtui passes it (args: flags), optional with a template
+    problems = errors_of("name: t\ncommand: [x]\narms:\n  A: {}\n  B: {}\n")
+    assert any("steps: required with args: flags" in p for p in problems), problems
+    ok = parse_spec("name: t\ncommand: [x, '{lr}', '{{raw}}']\nargs: template\nconfig: {lr: 1}\n"
+                    "arms:\n  A: {}\n  B: {config: {lr: 2}}\n")
+    assert [r.command for r in resolve_runs(ok)] == [("x", "1", "{raw}"), ("x", "2", "{raw}")]
+    problems = errors_of("name: t\ncommand: [x, '{lrr}']\nargs: template\nconfig: {lr: 1}\n"
+                         "arms:\n  A: {}\n  B: {}\n")
+    assert any("{lrr} (arm A) is not a config key" in p for p in problems), problems
 
 
 def test_bad_yaml_gives_line_and_column() -> None:

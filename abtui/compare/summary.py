@@ -243,6 +243,11 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     work, time, fallback = steady_pairs(tp[0], tp[1], rule.cutoff_step) if tp else ([], [], False)
     samples["throughput_work"], samples["throughput_time"] = work, time
     m["throughput"] = resample.rate(work, time) if work else None
+    m["throughput_source"] = "records" if work else None
+    if not work and _number(final.get("throughput_samples_per_sec")):
+        # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
+        m["throughput"] = _number(final.get("throughput_samples_per_sec"))
+        m["throughput_source"] = "final record"
     m["throughput_median"] = stats.median(steady_tp) if steady_tp else None
     m["throughput_records"] = len(work)
     m["throughput_window"] = list(window) if window is not None else None
@@ -287,6 +292,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     m["energy_per_sample_j"] = (m["energy_j"] / count
                                 if m["energy_j"] is not None and count else None)
     m["oddities"] = state.oddities
+    m["log_format"] = state.adapter.name or state.adapter.mode
     m["quality_at_step"] = at_step
     return RunSummary(state.run_id, state.arm, state.replicate, m, samples)
 

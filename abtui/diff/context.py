@@ -18,7 +18,7 @@ from abtui.secrets import MASK, is_secret_name
 #: Finding-key prefixes a treatment entry may name besides config keys
 #: (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference).
 NON_CONFIG_PREFIXES = ("envvar.", "image.", "code.", "env.", "hardware.", "data.", "numerics.",
-                       "host.")
+                       "host.", "launch.")
 NON_CONFIG_NAMES = ("image", "code", "numerics")
 
 

@@ -27,6 +27,7 @@ from abtui.experiment.manifest import (
 )
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
+from abtui.ingest.adapters import make_adapter
 from abtui.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
@@ -54,7 +55,8 @@ class Experiment:
         self._scheduler: threading.Thread | None = None
         self._sched_lock = threading.Lock()
         for run in runs:
-            self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
+            state = self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
+            state.adapter = make_adapter(spec.log_format)
 
     def _log_to_rundir(self) -> None:
         """The monitor's own diagnostics go to monitor.log in the run dir, never the screen."""

@@ -55,8 +55,19 @@ class Target(_Strict):
     accuracy: float | None = Field(None, description="Reached when accuracy rises to this value.")
 
 
+LOG_FORMATS = ("auto", "protocol", "hf_trainer", "nanogpt", "nanochat", "modded_nanogpt",
+               "torchtitan", "pytorch_examples")
 #: Config keys abtui appends to every command itself (``--seed``, ``--steps``).
 RESERVED_CONFIG = ("seed", "steps")
+
+
+def _flat_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in config.items():
+        out.append(f"{prefix}{k}")
+        if isinstance(v, dict):
+            out += _flat_keys(v, f"{prefix}{k}.")
+    return out
 
 
 def no_reserved_keys(config: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +118,8 @@ class ExperimentSpec(_Strict):
     )
     workdir: str = Field(".", description="Working directory of local arms, relative to the spec file.")
     seed: int = Field(0, ge=0, description="Seed of replicate 0; replicate i uses seed + i.")
-    steps: int = Field(gt=0, description="Training steps per arm.")
+    steps: int | None = Field(None, gt=0, description="Training steps per arm (passed as "
+                              "--steps with args: flags, or {steps} in a template).")
     replicates: int = Field(1, ge=1, le=100, description="Runs per arm, with seeds seed, seed+1, ...")
     baseline: str | None = Field(None, description="The arm others are compared to (default: the first).")
     treatment: list[str] = Field(default_factory=list, description="Config keys meant to differ between arms.")
@@ -122,6 +134,14 @@ class ExperimentSpec(_Strict):
     warmup_steps: int | None = Field(None, ge=0, description="Steps excluded from throughput (default: first 10%).")
     concurrency: int | None = Field(
         None, ge=1, description="Runs at once (default: one per arm). Runs sharing a GPU never overlap.")
+    log_format: str | dict[str, str] = Field(
+        "auto", description="How the arms print metrics: auto (the protocol, else the first "
+        "log adapter that reads a line), protocol, hf_trainer, nanogpt, nanochat, "
+        "modded_nanogpt, torchtitan, pytorch_examples, or {regex: '...(?P<step>\\d+)...'}.")
+    args: Literal["flags", "template", "hydra", "env"] = Field(
+        "flags", description="How the config reaches the command: flags (--key value, then "
+        "--seed and --steps), template ({key}, {seed}, {steps} in the command), hydra "
+        "(key=value), env (ABTUI_CONFIG as JSON).")
     env_from_file: str | None = Field(
         None, description="A KEY=VALUE file (relative to the spec) whose variables every arm "
         "gets: the place for secrets; read at launch, masked everywhere, never stored.")
@@ -170,6 +190,22 @@ class ExperimentSpec(_Strict):
             raise ValueError(f"baseline {self.baseline!r} is not an arm ({', '.join(self.arms)})")
         if self.backend == "docker" and not self.image and any(a.image is None for a in self.arms.values()):
             raise ValueError("the docker backend needs an 'image'")
+        if self.args == "flags" and self.steps is None:
+            raise ValueError("steps: required with args: flags (abtui passes --steps); with "
+                             "args: template, hydra or env it is optional")
+        if self.args == "template":
+            for name, arm in self.arms.items():
+                keys = {"seed", "steps", *_flat_keys({**self.config, **arm.config})}
+                for word in arm.command or self.command:
+                    for key in re.findall(r"(?<!\{)\{([A-Za-z_][\w.-]*)\}(?!\})", word):
+                        if key not in keys:
+                            raise ValueError(f"command: {{{key}}} (arm {name}) is not a config "
+                                             f"key, seed or steps")
+        fmt = self.log_format
+        if isinstance(fmt, dict) and set(fmt) != {"regex"}:
+            raise ValueError("log_format: a name, or {regex: PATTERN}")
+        if isinstance(fmt, str) and fmt not in LOG_FORMATS:
+            raise ValueError(f"log_format {fmt!r}: one of {', '.join(LOG_FORMATS)}, or {{regex: ...}}")
         counts = {len(a.gpus) for a in self.arms.values()}
         if len(counts) > 1:
             raise ValueError("every arm needs the same number of GPUs (a fair comparison)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ class ArmRun:
     arm: str
     replicate: int
     seed: int
-    steps: int
+    steps: int | None
     config: dict[str, Any]
     gpus: tuple[int, ...]
     env: dict[str, str]
@@ -76,6 +77,54 @@ def config_flags(config: dict[str, Any]) -> list[str]:
     return argv
 
 
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.-]*)\}")
+
+
+def _scalar(value: Any, hydra: bool = False) -> str:
+    if isinstance(value, bool):
+        return ("true" if value else "false") if hydra else str(value)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def fill_template(argv: list[str], values: dict[str, Any], strict: bool) -> list[str]:
+    """``{lr}`` / ``{optim.lr}`` / ``{seed}`` / ``{steps}`` in each word replaced by its value;
+    ``{{`` and ``}}`` are literal braces. ``strict``: an unknown name is a ``ValueError``
+    (template mode); otherwise it is left as written."""
+    out = []
+    for word in argv:
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name in values and values[name] is not None:
+                return _scalar(values[name])
+            if strict:
+                known = ", ".join(sorted(values)) or "none"
+                raise ValueError(f"command: {{{name}}} is not a config key, seed or steps "
+                                 f"(known: {known})")
+            return m.group(0)
+        text = word.replace("{{", "\0").replace("}}", "\1")
+        text = _PLACEHOLDER.sub(sub, text)
+        out.append(text.replace("\0", "{").replace("\1", "}"))
+    return out
+
+
+def command_for(spec: ExperimentSpec, base_cmd: list[str], config: dict[str, Any],
+                seed: int) -> tuple[list[str], dict[str, str]]:
+    """The argv of one run and the environment it adds, by ``spec.args``."""
+    values = {**flatten(config), "seed": seed, "steps": spec.steps}
+    mode = spec.args
+    argv = fill_template(base_cmd, values, strict=mode == "template")
+    if mode == "flags":
+        return argv + config_flags(config) + ["--seed", str(seed), "--steps", str(spec.steps)], {}
+    if mode == "hydra":
+        return argv + [f"{k}={_scalar(v, hydra=True)}" for k, v in flatten(config).items()
+                       if v is not None], {}
+    if mode == "env":
+        return argv, {"ABTUI_CONFIG": json.dumps({**config, "seed": seed, "steps": spec.steps})}
+    return argv, {}
+
+
 def run_id_for(arm: str, replicate: int, replicates: int) -> str:
     return arm if replicates == 1 else f"{arm}.r{replicate}"
 
@@ -93,8 +142,8 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             config = deep_merge(spec.config, arm.config)
             seed = spec.seed + rep
             base_cmd = list(arm.command or spec.command)
-            argv = base_cmd + config_flags(config) + ["--seed", str(seed), "--steps", str(spec.steps)]
-            env = {**spec.env, **arm.env}
+            argv, extra_env = command_for(spec, base_cmd, config, seed)
+            env = {**spec.env, **arm.env, **extra_env}
             runs.append(
                 ArmRun(
                     run_id=run_id_for(name, rep, spec.replicates),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abtui.ingest.adapters import LogAdapter, Parsed
 from abtui.ingest.decode import (
     MISSING,
     Decoder,
@@ -74,6 +75,7 @@ class ArmState:
     lines: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # metric names refused (see _new_series)
+    adapter: LogAdapter = field(default_factory=LogAdapter)  # plain lines read as metrics
     decoder: Decoder = field(default_factory=Decoder)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
@@ -134,6 +136,13 @@ class ArmState:
         if type(rec) is TextRecord:
             self.logs.append((t, rec.text))
             self.log_count += 1
+            known = self.adapter.name
+            parsed = self.adapter.feed(rec.text) if self.adapter.mode != "protocol" else None
+            if parsed is not None:
+                if known is None:  # auto-detected: say so where the user looks
+                    self.logs.append((t, f"[abtui] arm {self.run_id}: reading "
+                                         f"{self.adapter.words} as metrics"))
+                self._adapted(parsed, t)
         elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.untrusted)
             self.env = inert_deep(rec.data)  # type: ignore[assignment]
         elif type(rec) is FinalRecord:
@@ -146,6 +155,14 @@ class ArmState:
                 self.decoder.oddities.note("events_capped", rec.name)
             self.logs.append((t, f"[{inert(rec.name)}] {data}"))
             self.log_count += 1
+
+    def _adapted(self, parsed: Parsed, t: float) -> None:
+        """A plain line a log adapter read: totals into the final record, else metrics."""
+        values = {k: v for k, v in parsed.values.items() if v == v and abs(v) != float("inf")}
+        if parsed.final:
+            self.final = {**(self.final or {}), **values}
+        elif values and parsed.step is not None:
+            self._metric(MetricRecord(parsed.step, values), t)
 
     def _new_series(self, name: str, base: int) -> Series | None:
         """A series for a metric first seen after ``base`` metric lines: on the clock when
@@ -192,6 +209,8 @@ class ArmState:
 
     def _metric(self, rec: MetricRecord, t: float) -> None:
         step = rec.step
+        if self.adapter.mode == "auto" and self.adapter.name is None:
+            self.adapter.mode = "protocol"  # it speaks the protocol: no guessing at its text
         self.step = step
         series = self.series
         last, peak = self.last, self.peak
@@ -213,6 +232,8 @@ class ArmState:
 
     def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
         steps = block.steps
+        if self.adapter.mode == "auto" and self.adapter.name is None:
+            self.adapter.mode = "protocol"
         n = len(steps)
         step_col = _doubles(steps)  # type: ignore[arg-type]
         self.step = block.last_step if block.last_step is not None else steps[-1]  # type: ignore[assignment]

@@ -1,0 +1,95 @@
+"""``abtui ab 'CMD A' 'CMD B'``: an experiment from commands alone, like hyperfine for runs.
+
+The words that differ between the commands are the treatment. When the commands have the
+same shape, each differing word becomes a config key of a template (``--learning_rate
+1e-4`` → key ``learning_rate``, ``lr=0.1`` → key ``lr``, else ``arg3``) and the arms differ
+in that config only; otherwise every arm keeps its own command and the command itself is
+the treatment (``launch.command``).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _key(prev: str | None, word_values: list[str], pos: int) -> tuple[str, str | None]:
+    """(config key, the part of the word kept before the value, e.g. ``lr=``)."""
+    if prev is not None and prev.startswith("--") and len(prev) > 2 and "=" not in prev:
+        return prev[2:].replace("-", "_"), None
+    heads = {w.partition("=")[0] for w in word_values if "=" in w}
+    if len(heads) == 1 and all("=" in w for w in word_values):
+        head = heads.pop()
+        return head.lstrip("-").replace("-", "_").replace("+", "") or f"arg{pos}", head + "="
+    return f"arg{pos}", None
+
+
+def _arm_names(commands: list[list[str]], configs: list[dict[str, str]],
+               names: list[str] | None) -> list[str]:
+    if names:
+        if len(names) != len(commands):
+            raise ValueError(f"--name gives {len(names)} names for {len(commands)} commands")
+        return names
+    out: list[str] = []
+    for cfg in configs:
+        name = _SAFE.sub("-", "_".join(f"{v}" for v in cfg.values())).strip("-.")[:40]
+        out.append(name if name and name[0].isalnum() else "")
+    if len(set(out)) != len(out) or not all(out):
+        out = [chr(ord("a") + i) if i < 26 else f"arm{i}" for i in range(len(commands))]
+    return out
+
+
+def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: int = 1,
+            steps: int | None = None, backend: str = "local", image: str | None = None,
+            log_format: str = "auto", gates: list[str] | None = None) -> dict[str, Any]:
+    """The experiment spec (as a dict for ``ExperimentSpec``) the commands describe."""
+    if len(commands) < 2:
+        raise ValueError("abtui ab needs at least two commands, e.g. "
+                         "abtui ab 'python train.py --lr 1e-4' 'python train.py --lr 3e-4'")
+    words = []
+    for c in commands:
+        try:
+            w = shlex.split(c)
+        except ValueError as exc:
+            raise ValueError(f"cannot split {c!r}: {exc}") from None
+        if not w:
+            raise ValueError("an empty command")
+        words.append(w)
+    spec: dict[str, Any] = {"name": "ab", "backend": backend, "workdir": ".",
+                            "replicates": replicates, "log_format": log_format,
+                            "gates": list(gates or [])}
+    if steps is not None:
+        spec["steps"] = steps
+    if image:
+        spec["image"] = image
+    same_shape = len({len(w) for w in words}) == 1
+    if same_shape:
+        template, configs, treatment = list(words[0]), [{} for _ in words], []
+        for pos in range(len(words[0])):
+            column = [w[pos] for w in words]
+            if len(set(column)) == 1:
+                continue
+            prev = words[0][pos - 1] if pos and len({w[pos - 1] for w in words}) == 1 else None
+            key, head = _key(prev, column, pos)
+            treatment.append(key)
+            template[pos] = f"{head or ''}{{{key}}}"
+            for cfg, word in zip(configs, column, strict=True):
+                cfg[key] = word[len(head):] if head else word
+        if not treatment:
+            raise ValueError("the commands are identical: nothing to compare (an A/A test? "
+                             "write a spec with replicates)")
+        names = _arm_names(words, configs, names)
+        spec.update(command=[w.replace("{", "{{").replace("}", "}}") if i not in
+                             {p for p, t in enumerate(template) if t != words[0][p]} else t
+                             for i, (w, t) in enumerate(zip(words[0], template, strict=True))],
+                    args="template", treatment=treatment,
+                    arms={n: {"config": cfg} for n, cfg in zip(names, configs, strict=True)})
+    else:
+        names = _arm_names(words, [{} for _ in words], names)
+        spec.update(command=words[0], args="template", treatment=["launch.command"],
+                    arms={n: {"command": [w.replace("{", "{{").replace("}", "}}") for w in cmd]}
+                          for n, cmd in zip(names, words, strict=True)})
+    return spec

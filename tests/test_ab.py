@@ -1,0 +1,53 @@
+"""``abtui ab 'CMD A' 'CMD B'``: scripts as they are, no spec, no protocol."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+HF = REPO / "tests" / "fixtures" / "hf_style_runner.py"
+
+
+def _abtui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "abtui", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_ab_on_an_unmodified_trainer_style_script(tmp_path: Path) -> None:
+    a = f"python {HF} --learning_rate 1e-3 --max_steps 60"
+    b = f"python {HF} --learning_rate 3e-3 --max_steps 60"
+    saved = _abtui("ab", a, b, "--save", str(tmp_path / "ab.yaml"), cwd=tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    spec = yaml.safe_load((tmp_path / "ab.yaml").read_text())
+    assert spec["treatment"] == ["learning_rate"] and spec["args"] == "template"
+    assert spec["command"][-3:] == ["{learning_rate}", "--max_steps", "60"]
+    out = _abtui("ab", a, b, "--headless", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    for arm in ("1e-3", "3e-3"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["log_format"] == "hf_trainer" and r["records"] >= 12, r
+        assert r["throughput"] > 0 and r["throughput_source"] == "final record"
+        assert r["accuracy_final"] is not None
+    curve = report["charts"]["loss"]["1e-3"]
+    assert len(curve["x"]) == 12  # 60 steps logged every 5: twelve points
+    cmp = report["comparisons"][0]
+    assert cmp["metrics"]["throughput_ratio"]["value"] is not None
+    assert any("read as Hugging Face Trainer lines" in n for n in report["notes"])
+    assert "verdict: 3e-3 vs 1e-3" in out.stdout
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["runs"]["1e-3"]["command"][-4:] == ["--learning_rate", "1e-3",
+                                                        "--max_steps", "60"]
+
+
+def test_ab_refuses_identical_commands_and_one_command(tmp_path: Path) -> None:
+    same = _abtui("ab", "python x.py", "python x.py", cwd=tmp_path)
+    assert same.returncode == 2 and "identical" in same.stderr and "Traceback" not in same.stderr
+    one = _abtui("ab", "python x.py", cwd=tmp_path)
+    assert one.returncode == 2 and "at least two commands" in one.stderr
