@@ -137,11 +137,12 @@ arms:
     report = json.loads((run / "report.json").read_text())
     [smooth], [stalls] = report["arms"]["smooth"]["runs"], report["arms"]["stalls"]["runs"]
     tp = report["comparisons"][0]["metrics"]["throughput_ratio"]
-    # steady state (steps 101-1000) holds 5 stalls of 0.3 s: the expected ratio from the
-    # smooth arm's own speed
-    steady_s = 900 * 128 / smooth["throughput"]
-    expected = steady_s / (steady_s + 5 * 0.3)
-    assert tp["value"] == pytest.approx(expected, rel=0.12), (tp, expected)
-    assert tp["value"] < 0.9
-    assert stalls["throughput_median"] / smooth["throughput_median"] > 0.85  # what median saw
+    # steady state (steps 101-1000) holds 5 stalls of 0.3 s. Against the stalled arm's own
+    # typical (median) rate, which the stalls do not move, time-weighted throughput must be
+    # lower by the stalled share of its time (independent of the other arm's noise)
+    compute_s = 900 * 128 / stalls["throughput_median"]
+    expected = compute_s / (compute_s + 5 * 0.3)
+    assert stalls["throughput"] / stalls["throughput_median"] == pytest.approx(expected, rel=0.15)
+    assert smooth["throughput"] / smooth["throughput_median"] > 0.85  # no stalls: about equal
+    assert tp["value"] < 0.9  # and the comparison says the stalled arm is slower
     assert tp["significant"] is None  # one run per arm: never a verdict

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui import __version__
+from abtui.ingest.adapters import ADAPTERS, LogAdapter
 from abtui.ingest.decode import Decoder, Oddities, _Shape
 from abtui.ingest.events import read_event_batches
 from abtui.store.arm import LOG_KEEP, ArmState
@@ -163,6 +164,10 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
                     "kinds": shape.kinds if shape is not None else None,
                     "learning": dec._learning, "misses": dec._misses},
         "series": series,
+        # the log adapter as the arm left it (auto: the format detected, counted steps)
+        "adapter": {"mode": state.adapter.mode, "name": state.adapter.name,
+                    "pattern": state.adapter.pattern, "last_step": state.adapter.last_step,
+                    "lines": state.adapter.lines},
         # the arm's step/time columns: series whose columns are these bytes share them
         "clock": [blob_of(clock[0]), blob_of(clock[1])] if clock is not None else None,
         "blobs": [[b.typecode, len(b)] for b in blobs],
@@ -294,8 +299,23 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
     decoder._learning = d["learning"]
     decoder._misses = d["misses"]
 
+    adapter = state.adapter
+    a = header.get("adapter")  # absent in older snapshots: the spec's adapter, fresh
+    if isinstance(a, dict) and isinstance(a.get("mode"), str):
+        name = a.get("name")
+        if name == "regex" and isinstance(a.get("pattern"), str):
+            adapter = LogAdapter("regex", a["pattern"])
+        elif isinstance(name, str) and name in ADAPTERS:
+            adapter = LogAdapter(name)
+            adapter.mode = a["mode"]  # auto, with the format it had detected
+        else:
+            adapter = LogAdapter(a["mode"])
+        _check(_is(int, False)(a.get("last_step", 0)) and _is(int, False)(a.get("lines", 0)))
+        adapter.last_step, adapter.lines = int(a.get("last_step", 0)), int(a.get("lines", 0))
+
     # status and exit are kept for readers of the file; replay takes them from exit.json
     with state.lock:
+        state.adapter = adapter
         state.env, state.final, state.events = st["env"], st["final"], st["events"]
         state.step, state.first_time, state.last_time = st["step"], st["first_time"], st["last_time"]
         state.last, state.peak, state.series = last, peak, series
