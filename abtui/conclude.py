@@ -40,7 +40,8 @@ def evidence_gaps(exp: Experiment, telemetry: dict[str, Any]) -> list[str]:
     """What the fairness check could not see in this run (see ``abtui.diff.evidence``)."""
     from abtui.diff.evidence import RunEvidence, missing_evidence
 
-    runs = [RunEvidence(run_id, state.arm, str(state.status), state.env is not None,
+    runs = [RunEvidence(run_id, state.arm, str(state.status),
+                        state.env is not None or exp.rundir.observed_env(run_id) is not None,
                         bool(state.series))
             for run_id, state in exp.store.arms.items()]
     return missing_evidence(runs, backend=exp.spec.backend,
@@ -91,7 +92,9 @@ def category_states(exp: Experiment, findings: list[Any],
 
 
 def _envs(exp: Experiment) -> dict[str, Any]:
-    return {run_id: env_with_first_step(state.env, state.events)
+    """Each run's env record: its own, else the one abtui observed before launching it."""
+    return {run_id: env_with_first_step(state.env or exp.rundir.observed_env(run_id),
+                                        state.events)
             for run_id, state in exp.store.arms.items()}
 
 

@@ -501,3 +501,17 @@ def final(**totals: Any) -> None:
 def event(name: str, **fields: Any) -> None:
     """Write any other event record: ``event("checkpoint", path="ckpt.pt")``."""
     _default.event(name, **fields)
+
+
+def observe(script: str) -> dict[str, Any]:
+    """The env record abtui takes itself, for a script that prints none: run by path in the
+    arm's interpreter, working directory and environment before the arm starts
+    (``python reporter.py --observe SCRIPT``). Versions, packages, git state and host of
+    what the arm will run with; nothing of its runtime state (no numerics)."""
+    sys.argv = [script] if script else [""]
+    code_dir = os.path.dirname(os.path.abspath(script)) if script else os.getcwd()
+    return {"event": "env", **_sanitize(collect_env(code_dir=code_dir, observed_by="abtui"))}
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--observe"]:
+    print(_ENCODER.encode(observe(sys.argv[2] if len(sys.argv) > 2 else "")))

@@ -26,6 +26,10 @@ from abtui.errors import EnvironmentFailure, RunDirError
 MANIFEST = "manifest.json"
 
 
+#: The env record abtui took itself before launching an arm (see LocalBackend.observe_env).
+OBSERVED_ENV = "observed_env.json"
+
+
 class RunDir:
     """Paths and small atomic writes inside one run directory."""
 
@@ -91,6 +95,14 @@ class RunDir:
         d = self.root / "arms" / run_id
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         return d
+
+    def observed_env(self, run_id: str) -> dict[str, Any] | None:
+        """The env record abtui observed for an arm before it started, if any."""
+        try:
+            data = self.read_json(self.root / "arms" / run_id / OBSERVED_ENV)
+        except RunDirError:
+            return None
+        return data if isinstance(data, dict) else None
 
     def events_path(self, run_id: str) -> Path:
         return self.arm_dir(run_id) / "events.jsonl"

@@ -41,6 +41,11 @@ def test_ab_on_an_unmodified_trainer_style_script(tmp_path: Path) -> None:
     assert cmp["metrics"]["throughput_ratio"]["value"] is not None
     assert any("read as Hugging Face Trainer lines" in n for n in report["notes"])
     assert "verdict: 3e-3 vs 1e-3" in out.stdout
+    # it prints no env record, but abtui observed the interpreter it ran with: fair on evidence
+    assert report["fairness"]["state"] == "fair", report["fairness"]
+    assert (run / "arms" / "1e-3" / "observed_env.json").exists()
+    states = {c["category"]: c["state"] for c in report["fairness"]["checked_categories"]}
+    assert states["environment"] == "identical" and states["config"] == "treatment", states
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["runs"]["1e-3"]["command"][-4:] == ["--learning_rate", "1e-3",
                                                         "--max_steps", "60"]

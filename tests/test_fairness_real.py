@@ -43,12 +43,16 @@ def _wait_for(pred, timeout: float = 60.0) -> None:
 
 
 def test_a_script_without_env_record_is_unverifiable_and_gates_fail(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, """steps: 30
+    # a shell wrapper: abtui cannot take the env record itself (not a Python command)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"""name: planted
+command: [sh, -c, 'exec python {FAKE} "$@"', sh]
+steps: 30
 treatment: [rate, no_env]
-config: {sleep: 0.02}
+config: {{sleep: 0.02}}
 arms:
-  a: {config: {rate: 1.0}}
-  b: {config: {rate: 2.0, no_env: true}}
+  a: {{config: {{rate: 1.0}}}}
+  b: {{config: {{rate: 2.0, no_env: true}}}}
 """)
     out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
                  "--gate", "throughput_ratio >= 0.5", "--gate-point", cwd=tmp_path)

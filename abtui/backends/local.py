@@ -8,6 +8,7 @@ tailing from the byte offset that ``events.jsonl`` recorded last.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -37,6 +38,7 @@ def _exit_marker(rundir: RunDir, run_id: str) -> Path:
 
 
 WRAPPER = Path(__file__).with_name("local_wrapper.py")
+REPORTER = Path(__file__).resolve().parent.parent / "reporter.py"
 
 
 class LocalBackend(Backend):
@@ -64,6 +66,28 @@ class LocalBackend(Backend):
         elif shutil.which(argv[0]) is None and not Path(self.workdir, argv[0]).exists():
             raise BackendError(f"arm {run.run_id}: command not found: {argv[0]!r}")
         return argv
+
+    def observe_env(self, run: ArmRun) -> dict[str, Any] | None:
+        """The env record abtui takes itself for an arm whose command is a Python script
+        (``abtui/reporter.py --observe``, in the arm's interpreter, cwd and environment): the
+        evidence a script that prints no env record cannot give. None if it cannot."""
+        try:
+            argv = self._argv(run)
+        except BackendError:
+            return None
+        if not Path(argv[0]).name.startswith("python"):
+            return None
+        script = next((a for a in argv[1:] if not a.startswith("-")
+                       and Path(self.workdir, a).is_file()), "")
+        env = {**os.environ, **run.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, run.gpus))}
+        try:
+            out = subprocess.run([argv[0], str(REPORTER), "--observe", script], cwd=self.workdir,
+                                 env=env, capture_output=True, text=True, timeout=60,
+                                 stdin=subprocess.DEVNULL)
+            record = json.loads(out.stdout.strip().splitlines()[-1])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            return None
+        return record if isinstance(record, dict) and record.get("event") == "env" else None
 
     def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
         argv = self._argv(run)

@@ -74,7 +74,8 @@ def load_run(root: Path) -> tuple[RunDir, dict[str, Any], dict[str, RunFacts]]:
     manifest = rundir.read_manifest()
     spec = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
     run_ids = list(dict.fromkeys([*(manifest.get("runs") or {}), *rundir.run_ids()]))
-    envs = {rid: first_env_record(rundir.root / "arms" / rid / "events.jsonl") for rid in run_ids}
+    envs = {rid: first_env_record(rundir.root / "arms" / rid / "events.jsonl")
+            or rundir.observed_env(rid) for rid in run_ids}
     summaries = _telemetry(rundir, run_ids)
     facts = run_facts(manifest, envs, spec, summaries, source=rundir.name)
     return rundir, manifest, facts

@@ -28,7 +28,7 @@ from abtui.experiment.manifest import (
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.ingest.adapters import make_adapter
-from abtui.rundir import RunDir
+from abtui.rundir import OBSERVED_ENV, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
 from abtui.store.snapshot import covered_size, replay_events, write_snapshot
@@ -178,6 +178,12 @@ class Experiment:
         state = self.store.arm(run.run_id)
         state.status = ArmStatus.STARTING
         entry = self.manifest["runs"][run.run_id]
+        observe = getattr(self.backend, "observe_env", None)
+        if callable(observe):  # evidence for a script that prints no env record
+            record = observe(run)
+            if record is not None:
+                with contextlib.suppress(EnvironmentFailure):
+                    self.rundir.write_json(self.rundir.arm_dir(run.run_id) / OBSERVED_ENV, record)
         entry["started_at"] = time.time()
         try:
             handle = self.backend.launch(run, self.rundir)
