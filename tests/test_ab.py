@@ -56,3 +56,23 @@ def test_ab_refuses_identical_commands_and_one_command(tmp_path: Path) -> None:
     assert same.returncode == 2 and "identical" in same.stderr and "Traceback" not in same.stderr
     one = _abtui("ab", "python x.py", cwd=tmp_path)
     assert one.returncode == 2 and "at least two commands" in one.stderr
+
+
+def test_ab_on_a_real_hugging_face_trainer(tmp_path: Path) -> None:
+    """transformers' own Trainer (a tiny random-weight BERT, synthetic data), unmodified: its
+    printed dicts are read as curves, its train_samples_per_second as throughput."""
+    script = REPO / "tests" / "fixtures" / "hf_trainer_script.py"
+    out = _abtui("ab", f"python {script} --learning_rate 5e-4 --max_steps 40",
+                 f"python {script} --learning_rate 2e-3 --max_steps 40", "--headless",
+                 "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    for arm in ("5e-4", "2e-3"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["log_format"] == "hf_trainer", r
+        assert r["throughput"] > 0 and r["throughput_source"] == "final record"
+        assert r["accuracy_final"] is not None and r["final_loss_raw"] is not None
+    assert len(report["charts"]["loss"]["5e-4"]["x"]) == 8  # 40 steps, logging_steps 5
+    assert report["comparisons"][0]["metrics"]["throughput_ratio"]["value"] is not None
+    assert "verdict: 2e-3 vs 5e-4: throughput" in out.stdout
