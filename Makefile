@@ -29,6 +29,7 @@ demo: setup
 test: setup images
 	$(PY) -m ruff check abtui runners tests bench
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
 
 # Local test images for the docker tests (cached; nothing is pulled). Without a daemon the

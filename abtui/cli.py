@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 EPILOG = """exit codes: 0 done, 1 a gate failed, 2 bad spec or usage, 3 an arm failed
 docs: README.md, docs/protocol.md (log protocol), docs/report.md (report.json)"""
@@ -230,11 +231,11 @@ def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:
     return {k: True for k, v in flags.items() if v}
 
 
-def _gate_flags_on(exp: object, flags: dict[str, bool]) -> None:
+def _gate_flags_on(exp: Any, flags: dict[str, bool]) -> None:
     """The flags on attach / report: they add to the spec's own fields."""
     spec = getattr(exp, "spec", None)
     if flags and spec is not None:
-        exp.spec = spec.model_copy(update=flags)  # type: ignore[attr-defined]
+        exp.spec = spec.model_copy(update=flags)
 
 
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
@@ -265,7 +266,7 @@ def _tui(exp: object, gates: list[str], keep: bool = False) -> int:
     # no guard: a broken console is a bug to see, never a silent switch to headless
     from abtui.tui.app import run_console
 
-    return run_console(exp, gates, keep=keep)  # type: ignore[arg-type]
+    return run_console(exp, gates, keep=keep)
 
 
 if __name__ == "__main__":

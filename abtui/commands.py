@@ -82,7 +82,7 @@ def list_runs(runs_dir: str) -> int:
     if not base.is_dir():
         print(f"no runs under {base}/")
         return 0
-    rows = []
+    rows: list[tuple[str, str, str, str]] = []
     for root in sorted(base.iterdir()):
         try:
             rd = RunDir.open(root)
@@ -100,8 +100,8 @@ def list_runs(runs_dir: str) -> int:
         print(f"no runs under {base}/")
         return 0
     w = max(len(r[0]) for r in rows)
-    for name, status, arms, age in rows:
-        print(f"{name:<{w}}  {status:<22} {age:>10}  {arms}")
+    for name, status, arms, ago in rows:
+        print(f"{name:<{w}}  {status:<22} {ago:>10}  {arms}")
     return 0
 
 

@@ -157,7 +157,7 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
             eff.note = "target not reached by " + ", ".join(missing)
             return eff
     if kind.name == "memory_ratio":
-        names = {r.metrics.get("memory_metric") for r in (*base, *arm)} - {None}
+        names = {str(m) for r in (*base, *arm) if (m := r.metrics.get("memory_metric")) is not None}
         if len(names) > 1:
             eff.note = "arms report different memory metrics (" + ", ".join(sorted(names)) + ")"
             return eff

@@ -224,9 +224,9 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     if at_step is not None:
         for name in (LOSS, ACCURACY):
             if name in series:
-                st, vs, ts = series[name]
-                keep = sum(1 for x in st if x <= at_step)
-                series[name] = (st[:keep], vs[:keep], ts[:keep])
+                at_steps, at_values, at_times = series[name]
+                keep = sum(1 for x in at_steps if x <= at_step)
+                series[name] = (at_steps[:keep], at_values[:keep], at_times[:keep])
     last_step = max((s[0][-1] for s in series.values() if s[0]), default=None)
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
     m: dict[str, Any] = {

@@ -155,12 +155,12 @@ def _commit_finding(pair: RunPair, ga: Mapping[str, Any], gb: Mapping[str, Any])
 
 
 def _script_findings(pair: RunPair, ea: Mapping[str, Any], eb: Mapping[str, Any]) -> list[Finding]:
-    sa, sb = ea.get("script"), eb.get("script")
-    ha = sa.get("sha256") if isinstance(sa, dict) else None
-    hb = sb.get("sha256") if isinstance(sb, dict) else None
+    sa: dict[str, Any] = ea["script"] if isinstance(ea.get("script"), dict) else {}
+    sb: dict[str, Any] = eb["script"] if isinstance(eb.get("script"), dict) else {}
+    ha, hb = sa.get("sha256"), sb.get("sha256")
     if not ha or not hb or ha == hb:
         return []
     return [pair.finding(
         "code.script", CATEGORY, ha, hb,
-        f"{pair.where}the training script differs ({pair.la}: {sa.get('path')} sha256 {ha}, "  # type: ignore[union-attr]
-        f"{pair.lb}: {sb.get('path')} sha256 {hb})", WARNING)]  # type: ignore[union-attr]
+        f"{pair.where}the training script differs ({pair.la}: {sa.get('path')} sha256 {ha}, "
+        f"{pair.lb}: {sb.get('path')} sha256 {hb})", WARNING)]

@@ -117,7 +117,7 @@ def run_facts(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] 
     out: dict[str, RunFacts] = {}
     for run_id in list(runs) + [r for r in envs if r not in runs]:
         entry = runs.get(run_id) or {}
-        inspect = entry.get("inspect") if isinstance(entry.get("inspect"), dict) else {}
+        inspect: dict[str, Any] = entry["inspect"] if isinstance(entry.get("inspect"), dict) else {}
         arm = entry.get("arm") or run_id.split(".r")[0]
         image_id = images.get(run_id) or inspect.get("image_id")
         ident = identities.get(image_id) if image_id else None

@@ -64,8 +64,8 @@ def package_finding(pair: RunPair, ea: Mapping[str, Any], eb: Mapping[str, Any])
     """One finding for the installed-package sets, listing what differs."""
     ha, hb = ea.get("packages_hash"), eb.get("packages_hash")
     pa, pb = ea.get("packages"), eb.get("packages")
-    have_lists = isinstance(pa, dict) and isinstance(pb, dict) and (pa or pb)
-    changes = package_changes(pa, pb) if have_lists else []  # type: ignore[arg-type]
+    have_lists = isinstance(pa, dict) and isinstance(pb, dict) and bool(pa or pb)
+    changes = package_changes(pa, pb) if isinstance(pa, dict) and isinstance(pb, dict) and have_lists else []
     if have_lists and not changes:
         return None
     if not have_lists and (ha is None or hb is None or ha == hb):

@@ -16,7 +16,7 @@ Severity = Literal["info", "warning", "error"]
 INFO: Severity = "info"
 WARNING: Severity = "warning"
 ERROR: Severity = "error"
-_RANK = {INFO: 0, WARNING: 1, ERROR: 2}
+_RANK: dict[str, int] = {INFO: 0, WARNING: 1, ERROR: 2}
 
 #: Categories in the order the diff pane shows them.
 CATEGORIES = ("config", "image", "environment", "code", "hardware", "data", "envvars")

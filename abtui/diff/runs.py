@@ -72,7 +72,7 @@ def load_run(root: Path) -> tuple[RunDir, dict[str, Any], dict[str, RunFacts]]:
     """A run directory's manifest and per-run facts (env records read from events.jsonl)."""
     rundir = RunDir.open(root)
     manifest = rundir.read_manifest()
-    spec = manifest.get("spec") if isinstance(manifest.get("spec"), dict) else {}
+    spec: dict[str, Any] = manifest["spec"] if isinstance(manifest.get("spec"), dict) else {}
     run_ids = list(dict.fromkeys([*(manifest.get("runs") or {}), *rundir.run_ids()]))
     envs = {rid: first_env_record(rundir.root / "arms" / rid / "events.jsonl")
             or rundir.observed_env(rid) for rid in run_ids}

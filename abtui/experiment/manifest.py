@@ -25,16 +25,16 @@ class NoBackend(Backend):
 
     name = "none"
 
-    def launch(self, run, rundir):  # type: ignore[no-untyped-def]
+    def launch(self, run, rundir):
         raise BackendError("this run is opened read-only")
 
-    def follow(self, handle, rundir, resume, stop):  # type: ignore[no-untyped-def]
+    def follow(self, handle, rundir, resume, stop):
         return iter(())
 
-    def poll(self, handle):  # type: ignore[no-untyped-def]
+    def poll(self, handle):
         return None
 
-    def stop(self, handle, grace_s=10.0):  # type: ignore[no-untyped-def]
+    def stop(self, handle, grace_s=10.0):
         return None
 
 

@@ -65,11 +65,12 @@ class Experiment:
             if getattr(h, "_abtui", False):
                 logger.removeHandler(h)
                 h.close()
+        handler: logging.Handler
         try:
             handler = logging.FileHandler(self.rundir.root / "monitor.log", encoding="utf-8")
         except OSError:
-            handler = logging.NullHandler()  # type: ignore[assignment]
-        handler._abtui = True  # type: ignore[attr-defined]
+            handler = logging.NullHandler()
+        handler._abtui = True  # type: ignore[union-attr]  # marks the handlers added here
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -82,7 +82,8 @@ class ArmWatcher(threading.Thread):
                             writer.flush()
                             last_flush = now
                     except OSError as exc:
-                        writer = self._stop_persisting(writer, exc)
+                        self._stop_persisting(writer, exc)
+                        writer = None
                 state.ingest_many(raws, t, cut)
         finally:
             if writer is not None:

@@ -230,7 +230,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             summarize_run(s, warmup_steps=spec.warmup_steps, total_steps=s.total_steps or spec.steps,
                           target_loss=spec.target.loss, target_accuracy=spec.target.accuracy,
                           energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None,
-                          window=windows.get(s.run_id),  # type: ignore[arg-type]
+                          window=windows.get(s.run_id),
                           at_step=at_step)
             for s in arm_states
         ]
@@ -276,7 +276,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     failed = [s.run_id for ss in states.values() for s in ss
               if s.status in ArmStatus.ENDED and s.status != ArmStatus.DONE]
     manifest = exp.manifest
-    fair = dict(fairness) if fairness is not None else dict(NOT_CHECKED)
+    fair: dict[str, Any] = dict(fairness) if fairness is not None else dict(NOT_CHECKED)
     fair.setdefault("checked", True)
     fair.setdefault("reasons", [])
     fair.setdefault("missing", [])

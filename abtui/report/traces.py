@@ -55,7 +55,7 @@ def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
         per_run = [_bin_means(st, vals, lo, width, bins) for st, vals in runs]
         x, mean, low, high = [], [], [], []
         for i in range(bins):
-            vals = [r[i] for r in per_run if r[i] is not None]
+            vals = [v for r in per_run if (v := r[i]) is not None]
             if not vals:
                 continue
             x.append(lo + (i + 0.5) * width if width else lo)
@@ -135,7 +135,7 @@ def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | 
             continue
         trace: dict[str, Any] = {"arm": ", ".join(entry["arms"]) or owner.get(idx)}
         for f in TRACE_FIELDS:
-            ts, vs = _downsample(*entry[f], points)
+            ts, vs = _downsample(entry[f][0], entry[f][1], points)
             trace[f] = {"t": ts, "v": vs}
         out[str(idx)] = trace
     return out

@@ -67,7 +67,8 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
         spec["image"] = image
     same_shape = len({len(w) for w in words}) == 1
     if same_shape:
-        template, configs, treatment = list(words[0]), [{} for _ in words], []
+        template, treatment = list(words[0]), []
+        configs: list[dict[str, str]] = [{} for _ in words]
         for pos in range(len(words[0])):
             column = [w[pos] for w in words]
             if len(set(column)) == 1:
