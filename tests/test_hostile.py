@@ -61,7 +61,7 @@ treatment: [lr]
 config: {{secret: {secret}}}
 arms:
   a: {{config: {{lr: 0.1}}}}
-  b: {{config: {{lr: 0.2}}}}
+  b: {{config: {{lr: 0.2, api_key: {secret}}}}}
 """)
     return spec
 

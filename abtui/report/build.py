@@ -26,6 +26,7 @@ from abtui.errors import EnvironmentFailure
 from abtui.report import traces
 from abtui.report.environment import environment_section
 from abtui.rundir import RunDir
+from abtui.secrets import mask_config
 from abtui.store import ArmState, ArmStatus
 from abtui.untrusted import shown
 
@@ -89,7 +90,8 @@ def _spec_summary(exp: RunView) -> dict[str, Any]:
         "warmup_steps": spec.warmup_steps, "gates": list(spec.gates),
         "gate_point": bool(getattr(spec, "gate_point", False)),
         "allow_confounds": bool(getattr(spec, "allow_confounds", False)),
-        "arms": {name: {"config": arm.config, "gpus": list(arm.gpus), "image": arm.image}
+        "arms": {name: {"config": mask_config(arm.config), "gpus": list(arm.gpus),
+                        "image": arm.image}
                  for name, arm in spec.arms.items()},
     }
 
