@@ -173,12 +173,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return list_runs(args.runs_dir)
     if cmd == "diff":
-        from abtui.diff.engine import diff_runs, render_findings
-        from abtui.diff.runs import run_checks
+        from abtui.diff.render import render_findings
+        from abtui.diff.runs import diff_runs_checked
 
-        found = diff_runs(Path(args.run_a), Path(args.run_b))
-        print(shown(render_findings(found, checks=run_checks(Path(args.run_a), Path(args.run_b),
-                                                             found))))
+        found, checks = diff_runs_checked(Path(args.run_a), Path(args.run_b))
+        print(shown(render_findings(found, checks=checks)))
         return 0
     if cmd == "doctor":
         from abtui.doctor import doctor

@@ -36,12 +36,13 @@ def telemetry_summary(exp: Experiment) -> dict[str, Any]:
     }
 
 
-def evidence_gaps(exp: Experiment, telemetry: dict[str, Any]) -> list[str]:
-    """What the fairness check could not see in this run (see ``abtui.diff.evidence``)."""
+def evidence_gaps(exp: Experiment, telemetry: dict[str, Any],
+                  envs: dict[str, Any]) -> list[str]:
+    """What the fairness check could not see in this run (see ``abtui.diff.evidence``);
+    ``envs``: each run's env record (``env_records``)."""
     from abtui.diff.evidence import RunEvidence, missing_evidence
 
-    runs = [RunEvidence(run_id, state.arm, str(state.status),
-                        state.env is not None or exp.rundir.observed_env(run_id) is not None,
+    runs = [RunEvidence(run_id, state.arm, str(state.status), envs.get(run_id) is not None,
                         bool(state.series))
             for run_id, state in exp.store.arms.items()]
     return missing_evidence(runs, backend=exp.spec.backend,
@@ -83,28 +84,22 @@ def env_with_first_step(env: dict[str, Any] | None,
     return {**env, "numerics_at_first_step": state}
 
 
-def category_states(exp: Experiment, findings: list[Any],
-                    telemetry: dict[str, Any]) -> list[dict[str, str]]:
-    """Every diff category with its state: identical / treatment / confound / not recorded."""
-    from abtui.diff.engine import experiment_checks
-
-    return experiment_checks(exp.manifest, _envs(exp), exp.spec, findings, telemetry=telemetry)
-
-
-def _envs(exp: Experiment) -> dict[str, Any]:
+def env_records(exp: Experiment) -> dict[str, Any]:
     """Each run's env record: its own, else the one abtui observed before launching it."""
     return {run_id: env_with_first_step(state.env or exp.rundir.observed_env(run_id),
                                         state.events)
             for run_id, state in exp.store.arms.items()}
 
 
-def findings_for(exp: Experiment, telemetry: dict[str, Any],
-                 extra_confounds: list[str] | None = None) -> list[Any]:
-    from abtui.diff.engine import find_differences
+def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[str] | None = None,
+            envs: dict[str, Any] | None = None) -> tuple[list[Any], list[dict[str, str]]]:
+    """The differences between the arms and every diff category's state (identical /
+    treatment / confound / not recorded), from one pass over the runs' facts."""
+    from abtui.diff.engine import examine as examine_runs
 
-    envs = _envs(exp)
-    return find_differences(exp.manifest, envs, exp.spec, telemetry=telemetry,
-                            confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
+    return examine_runs(exp.manifest, env_records(exp) if envs is None else envs, exp.spec,
+                        telemetry=telemetry,
+                        confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
 
 
 def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> dict[str, Any]:
@@ -114,9 +109,10 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
 
     telemetry = telemetry_summary(exp)
     co = corun_facts(exp)
-    findings = findings_for(exp, telemetry, co["sentences"])
-    fair = fairness(findings, evidence_gaps(exp, telemetry)).to_dict()
-    fair["checked_categories"] = category_states(exp, findings, telemetry)
+    envs = env_records(exp)
+    findings, checks = examine(exp, telemetry, co["sentences"], envs)
+    fair = fairness(findings, evidence_gaps(exp, telemetry, envs)).to_dict()
+    fair["checked_categories"] = checks
     report = build_report(exp, gates=list(gates or ()), findings=findings,
                           telemetry=telemetry.get("arms", {}), fairness=fair, corun=co)
     if write and not exp.read_only:

@@ -45,7 +45,15 @@ def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
 def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
                      spec: ExperimentSpec, telemetry: Mapping[str, Any] | None = None,
                      confounds: Sequence[str] = ()) -> list[Finding]:
-    """Every difference between the runs of one experiment.
+    """Every difference between the runs of one experiment (see ``examine``)."""
+    return examine(manifest, envs, spec, telemetry, confounds)[0]
+
+
+def examine(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
+            spec: ExperimentSpec, telemetry: Mapping[str, Any] | None = None,
+            confounds: Sequence[str] = ()) -> tuple[list[Finding], list[dict[str, str]]]:
+    """Every difference between the runs of one experiment, and every category's state
+    (identical / treatment / confound / not recorded), from one set of run facts.
 
     ``manifest``: the run's manifest (``runs``, ``backend_facts``). ``envs``: run id → the
     runner's env record (None while it has not reported). ``telemetry``: run id → telemetry
@@ -70,15 +78,8 @@ def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str
     for f in facts.values():
         collect_secrets(scrubber, f)
     collect_secrets_in(scrubber, manifest.get("backend_facts"))
-    return order([scrubber.finding(f) for f in findings])
-
-
-def experiment_checks(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
-                      spec: ExperimentSpec, findings: Iterable[Finding],
-                      telemetry: Mapping[str, Any] | None = None) -> list[dict[str, str]]:
-    """Every category with its state (identical / treatment / confound / not recorded)."""
-    facts = run_facts(manifest, envs, spec.model_dump(mode="json"), telemetry_by_run(telemetry))
-    return [c.to_dict() for c in category_checks(facts.values(), findings)]
+    found = order([scrubber.finding(f) for f in findings])
+    return found, [c.to_dict() for c in category_checks(facts.values(), found)]
 
 
 def telemetry_by_run(telemetry: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:

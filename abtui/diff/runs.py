@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from abtui.diff.checked import category_checks
+from abtui.diff.checked import CategoryCheck, category_checks
 from abtui.diff.context import RunFacts, RunPair, SecretScrubber, Treatment
 from abtui.diff.engine import (
     collect_secrets,
@@ -84,6 +84,12 @@ def load_run(root: Path) -> tuple[RunDir, dict[str, Any], dict[str, RunFacts]]:
 def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
     """Every difference between two past runs, arm by arm (matched by name) and replicate
     by replicate. Raises ``RunDirError`` (a clear message) for a path that is not a run."""
+    return diff_runs_checked(run_a, run_b)[0]
+
+
+def diff_runs_checked(run_a: Path, run_b: Path) -> tuple[list[Finding], list[CategoryCheck]]:
+    """``diff_runs`` and every category's state between the two runs (``abtui diff``),
+    each run directory read once."""
     run_a, run_b = Path(run_a), Path(run_b)
     rd_a, man_a, facts_a = load_run(run_a)
     rd_b, man_b, facts_b = load_run(run_b)
@@ -110,14 +116,8 @@ def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
         collect_secrets(scrubber, f)
     collect_secrets_in(scrubber, man_a.get("backend_facts"))
     collect_secrets_in(scrubber, man_b.get("backend_facts"))
-    return order([scrubber.finding(f) for f in findings])
-
-
-def run_checks(run_a: Path, run_b: Path, findings: list[Finding]) -> list[Any]:
-    """Every category with its state between two past runs (see ``abtui.diff.checked``)."""
-    _, _, facts_a = load_run(Path(run_a))
-    _, _, facts_b = load_run(Path(run_b))
-    return category_checks([*facts_a.values(), *facts_b.values()], findings)
+    found = order([scrubber.finding(f) for f in findings])
+    return found, category_checks([*facts_a.values(), *facts_b.values()], found)
 
 
 def _merge_arms(findings: list[Finding], la: str, lb: str) -> list[Finding]:

@@ -90,8 +90,7 @@ def load_findings(exp: Any) -> Differences:
         telemetry = {"confounds": [], "error": str(exc)}
     confounds = list(telemetry.get("confounds") or [])
     try:
-        findings = list(conclude.findings_for(exp, telemetry))
-        checks = conclude.category_states(exp, findings, telemetry)
+        findings, checks = conclude.examine(exp, telemetry)
     except Exception as exc:
         log.exception("finding differences failed")
         return Differences(available=False, error=f"{type(exc).__name__}: {exc}",
