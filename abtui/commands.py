@@ -12,22 +12,6 @@ if TYPE_CHECKING:
     from abtui.rundir import RunDir
 
 
-def monitor_alive(rd: RunDir) -> bool:
-    """True while a monitor holds the run's lock (its writer is alive)."""
-    import fcntl
-
-    try:
-        with open(rd.lock_path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    except OSError:
-        return False
-    return False
-
-
 def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
     """An arm's status from the run dir alone: its exit.json, else the exit code the local
     wrapper left, else whether its process is still alive."""
@@ -62,7 +46,7 @@ def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
 def run_status_on_disk(rd: RunDir, manifest: dict, states: list[str]) -> str:
     """The run's status, reconciled with its arms and whether a monitor is alive."""
     status = manifest.get("status", "?")
-    live = monitor_alive(rd)
+    live = rd.writer_alive()
     running = sum(s in ("running", "running?") for s in states)
     if status != "running":
         return status

@@ -15,11 +15,12 @@ Layout::
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from abtui.errors import EnvironmentFailure, RunDirError
 
@@ -88,6 +89,38 @@ class RunDir:
     @property
     def lock_path(self) -> Path:
         return self.root / "monitor.lock"
+
+    # -- the writer's lock: one monitor writes a run; the others read it
+    def take_writer_lock(self) -> IO[str] | None:
+        """An exclusive ``flock`` on ``monitor.lock`` (it holds the writer's PID), or None
+        when another monitor holds it. Keep the file open to keep the lock."""
+        fh = open(os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return None
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        return fh
+
+    @staticmethod
+    def release_writer_lock(fh: IO[str]) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+    def writer_alive(self) -> bool:
+        """True while a monitor holds the writer's lock (a probe: takes and drops it)."""
+        try:
+            fh = self.take_writer_lock()
+        except OSError:
+            return False
+        if fh is None:
+            return True
+        self.release_writer_lock(fh)
+        return False
 
     def arm_dir(self, run_id: str) -> Path:
         if "/" in run_id or run_id in ("", ".", ".."):

@@ -131,6 +131,20 @@ def cpu_placement(spec: ExperimentSpec, concurrency: int,
     return {**out, "pinned": True, "cpu_slots": slots}
 
 
+def place_on_cores(run: ArmRun, manifest: dict[str, Any], taken: set[Any]) -> ArmRun:
+    """A CPU arm pinned to the first free concurrency slot's cores (``taken``: the slots of
+    the runs still active, updated), recorded in the manifest's run entry."""
+    slots = (manifest.get("placement") or {}).get("cpu_slots") or []
+    entry = manifest["runs"][run.run_id]
+    slot = None if run.gpus else next((i for i in range(len(slots)) if i not in taken), None)
+    if slot is None:
+        entry["cpus"] = None
+        return run
+    taken.add(slot)
+    entry["cpu_slot"], entry["cpus"] = slot, list(slots[slot])
+    return dataclasses.replace(run, extra={**run.extra, "cpus": tuple(slots[slot])})
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     try:

@@ -6,8 +6,6 @@ No UI here: the TUI and the headless mode read ``experiment.store`` and call the
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import fcntl
 import logging
 import os
 import threading
@@ -22,6 +20,7 @@ from abtui.experiment.manifest import (
     NoBackend,
     cpu_placement,
     new_manifest,
+    place_on_cores,
     read_jsonl,
     with_env_file,
 )
@@ -54,6 +53,7 @@ class Experiment:
         self.pending: list[ArmRun] = []
         self._scheduler: threading.Thread | None = None
         self._sched_lock = threading.Lock()
+        self._observers: list[threading.Thread] = []
         for run in runs:
             state = self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
             state.adapter = make_adapter(spec.log_format)
@@ -136,7 +136,7 @@ class Experiment:
                 oldest = min(r.replicate for r in [*active, *self.pending])
                 if run.replicate > oldest:
                     break  # the barrier: the previous replicate group has not ended
-                queued, run = run, self._place(run, taken)
+                queued, run = run, place_on_cores(run, self.manifest, taken)
                 self._launch(run)
                 launched = True
                 if run.run_id in self.handles:
@@ -147,20 +147,11 @@ class Experiment:
             if launched:
                 self.save_manifest()
 
-    def _place(self, run: ArmRun, taken: set[Any]) -> ArmRun:
-        """Pin a CPU arm to its concurrency slot's cores (recorded in the manifest)."""
-        slots = self.manifest.get("placement", {}).get("cpu_slots") or []
-        entry = self.manifest["runs"][run.run_id]
-        if run.gpus or not slots:
-            entry["cpus"] = None
-            return run
-        slot = next((i for i in range(len(slots)) if i not in taken), None)
-        if slot is None:
-            entry["cpus"] = None
-            return run
-        taken.add(slot)
-        entry["cpu_slot"], entry["cpus"] = slot, list(slots[slot])
-        return dataclasses.replace(run, extra={**run.extra, "cpus": tuple(slots[slot])})
+    def _observe(self, observe: Any, run: ArmRun) -> None:
+        record = observe(run)
+        if record is not None:
+            with contextlib.suppress(EnvironmentFailure):
+                self.rundir.write_json(self.rundir.arm_dir(run.run_id) / OBSERVED_ENV, record)
 
     def save_manifest(self) -> None:
         """Write the manifest; a full disk is said, never fatal (the arms go on, and the
@@ -180,11 +171,12 @@ class Experiment:
         state.status = ArmStatus.STARTING
         entry = self.manifest["runs"][run.run_id]
         observe = getattr(self.backend, "observe_env", None)
-        if callable(observe):  # evidence for a script that prints no env record
-            record = observe(run)
-            if record is not None:
-                with contextlib.suppress(EnvironmentFailure):
-                    self.rundir.write_json(self.rundir.arm_dir(run.run_id) / OBSERVED_ENV, record)
+        if callable(observe):  # evidence for a script that prints no env record; in its
+            # own thread, so that the arms of a replicate still start together
+            t = threading.Thread(target=self._observe, args=(observe, run), daemon=True,
+                                 name=f"abtui-observe-{run.run_id}")
+            t.start()
+            self._observers.append(t)
         entry["started_at"] = time.time()
         try:
             handle = self.backend.launch(run, self.rundir)
@@ -361,6 +353,8 @@ class Experiment:
     def finish(self, keep: bool = False) -> None:
         """After every arm ended: stop telemetry, clean up containers, mark the run finished."""
         self.stop_event.set()
+        for t in self._observers:  # the conclusion reads what they observed
+            t.join(timeout=60)
         if self.telemetry is not None:
             self.telemetry.join(timeout=5)
         for handle in self.handles.values():
@@ -388,24 +382,12 @@ class Experiment:
 
     # ---- the writer's lock ----------------------------------------------------------
     def take_lock(self) -> bool:
-        fh = open(self.rundir.lock_path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        self._lock_fh = fh
-        return True
+        self._lock_fh = self.rundir.take_writer_lock()
+        return self._lock_fh is not None
 
     def release_lock(self) -> None:
         if self._lock_fh is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-                self._lock_fh.close()
+            self.rundir.release_writer_lock(self._lock_fh)
             self._lock_fh = None
 
 
