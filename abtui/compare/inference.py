@@ -74,9 +74,9 @@ def two_sample(a: Sequence[float], b: Sequence[float], *, log: bool,
     va, vb = stats.variance(a), stats.variance(b)
     pooled_sd = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
     if na >= 2 and nb >= 2:
-        se = math.sqrt(va / na + vb / nb)
-        df = (se ** 4 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-              if se > 0 else float(na + nb - 2))
+        se, df = stats.welch_se_df(a, b)
+        if se == 0:
+            df = float(na + nb - 2)
         method = "Welch t"
     else:
         se = pooled_sd * math.sqrt(1 / na + 1 / nb)

@@ -177,17 +177,25 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> WelchTest:
     Needs at least two values on each side. When both samples have zero variance the test
     is degenerate: p is 1 if the means are equal and 0 otherwise.
     """
-    na, nb = len(a), len(b)
-    if na < 2 or nb < 2:
+    if len(a) < 2 or len(b) < 2:
         raise ValueError("Welch's t-test needs at least two values per sample")
     ma, mb = mean(a), mean(b)
-    va, vb = variance(a) / na, variance(b) / nb
-    se2 = va + vb
-    if se2 == 0:
+    se, df = welch_se_df(a, b)
+    if se == 0:
         if ma == mb:
             return WelchTest(0.0, math.nan, 1.0)
         return WelchTest(math.copysign(math.inf, ma - mb), math.nan, 0.0)
-    t = (ma - mb) / math.sqrt(se2)
-    df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1))
+    t = (ma - mb) / se
     p = 2.0 * t_sf(abs(t), df)
     return WelchTest(t, df, min(1.0, p))
+
+
+def welch_se_df(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Welch's standard error of mean(a) - mean(b) and its Satterthwaite degrees of
+    freedom (nan when the error is 0); two values or more on each side."""
+    na, nb = len(a), len(b)
+    va, vb = variance(a) / na, variance(b) / nb
+    se2 = va + vb
+    if se2 == 0:
+        return 0.0, math.nan
+    return math.sqrt(se2), se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1))
