@@ -138,22 +138,13 @@ def secret_digest(key: bytes, value: Any) -> str:
 
 
 def secret_digests(key: bytes, env: Mapping[str, Any],
-                   config: Mapping[str, Any] | None = None) -> dict[str, str]:
+                   flat_config: Mapping[str, Any] | None = None) -> dict[str, str]:
     """``{"env.HF_TOKEN": digest, "config.wandb_api_key": digest}`` for every secret-looking
-    name with a value, in ``env`` and in the (flattened) ``config``."""
+    name with a value, in ``env`` and in the config (flattened: dotted keys)."""
     out = {f"env.{k}": secret_digest(key, v) for k, v in env.items()
            if is_secret_name(str(k)) and v not in (None, "")}
-    for k, v in _flat(config or {}).items():
+    for k, v in (flat_config or {}).items():
         if is_secret_name(k.rsplit(".", 1)[-1]) and v not in (None, ""):
             out[f"config.{k}"] = secret_digest(key, v)
     return out
 
-
-def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in config.items():
-        if isinstance(v, Mapping) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

@@ -64,6 +64,13 @@ def test_missing_required_fields_and_single_arm() -> None:
     problems = errors_of("name: t\ncommand: [x, '{lrr}']\nargs: template\nconfig: {lr: 1}\n"
                          "arms:\n  A: {}\n  B: {}\n")
     assert any("{lrr} (arm A) is not a config key" in p for p in problems), problems
+    # a placeholder is a leaf key of the merged config, as the template is filled
+    problems = errors_of("name: t\ncommand: [x, '{optim}']\nargs: template\n"
+                         "config: {optim: {lr: 1}}\narms:\n  A: {}\n  B: {}\n")
+    assert any("{optim} (arm A) is not a config key" in p for p in problems), problems
+    nested = parse_spec("name: t\ncommand: [x, '{optim.lr}']\nargs: template\n"
+                        "config: {optim: {lr: 1}}\narms:\n  A: {}\n  B: {config: {optim: {lr: 2}}}\n")
+    assert [r.command for r in resolve_runs(nested)] == [("x", "1"), ("x", "2")]
 
 
 def test_bad_yaml_gives_line_and_column() -> None:

@@ -18,6 +18,7 @@ from abtui.backends import Backend
 from abtui.errors import BackendError, SpecError
 from abtui.secrets import mask_argv, mask_config, mask_env, secret_digests
 from abtui.spec import ArmRun, ExperimentSpec
+from abtui.spec.resolve import flatten
 
 
 class NoBackend(Backend):
@@ -66,7 +67,7 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
                 "config_hash": r.config_hash, "image": r.image,
                 "env": {k: ("***" if k in r.extra.get("env_file_keys", ()) else v)
                         for k, v in mask_env(r.env).items()},
-                "secret_digests": secret_digests(key, r.env, r.config),
+                "secret_digests": secret_digests(key, r.env, flatten(r.config)),
             }
             for r in runs
         },

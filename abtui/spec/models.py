@@ -61,12 +61,25 @@ LOG_FORMATS = ("auto", "protocol", "hf_trainer", "nanogpt", "nanochat", "modded_
 RESERVED_CONFIG = ("seed", "steps")
 
 
-def _flat_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> {dotted.key: value}."""
+    out: dict[str, Any] = {}
     for k, v in config.items():
-        out.append(f"{prefix}{k}")
-        if isinstance(v, dict):
-            out += _flat_keys(v, f"{prefix}{k}.")
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
     return out
 
 
@@ -195,7 +208,7 @@ class ExperimentSpec(_Strict):
                              "args: template, hydra or env it is optional")
         if self.args == "template":
             for name, arm in self.arms.items():
-                keys = {"seed", "steps", *_flat_keys({**self.config, **arm.config})}
+                keys = {"seed", "steps", *flatten(deep_merge(self.config, arm.config))}
                 for word in arm.command or self.command:
                     for key in re.findall(r"(?<!\{)\{([A-Za-z_][\w.-]*)\}(?!\})", word):
                         if key not in keys:
