@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -54,7 +55,17 @@ ENV_VAR_PREFIXES = ("NCCL_", "PYTORCH_", "TORCH_", "CUDA_", "CUDNN_", "KMP_", "M
 #: Substrings of a variable's name (upper-cased) whose value is replaced by ``MASK``.
 # keep in step with abtui/secrets.py (this file must stay stdlib-only, so it cannot import it)
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSW", "PWD", "CREDENTIAL", "AUTH", "COOKIE",
-                  "SESSION", "PRIVATE")
+                  "SESSION", "PRIVATE", "CONNECTION_STRING", "CONNECTIONSTRING", "CONNSTR")
+#: Whole words of a name that mark it secret (as substrings they would catch PATH, BYPASS).
+SECRET_WORDS = frozenset({"PAT", "PASS", "CONN", "DSN", "PW"})
+_WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
+
+
+def is_secret_name(name: str) -> bool:
+    """WANDB_API_KEY, HF_TOKEN, DB_PASS, GH_PAT …: the rule of ``abtui.secrets``."""
+    upper = name.upper()
+    return (any(m in upper for m in SECRET_MARKERS)
+            or any(w.upper() in SECRET_WORDS for w in _WORDS.split(name) if w))
 MASK = "***"
 
 _GIT_TIMEOUT_S = 5.0
@@ -71,7 +82,7 @@ def config_hash(config: Mapping[str, Any]) -> str:
 def mask_env(env: Mapping[str, str]) -> dict[str, str]:
     """Copy of ``env`` with the values of secret-looking names (TOKEN, KEY, ...) masked."""
     return {
-        name: (MASK if any(m in name.upper() for m in SECRET_MARKERS) else value)
+        name: (MASK if is_secret_name(name) else value)
         for name, value in env.items()
     }
 

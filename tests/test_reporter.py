@@ -268,3 +268,14 @@ def test_reporter_masks_every_name_abtui_secrets_masks() -> None:
              "GIT_CREDENTIALS", "SESSION_COOKIE", "SSH_PRIVATE", "BASIC_AUTH", "PLAIN"]
     masked = reporter.mask_env({n: "v" for n in names})
     assert {n for n, v in masked.items() if v == "***"} == {n for n in names if is_secret_name(n)}
+
+
+def test_the_reporter_masks_the_names_abtui_masks() -> None:
+    """reporter.py is stdlib-only and copied into images: its rule must stay abtui's."""
+    from abtui import reporter, secrets
+
+    names = ["WANDB_API_KEY", "HF_TOKEN", "DB_PASS", "GH_PAT", "DB_CONNECTION_STRING", "dbPass",
+             "PATH", "BYPASS", "OMP_NUM_THREADS", "MASTER_PORT", "NCCL_DEBUG", "AUTHOR", "PG_DSN",
+             "SESSION_ID", "my-conn", "COMPASS", "PW"]
+    assert [reporter.is_secret_name(n) for n in names] == [secrets.is_secret_name(n) for n in names]
+    assert reporter.mask_env({"GH_PAT": "x", "PATH": "/bin"}) == {"GH_PAT": "***", "PATH": "/bin"}
