@@ -166,8 +166,7 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
         "series": series,
         # the log adapter as the arm left it (auto: the format detected, counted steps)
         "adapter": {"mode": state.adapter.mode, "name": state.adapter.name,
-                    "pattern": state.adapter.pattern, "last_step": state.adapter.last_step,
-                    "lines": state.adapter.lines},
+                    "pattern": state.adapter.pattern, "last_step": state.adapter.last_step},
         # the arm's step/time columns: series whose columns are these bytes share them
         "clock": [blob_of(clock[0]), blob_of(clock[1])] if clock is not None else None,
         "blobs": [[b.typecode, len(b)] for b in blobs],
@@ -310,8 +309,8 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
             adapter.mode = a["mode"]  # auto, with the format it had detected
         else:
             adapter = LogAdapter(a["mode"])
-        _check(_is(int, False)(a.get("last_step", 0)) and _is(int, False)(a.get("lines", 0)))
-        adapter.last_step, adapter.lines = int(a.get("last_step", 0)), int(a.get("lines", 0))
+        _check(_is(int, False)(a.get("last_step", 0)))
+        adapter.last_step = int(a.get("last_step", 0))
 
     # status and exit are kept for readers of the file; replay takes them from exit.json
     with state.lock:

@@ -67,7 +67,6 @@ class LogAdapter:
     pattern: str | None = None
     name: str | None = None  # the adapter in use (auto: once detected)
     words: str | None = None
-    lines: int = 0
     last_step: int = 0
     _parse: Parser | None = field(default=None, repr=False)
 
@@ -94,7 +93,6 @@ class LogAdapter:
         if parsed is None:
             return None
         if not parsed.final:
-            self.lines += 1
             if parsed.step is None:
                 parsed.step = self.last_step + 1 if not parsed.eval else max(1, self.last_step)
             self.last_step = max(self.last_step, parsed.step)
