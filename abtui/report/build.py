@@ -369,7 +369,7 @@ def write_reports(rundir: RunDir | str | Path, report: Mapping[str, Any]) -> dic
 
     root = rundir.root if isinstance(rundir, RunDir) else Path(rundir)
     paths = {"json": root / "report.json", "md": root / "report.md", "html": root / "report.html"}
-    # the report is report already (build_report's last step is ``redacted``); the rendered
+    # the report is clean already (build_report's last step is ``redacted``); the rendered
     # texts pass the sanitising boundary as every rendering path does
     try:
         _write_atomic(paths["json"], json.dumps(report, indent=2, allow_nan=False) + "\n")
