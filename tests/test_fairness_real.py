@@ -42,6 +42,24 @@ def _wait_for(pred, timeout: float = 60.0) -> None:
     raise AssertionError("timed out waiting")
 
 
+def _run_until(tmp_path: Path, spec: Path, lines: int,
+               stdout: int = subprocess.DEVNULL) -> tuple[subprocess.Popen[str], Path, Path]:
+    """``abtui run --headless`` in the background, once arm b has written ``lines`` events:
+    (the monitor, its run directory, b's events.jsonl)."""
+    mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
+                            "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, stdout=stdout,
+                           stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: (tmp_path / "runs").is_dir() and any((tmp_path / "runs").iterdir()))
+        run = _only_run(tmp_path)
+        events = run / "arms" / "b" / "events.jsonl"
+        _wait_for(lambda: events.exists() and events.read_bytes().count(b"\n") >= lines)
+    except BaseException:
+        mon.kill()
+        raise
+    return mon, run, events
+
+
 def test_a_script_without_env_record_is_unverifiable_and_gates_fail(tmp_path: Path) -> None:
     # a shell wrapper: abtui cannot take the env record itself (not a Python command)
     spec = tmp_path / "spec.yaml"
@@ -75,15 +93,8 @@ arms:
   a: {config: {rate: 1.0}}
   b: {config: {rate: 2.0}}
 """)
-    mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
-                            "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           stdin=subprocess.DEVNULL)
+    mon, run, events = _run_until(tmp_path, spec, 10)
     try:
-        _wait_for(lambda: (tmp_path / "runs").is_dir() and any((tmp_path / "runs").iterdir()))
-        run = _only_run(tmp_path)
-        events = run / "arms" / "b" / "events.jsonl"
-        _wait_for(lambda: events.exists() and events.read_bytes().count(b"\n") >= 10)
         mon.send_signal(signal.SIGKILL)
         mon.wait(timeout=10)
     finally:
@@ -116,15 +127,8 @@ arms:
   a: {config: {rate: 1.0}}
   b: {config: {rate: 2.0}}
 """)
-    mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
-                            "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           stdin=subprocess.DEVNULL)
+    mon, run, _ = _run_until(tmp_path, spec, 40, stdout=subprocess.PIPE)
     try:
-        _wait_for(lambda: (tmp_path / "runs").is_dir() and any((tmp_path / "runs").iterdir()))
-        run = _only_run(tmp_path)
-        events = run / "arms" / "b" / "events.jsonl"
-        _wait_for(lambda: events.exists() and events.read_bytes().count(b"\n") >= 40)
         stop = _abtui("stop", str(run), "--grace", "5", cwd=tmp_path)
         assert stop.returncode == 0, stop.stdout + stop.stderr
         out, _ = mon.communicate(timeout=60)
