@@ -8,19 +8,13 @@ TORCH_PIN ?= torch==2.13.0
 
 .PHONY: setup demo test images lint bench screenshots clean
 
-setup: $(VENV)/.installed $(VENV)/.speedups
+setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_PIN)"
 	$(PY) -m pip install -q -e '.[train,dev]' "$(TORCH_PIN)"
-	touch $@ $(VENV)/.speedups
-
-# The ingest hot loops in C (optional: without a compiler abtui runs its Python paths);
-# rebuilt when their source changes.
-$(VENV)/.speedups: $(wildcard abtui/csrc/*) $(VENV)/.installed
-	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 demo: setup

@@ -34,7 +34,6 @@ install_engine() {
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v busybox >/dev/null || missing+=(busybox-static)
-    command -v cc >/dev/null || missing+=(gcc)  # abtui's C loops (abtui/csrc/)
     if ((${#missing[@]})); then
         say "installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive

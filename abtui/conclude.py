@@ -60,11 +60,11 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
     for run_id, st in exp.store.arms.items():
         with st.lock:
             series = st.series.get(THROUGHPUT)
-            steps, times = (list(series.steps), list(series.times)) if series else ([], [])
+            cols = series.arrays() if series is not None and len(series) else None
             first, last = st.first_time, st.last_time
         rule = warmup_rule(exp.spec.warmup_steps, st.total_steps or exp.spec.steps,
-                           steps[-1] if steps else None)
-        steady = [t for step, t in zip(steps, times, strict=True) if step > rule.cutoff_step]
+                           float(cols[0][-1]) if cols is not None else None)
+        steady = cols[2][cols[0] > rule.cutoff_step].tolist() if cols is not None else []
         span = span_of(run_id, st.arm, st.replicate, first, last, steady)
         if span is not None:
             spans.append(span)

@@ -4,17 +4,17 @@ The real path (LocalBackend.follow_batches, abtui/experiment/watcher.py) is, per
 read, LineAssembler.split_batch -> EventWriter.write_many -> ArmState.ingest_many. Measured
 here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
 
-(a) decode + store, batched (the target): split_batch + ingest_many per chunk, with the C
-    loops of abtui/csrc/ (scanner, splitter, bucket statistics); the same with
-    ABTUI_PURE_PYTHON (no C loops), and the old per-line path (iter_lines + ingest) as
-    the naive baselines;
-(b) (a) plus persistence (EventWriter.write_many per chunk), as the watcher runs it.
+(a) decode + store, batched (the target): split_batch + ingest_many per chunk (msgspec
+    decoding into learned Structs, columns of doubles, appends; the buckets are folded
+    when read, so (a) includes one fold of the whole store, as the first chart pays it);
+    the old per-line path (iter_lines + ingest) as the naive baseline;
+(b) (a) plus persistence (EventWriter.write_many per chunk), as the watcher runs it;
+(c) each log adapter's lines (abtui.ingest.adapters) through the same path.
 
 Baselines, on the same lines in the same run: msgspec alone (typed Struct: the fastest
-general JSON decoder; and generic dict decoding) and a stdlib ``json.loads`` loop; and,
-for transparency, the C scanner alone (abtui's own special-purpose column reader: it
-decodes no JSON it has not learned). Throughput is lines per CPU-second of this one
-process (one core), best of several interleaved runs.
+general JSON decoder; and generic dict decoding) and a stdlib ``json.loads`` loop.
+Throughput is lines per CPU-second of this one process (one core), best of several
+interleaved runs.
 """
 
 from __future__ import annotations
@@ -26,17 +26,13 @@ import tempfile
 import msgspec
 from common import Figure, at_least, best_interleaved, metric_lines, ratio
 
-from abtui.ingest.decode import Decoder
 from abtui.ingest.events import EventWriter
 from abtui.ingest.lines import LineAssembler
-from abtui.speedups import native, pure_python
 from abtui.store.arm import ArmState
 
 NAME = "ingest"
 CHUNK = 1 << 16  # the local backend reads 64 KiB at a time
 TARGET_RATE = 1.0e6
-TARGET_VS_MSGSPEC = 0.75
-TARGET_VS_JSON = 5.0
 
 
 class _MetricLine(msgspec.Struct, gc=False):
@@ -50,6 +46,38 @@ class _MetricLine(msgspec.Struct, gc=False):
     lr: float
     gpu_memory_mb: int
     timestamp: str
+
+
+# one line of each format, as the trainer prints it (the step and values vary per line)
+_ADAPTER_LINES = {
+    "hf_trainer": "{{'loss': {v:.4f}, 'grad_norm': 1.87, 'learning_rate': 4.95e-05, "
+                  "'epoch': {e:.2f}}}",
+    "nanogpt": "iter {i}: loss {v:.4f}, time 123.45ms, mfu 12.34%",
+    "nanochat": "step {i:05d}/21400 (0.47%) | loss: {v:.6f} | grad norm: 0.4012 | lrm: 1.00 | "
+                "dt: 812.33ms | tok/sec: 524,288 | mfu: 45.67 | total time: 1.23m",
+    "modded_nanogpt": "step:{i}/1750 train_time:30000ms step_avg:240.00ms",
+    "torchtitan": "\x1b[31m[titan] 2026-12-01 10:00:00,000 - root - INFO - \x1b[0mstep: {i}  "
+                  "loss:  {v:.5f}  grad_norm:  1.2345  memory: 20.15GiB(21.19%)  tps: 1,234  "
+                  "tflops: 56.78  mfu: 5.74%",
+    "pytorch_examples": "Train Epoch: 1 [{i}/60000 (0%)]\tLoss: {v:.6f}",
+}
+
+
+def adapter_contenders(n: int) -> dict[str, object]:
+    """``adapter:<name>``: n lines of that format through split_batch + ingest_many."""
+    out: dict[str, object] = {}
+    for name, fmt in _ADAPTER_LINES.items():
+        lines = [fmt.format(i=i, v=2.0 / (1 + i), e=i / 1000).encode() for i in range(1, n + 1)]
+        chunks = _chunks(b"\n".join(lines) + b"\n")
+
+        def go(chunks: list[bytes] = chunks, name: str = name) -> None:
+            state, asm = ArmState("A", "A"), LineAssembler()
+            for chunk in chunks:
+                raws, _ends, cuts = asm.split_batch(chunk)
+                state.ingest_many(raws, 1.7e9, cuts)
+            assert state.adapter.name == name and state.series, (name, state.adapter.name)
+        out[f"adapter:{name}"] = go
+    return out
 
 
 def _chunks(data: bytes) -> list[bytes]:
@@ -82,15 +110,6 @@ def run(quick: bool) -> list[Figure]:
 
     small = n // 10  # the naive per-line path is slow: a tenth of the lines (a rate)
     small_chunks = _chunks(b"\n".join(lines[:small]) + b"\n")
-    shape = Decoder()
-    shape.decode(lines[0])
-    keys, codes = shape._shape.keys, shape._shape.codes  # type: ignore[union-attr]
-    asm = LineAssembler()
-    joined = [b"\n".join(asm.split_batch(chunk)[0]) for chunk in chunks]
-
-    def scanner() -> None:
-        for buf in joined:
-            native.scan(buf, 0, keys, codes, len(buf))
 
     def per_line() -> None:
         state, asm = ArmState("A", "A"), LineAssembler()
@@ -107,10 +126,8 @@ def run(quick: bool) -> list[Figure]:
             raws, _ends, cuts = split(chunk)
             ingest_many(raws, 1.7e9, cuts)
         assert state.lines == n
-
-    def batched_pure() -> None:
-        with pure_python():
-            batched()
+        for s in state.series.values():  # what the first look at the store folds
+            s.folded()
 
     def batched_persist() -> None:
         state, asm, writer = ArmState("A", "A"), LineAssembler(), EventWriter(events)
@@ -124,16 +141,16 @@ def run(quick: bool) -> list[Figure]:
 
     contenders = {"msgspec_struct": msgspec_struct, "msgspec_dict": msgspec_dict,
                   "json": json_loop, "per_line": per_line, "batched": batched,
-                  "batched_pure": batched_pure, "batched_persist": batched_persist}
-    if native is not None:
-        contenders["scanner"] = scanner
+                  "batched_persist": batched_persist}
+    contenders.update(adapter_contenders(n // 10))
     try:
         best = best_interleaved(contenders, repeat)
     finally:
         if os.path.exists(events):
             os.unlink(events)
         os.rmdir(tmp)
-    rate = {k: (small if k == "per_line" else n) / v for k, v in best.items()}
+    rate = {k: (small if k == "per_line" or k.startswith("adapter:") else n) / v
+            for k, v in best.items()}
     m = 1e6
     base, dict_rate, json_rate = rate["msgspec_struct"], rate["msgspec_dict"], rate["json"]
     figures = [
@@ -142,28 +159,16 @@ def run(quick: bool) -> list[Figure]:
         Figure("msgspec alone, dict (baseline)", dict_rate / m, "M lines/s"),
         Figure("json.loads loop (baseline)", json_rate / m, "M lines/s"),
     ]
-    if "scanner" in rate:
-        figures.append(Figure(
-            "abtui's C scanner alone (for reference)", rate["scanner"] / m, "M lines/s",
-            baseline="msgspec typed Struct", baseline_value=base / m,
-            ratio=ratio(rate["scanner"], base),
-            note="the learned-shape column reader inside (a); it is not a general decoder"))
     r = ratio(rate["batched"], base)
     rj = ratio(rate["batched"], json_rate)
-    label = "(a) split_batch+ingest_many per 64 KiB" + ("" if native else " (no C loops built)")
+    label = "(a) split_batch+ingest_many per 64 KiB"
     figures += [
         Figure(label, rate["batched"] / m, "M lines/s",
-               target=f">= {TARGET_RATE / m:.1f} M/s and >= {TARGET_VS_MSGSPEC}x msgspec",
-               met=bool(at_least(rate["batched"], TARGET_RATE) and at_least(r, TARGET_VS_MSGSPEC)),
+               target=f">= {TARGET_RATE / m:.1f} M/s", met=at_least(rate["batched"], TARGET_RATE),
                baseline="msgspec typed Struct", baseline_value=base / m, ratio=r,
                note=f"{ratio(rate['batched'], dict_rate):.2f}x msgspec dict decoding"),
-        Figure(f"{label}: vs json.loads", rj, "x", target=f">= {TARGET_VS_JSON:.0f}x",
-               met=at_least(rj, TARGET_VS_JSON), baseline="json.loads loop",
+        Figure(f"{label}: vs json.loads", rj, "x", baseline="json.loads loop",
                baseline_value=json_rate / m, ratio=rj),
-        Figure("(a) the same, pure Python (ABTUI_PURE_PYTHON=1)", rate["batched_pure"] / m,
-               "M lines/s", baseline="(a) with the C loops", baseline_value=rate["batched"] / m,
-               ratio=ratio(rate["batched_pure"], rate["batched"]),
-               note="what an install without a C compiler gets"),
         Figure("(a) the naive path: iter_lines + ingest per line", rate["per_line"] / m,
                "M lines/s", baseline="(a) batched", baseline_value=rate["batched"] / m,
                ratio=ratio(rate["per_line"], rate["batched"]), note=f"{small:,} lines"),
@@ -174,6 +179,12 @@ def run(quick: bool) -> list[Figure]:
                note="persistence re-encodes each line with its resume token: not part of "
                     "the ingest target, shown for its cost"),
     ]
+    for k in sorted(k for k in rate if k.startswith("adapter:")):
+        figures.append(Figure(f"(c) {k[8:]} lines, split_batch+ingest_many", rate[k] / m,
+                              "M lines/s", baseline="(a) JSON protocol lines",
+                              baseline_value=rate["batched"] / m,
+                              ratio=ratio(rate[k], rate["batched"]),
+                              note=f"{small:,} lines"))
     for f in figures:
         f.note = (f.note + f"; {n:,} lines of ~195 B, best of {repeat}, CPU time").lstrip("; ")
     return figures

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from abtui.ingest.lines import LineAssembler
-from abtui.speedups import pure_python
 
 
 def test_split_chunks_reassemble_exactly() -> None:
@@ -86,19 +84,17 @@ def test_split_batch_equals_iter_lines(pieces: list[bytes], sizes: list[int], ca
     """The same lines, offsets, truncation flags and state as iter_lines, under any chunking,
     huge lines (beyond the cap, across chunks) and \\r included."""
     data = b"".join(pieces)
-    for mode in (contextlib.nullcontext, pure_python):  # the C splitter, then Python's
-        with mode():
-            ref, asm = LineAssembler(cap, offset), LineAssembler(cap, offset)
-            i = 0
-            for size in [*sizes, len(data)]:
-                chunk, i = data[i:i + size], i + size
-                want = list(ref.iter_lines(chunk))
-                lines, ends, cuts = asm.split_batch(chunk)
-                assert lines == [w[0] for w in want] and ends == [w[1] for w in want]
-                assert cuts is None or any(cuts)
-                assert (cuts or [False] * len(lines)) == [w[2] for w in want]
-                assert _state(asm) == _state(ref)
-            assert asm.flush() == ref.flush() and _state(asm) == _state(ref)
+    ref, asm = LineAssembler(cap, offset), LineAssembler(cap, offset)
+    i = 0
+    for size in [*sizes, len(data)]:
+        chunk, i = data[i:i + size], i + size
+        want = list(ref.iter_lines(chunk))
+        lines, ends, cuts = asm.split_batch(chunk)
+        assert lines == [w[0] for w in want] and ends == [w[1] for w in want]
+        assert cuts is None or any(cuts)
+        assert (cuts or [False] * len(lines)) == [w[2] for w in want]
+        assert _state(asm) == _state(ref)
+    assert asm.flush() == ref.flush() and _state(asm) == _state(ref)
 
 
 def test_split_batch_joins_held_bytes_and_strips_a_split_carriage_return() -> None:

@@ -77,9 +77,8 @@ def state_of(state: ArmState) -> dict:
         "last": list(state.last.items()), "peak": list(state.peak.items()),
         "logs": list(state.logs), "events": repr(state.events),
         "oddities": state.oddities,
-        "decoder": (dec.last_step, dec._shape.kinds if dec._shape else None, dec._learning,
-                    dec._misses),
-        "series": [(name, s._size, s._last_step,
+        "decoder": dec.to_state(),
+        "series": [(name, s._size, s.shared, s.view(300).y,
                     [(c, getattr(s, c).typecode, getattr(s, c).tobytes()) for c in snap._COLUMNS])
                    for name, s in state.series.items()],
     }

@@ -26,7 +26,7 @@ from docker.types import DeviceRequest, LogConfig, Mount
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.backends.docker_image import resolve_image
-from abtui.backends.docker_logs import _CONNECTION_ERRORS, _LIVE, ContainerLogReader, parse_ts
+from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
 from abtui.errors import BackendError
 from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
@@ -56,7 +56,7 @@ def _daemon(what: str) -> Iterator[None]:
         raise
     except docker.errors.APIError as exc:
         raise BackendError(f"{what}: the Docker daemon refused: {exc.explanation or exc}") from None
-    except (docker.errors.DockerException, *_CONNECTION_ERRORS) as exc:
+    except (docker.errors.DockerException, *CONNECTION_ERRORS) as exc:
         raise BackendError(f"{what}: cannot reach the Docker daemon ({exc}).\n  {_DAEMON_HINT}") from None
 
 
@@ -275,7 +275,7 @@ class DockerBackend(Backend):
             elif "executable file not found" in msg or "no such file or directory" in msg:
                 hint = f"\n  the image has no {arm_argv(run)[0]!r}: check the spec's command and image."
             raise BackendError(f"arm {run.run_id}: its container did not start: {msg}{hint}") from None
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise BackendError(f"arm {run.run_id}: cannot reach the Docker daemon ({exc}).\n  {_DAEMON_HINT}") from None
         return handle
 
@@ -294,7 +294,7 @@ class DockerBackend(Backend):
                 yield line
         except docker.errors.APIError as exc:
             raise BackendError(f"arm {handle.run_id}: cannot read its log: {exc.explanation or exc}") from None
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             raise BackendError(f"arm {handle.run_id}: lost the Docker daemon for more than "
                                f"{reader.reconnect_s:.0f} s ({exc}); `abtui attach` resumes.") from None
 
@@ -307,7 +307,7 @@ class DockerBackend(Backend):
             return ArmExit(None, error=f"container {handle.ref.get('name') or cid[:12]} disappeared "
                                        "(removed outside abtui?)", finished_at=time.time())
         state = attrs["State"]
-        if state.get("Status") in _LIVE:
+        if state.get("Status") in LIVE_STATES:
             return None
         code = state.get("ExitCode")
         oom = bool(state.get("OOMKilled"))
@@ -355,7 +355,7 @@ class DockerBackend(Backend):
             pid = self.api.inspect_container(handle.ref["container_id"])["State"].get("Pid")
             root = psutil.Process(pid)
             return [root.pid, *(c.pid for c in root.children(recursive=True))]
-        except (docker.errors.DockerException, psutil.Error, ValueError, TypeError, *_CONNECTION_ERRORS):
+        except (docker.errors.DockerException, psutil.Error, ValueError, TypeError, *CONNECTION_ERRORS):
             return []
 
     def find(self, rundir: RunDir) -> dict[str, ArmHandle]:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker.errors
 import requests
@@ -132,6 +133,26 @@ class ResumePoint:
 
 
 # ------------------------------------------------------------------------------ frames
+#: The docker-py internals ``raw_logs_response`` uses (tests/test_private_apis.py fails
+#: on an upgrade that drops them).
+DOCKER_PRIVATE_API = ("_url", "_get", "_raise_for_status")
+
+
+def raw_logs_response(api: docker.APIClient, container_id: str, params: dict[str, object],
+                      follow: bool) -> Any:
+    """The HTTP response of ``GET /containers/{id}/logs``, unread: the only use of
+    docker-py's private API in abtui. The public ``logs()`` demultiplexes the frames and
+    drops which stream (stdout / stderr) and which timestamp each came with, which resume
+    tokens need; a follow stream must also run without the client's read timeout."""
+    url = api._url("/containers/{0}/logs", container_id)
+    # a follow stream blocks for as long as the arm is quiet: no read timeout there (the
+    # watcher thread closes it); a plain read keeps the client's timeout
+    extra = {"timeout": None} if follow else {}
+    response = api._get(url, params=params, stream=True, **extra)
+    api._raise_for_status(response)
+    return response
+
+
 class _Stream:
     """One HTTP logs request, read frame by frame (stdout/stderr multiplexed, 8-byte header)."""
 
@@ -140,12 +161,7 @@ class _Stream:
                                      "follow": int(follow), "tail": "all"}
         if since_s:
             params["since"] = since_s
-        url = api._url("/containers/{0}/logs", container_id)
-        # a follow stream blocks for as long as the arm is quiet: no read timeout there (the
-        # watcher thread closes it); a plain read keeps the client's timeout
-        extra = {"timeout": None} if follow else {}
-        self.response = api._get(url, params=params, stream=True, **extra)
-        api._raise_for_status(self.response)
+        self.response = raw_logs_response(api, container_id, params, follow)
         self.closed_by_us = False
 
     def _read(self, n: int) -> bytes:
@@ -179,9 +195,9 @@ class _Stream:
 
 
 # what a daemon that restarts or goes away looks like from here (requests' errors are OSErrors)
-_CONNECTION_ERRORS = (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException,
+CONNECTION_ERRORS = (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException,
                       http.client.HTTPException)
-_LIVE = ("running", "created", "restarting", "paused")
+LIVE_STATES = ("running", "created", "restarting", "paused")
 
 
 # ------------------------------------------------------------------------------ reader
@@ -246,7 +262,7 @@ class ContainerLogReader:
         while True:
             try:
                 return self.state()
-            except _CONNECTION_ERRORS:
+            except CONNECTION_ERRORS:
                 if time.monotonic() > deadline:
                     raise
                 if self.stop.wait(delay):
@@ -275,7 +291,7 @@ class ContainerLogReader:
                     # a socket shut down under a blocked read surfaces as anything from http.client
                     if stream.closed_by_us:
                         return
-                    if isinstance(exc, _CONNECTION_ERRORS):
+                    if isinstance(exc, CONNECTION_ERRORS):
                         raise
                     raise ConnectionError(f"the log stream broke: {exc!r}") from exc
                 yield from self._entry(kind, payload, skip)
@@ -293,9 +309,9 @@ class ContainerLogReader:
             if exited_at is None:
                 try:
                     status = self.state()
-                except _CONNECTION_ERRORS:
+                except CONNECTION_ERRORS:
                     continue  # the reader sees the broken connection itself
-                if status not in _LIVE:
+                if status not in LIVE_STATES:
                     exited_at = time.monotonic()
             elif time.monotonic() - exited_at > _EXIT_GRACE_S:
                 stream.close()
@@ -313,12 +329,12 @@ class ContainerLogReader:
                 yield from self._session(follow=True)
             except docker.errors.NotFound:
                 pass  # removed under us: the state below says so
-            except _CONNECTION_ERRORS:
+            except CONNECTION_ERRORS:
                 pass  # a daemon restart: wait for it below, then resume
             if self.stop.is_set():
                 return
             status = self._state_with_retry()
-            if status in _LIVE:
+            if status in LIVE_STATES:
                 # the stream ended while the container runs: resume it, but never spin
                 self.reconnects += 1
                 if time.monotonic() - started < 1.0 and self.stop.wait(0.5):

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from abtui.numeric import numpy
+
 CONFIDENCE = 0.95
 
 
@@ -76,6 +78,24 @@ def ema(values: Sequence[float], alpha: float) -> list[float]:
         weight = keep * weight + alpha
         out.append(acc / weight)
     return out
+
+
+def ema_last(values: Sequence[float], alpha: float) -> float:
+    """``ema(values, alpha)[-1]`` without the loop: the weighted sum in closed form,
+    vectorised (equal up to rounding; weights under 1e-300 are zero in both)."""
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    n = len(values)
+    if n <= 1000:
+        return ema(list(values), alpha)[-1]
+    np = numpy()
+    keep = 1.0 - alpha
+    # only the values whose weight keep**age is not negligible (beyond 1e-300: zero)
+    span = min(n, int(math.ceil(-690.0 / math.log(keep))) + 1 if keep > 0 else 1)
+    tail = np.asarray(values, dtype=float)[n - span:]
+    weights = keep ** np.arange(span - 1, -1, -1, dtype=float)
+    total = 1.0 - keep ** n
+    return float(alpha * np.dot(weights, tail) / total)
 
 
 # ---- Student t distribution via the regularized incomplete beta function ------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.compare import resample, stats
+from abtui.numeric import numpy
 from abtui.store import ArmState, ArmStatus
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
@@ -64,8 +65,10 @@ def steady_state(steps: Sequence[float], values: Sequence[float], cutoff_step: f
     """
     if len(values) <= 1:
         return list(values)
-    kept = [v for s, v in zip(steps[1:], values[1:], strict=True) if s > cutoff_step]
-    return kept or list(values[1:])
+    np = numpy()
+    s, v = np.asarray(steps, dtype=float)[1:], np.asarray(values, dtype=float)[1:]
+    kept = v[s > cutoff_step]
+    return (kept if len(kept) else v).tolist()
 
 
 def steady_pairs(steps: Sequence[float], rates: Sequence[float],
@@ -80,19 +83,15 @@ def steady_pairs(steps: Sequence[float], rates: Sequence[float],
     positive step delta or no positive finite rate are skipped. The first record never
     counts (start-up); if the rule leaves nothing, every later record does (fallback).
     """
-    work: list[float] = []
-    time: list[float] = []
+    np = numpy()
+    st, r = np.asarray(steps, dtype=float), np.asarray(rates, dtype=float)[1:]
+    dw = np.diff(st)
+    usable = (dw > 0) & (r > 0) & np.isfinite(r)
     for fallback in (False, True):
-        for i in range(1, len(rates)):
-            if not fallback and steps[i] <= cutoff_step:
-                continue
-            dw, r = steps[i] - steps[i - 1], rates[i]
-            if dw > 0 and r > 0 and math.isfinite(r):
-                work.append(dw)
-                time.append(dw / r)
-        if work:
-            return work, time, fallback
-    return work, time, False
+        keep = usable if fallback else usable & (st[1:] > cutoff_step)
+        if keep.any():
+            return dw[keep].tolist(), (dw[keep] / r[keep]).tolist(), fallback
+    return [], [], False
 
 
 STATIONARY_CHUNKS = 10  # the steady state in this many consecutive chunks
@@ -130,16 +129,18 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     return out
 
 
-def _in_window(steps: list[float], values: list[float], times: list[float],
-               window: tuple[float, float]) -> tuple[list[float], list[float], list[float]]:
+def _in_window(steps: Any, values: Any, times: Any, window: tuple[float, float]
+               ) -> tuple[Any, Any, Any]:
     """The records received inside ``window``, plus the one before (its step is the base of
-    the first record's work); the warm-up rule still drops that first record."""
+    the first record's work); the warm-up rule still drops that first record. Arrays."""
+    np = numpy()
     lo, hi = window
-    idx = [i for i, t in enumerate(times) if lo <= t <= hi]
-    if not idx:
-        return [], [], []
-    keep = range(max(0, idx[0] - 1), idx[-1] + 1)
-    return [steps[i] for i in keep], [values[i] for i in keep], [times[i] for i in keep]
+    idx = np.flatnonzero((times >= lo) & (times <= hi))
+    if not len(idx):
+        empty = np.empty(0)
+        return empty, empty, empty
+    a, b = max(0, int(idx[0]) - 1), int(idx[-1]) + 1
+    return steps[a:b], values[a:b], times[a:b]
 
 
 def first_crossing(values: Sequence[float], target: float, lower_is_better: bool) -> int | None:
@@ -210,13 +211,16 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     ``at_step`` cuts loss and accuracy there: runs that did not all finish are compared at
     the last step every one of them reached.
     """
-    with state.lock:
-        series = {name: (list(s.steps), list(s.values), list(s.times))
-                  for name, s in state.series.items()}
+    with state.lock:  # numpy copies of the columns: the summary is vectorised over them
+        series = {name: s.arrays() for name, s in state.series.items()
+                  if name in (THROUGHPUT, STEP_TIME, LOSS, ACCURACY)}
         peaks = dict(state.peak)
         final = dict(state.final or {})
         exit_info = dict(state.exit or {})
         first_time, last_time = state.first_time, state.last_time
+        # the other metrics count for the last step and the record count as they are
+        others = [(s.steps[len(s) - 1] if len(s) else None, len(s))
+                  for name, s in state.series.items() if name not in series]
     if window is not None:
         for name in (THROUGHPUT, STEP_TIME):
             if name in series:
@@ -225,20 +229,22 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
         for name in (LOSS, ACCURACY):
             if name in series:
                 at_steps, at_values, at_times = series[name]
-                keep = sum(1 for x in at_steps if x <= at_step)
+                keep = int(numpy().count_nonzero(at_steps <= at_step))
                 series[name] = (at_steps[:keep], at_values[:keep], at_times[:keep])
-    last_step = max((s[0][-1] for s in series.values() if s[0]), default=None)
+    ends = [(float(c[0][-1]) if len(c[0]) else None, len(c[1])) for c in series.values()]
+    last_step = max((e for e, _ in ends + others if e is not None), default=None)
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
     m: dict[str, Any] = {
         "run_id": state.run_id, "arm": state.arm, "replicate": state.replicate,
         "status": state.status, "exit_code": exit_info.get("exit_code"),
         "exit_error": exit_info.get("error"), "last_step": last_step,
-        "records": max((len(s[1]) for s in series.values()), default=0),
+        "records": max((k for _, k in ends + others), default=0),
         "warmup_cutoff_step": rule.cutoff_step,
     }
     samples: dict[str, list[float]] = {}
 
     tp = series.get(THROUGHPUT)
+    tp = tp if tp is not None and len(tp[1]) else None
     steady_tp = steady_state(tp[0], tp[1], rule.cutoff_step) if tp else []
     work, time, fallback = steady_pairs(tp[0], tp[1], rule.cutoff_step) if tp else ([], [], False)
     samples["throughput_work"], samples["throughput_time"] = work, time
@@ -255,6 +261,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     m["stationarity"] = stationarity(work, time)
 
     st = series.get(STEP_TIME)
+    st = st if st is not None and len(st[1]) else None
     steady_st = steady_state(st[0], st[1], rule.cutoff_step) if st else []
     samples["step_time_ms"] = steady_st
     m["step_time_p50_ms"] = stats.percentile(steady_st, 50) if steady_st else None
@@ -264,11 +271,13 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     m["memory_unit"] = "MB" if m["memory_metric"] else None
 
     loss = series.get(LOSS)
-    m["final_loss_smoothed"] = stats.ema(loss[1], SMOOTHING_ALPHA)[-1] if loss else None
-    m["final_loss_raw"] = loss[1][-1] if loss else None
+    loss = loss if loss is not None and len(loss[1]) else None
+    m["final_loss_smoothed"] = stats.ema_last(loss[1], SMOOTHING_ALPHA) if loss else None
+    m["final_loss_raw"] = float(loss[1][-1]) if loss else None
     acc = series.get(ACCURACY)
-    m["accuracy_best"] = max(acc[1]) if acc else None
-    m["accuracy_final"] = acc[1][-1] if acc else None
+    acc = acc if acc is not None and len(acc[1]) else None
+    m["accuracy_best"] = float(acc[1].max()) if acc else None
+    m["accuracy_final"] = float(acc[1][-1]) if acc else None
 
     wall = _number(final.get("wall_time_s"))
     if wall is not None:
@@ -280,7 +289,8 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
 
     for key, data, target, lower in (("loss", loss, target_loss, True),
                                      ("accuracy", acc, target_accuracy, False)):
-        hit = (time_to_target(data[0], data[1], data[2], target, lower, t0=first_time)
+        hit = (time_to_target(data[0].tolist(), data[1].tolist(), data[2].tolist(), target,
+                              lower, t0=first_time)
                if data and target is not None else None)
         m[f"steps_to_target_{key}"] = hit[0] if hit else None
         m[f"time_to_target_{key}_s"] = hit[1] if hit else None

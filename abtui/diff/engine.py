@@ -9,7 +9,6 @@ two past runs. Nothing here imports a UI toolkit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from abtui.diff.checked import category_checks
@@ -33,13 +32,6 @@ COMPARISONS: tuple[Callable[[RunPair], list[Finding]], ...] = (
     config_findings, compare_images, environment_findings, numerics_findings, code_findings,
     hardware_findings, data_findings, envvar_findings,
 )
-
-
-def diff_runs(run_a: Path, run_b: Path) -> list[Finding]:
-    """Every difference between two past runs, arms matched by name (``abtui diff``)."""
-    from abtui.diff.runs import diff_runs as _diff_runs  # runs.py builds on this module
-
-    return _diff_runs(run_a, run_b)
 
 
 def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
@@ -217,7 +209,6 @@ def order(findings: Iterable[Finding]) -> list[Finding]:
 __all__ = [
     "Fairness",
     "Finding",
-    "diff_runs",
     "fairness",
     "find_differences",
     "findings_to_json",

@@ -1,17 +1,19 @@
 """Lines -> typed records. Anything odd is counted and kept, never an error.
 
-Two paths give the same records. The general one decodes a line into a dict and checks
-every field. The fast one decodes plain metric lines straight into a msgspec Struct whose
-fields were learned from the keys seen so far (see :class:`_Shape`); any line it does not
-accept exactly (unknown key, wrong type, NaN, a float step, an event...) falls back to the
-general path, so oddities are counted the same way. :meth:`Decoder.decode_many` also
-decodes whole batches column-wise, which is what lets ingest keep up with msgspec alone.
+One path, on msgspec. The general step decodes a line into a dict and checks every field.
+Plain metric lines are decoded straight into a msgspec Struct whose fields were learned
+from the keys seen so far (see :class:`_Shape`); any line it does not accept exactly
+(unknown key, wrong type, NaN, a float step, an event...) goes the general way, so
+oddities are counted the same. :meth:`Decoder.decode_many` decodes whole batches and
+hands the store columns of doubles (:class:`MetricBlock`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -20,7 +22,6 @@ from typing import Annotated, Any
 
 import msgspec
 
-from abtui import speedups
 from abtui.ingest.records import (
     MISSING,
     EnvRecord,
@@ -31,13 +32,13 @@ from abtui.ingest.records import (
     Record,
     TextRecord,
 )
-from abtui.ingest.scan import decode_scanned
 
 __all__ = ["MISSING", "EnvRecord", "EventRecord", "FinalRecord", "MetricBlock", "MetricRecord",
            "Record", "TextRecord", "Decoder", "Oddities", "KNOWN_METRICS"]
 
 _decode = msgspec.json.Decoder().decode
 _astuple = msgspec.structs.astuple
+_pack = struct.pack
 _DecodeError = msgspec.DecodeError
 # what the fast path may raise on a line it does not take (the general path then decides)
 _FAST_MISS = (msgspec.DecodeError, RecursionError, OverflowError, ValueError, TypeError)
@@ -72,7 +73,7 @@ def _utf8(key: str) -> bool:
     return True
 
 
-_CODE = {_STEP: "S", _METRIC: "M", _IGNORED: "I", _ANNOTATION: "A"}
+_KINDS = (_STEP, _METRIC, _IGNORED, _ANNOTATION)  # the kinds a learned shape may hold
 
 
 class _Shape:
@@ -95,9 +96,6 @@ class _Shape:
         self.metrics = [(k, attrgetter(names[k])) for k, kind in kinds.items() if kind == _METRIC]
         # positions in ``astuple`` order (the order of ``kinds``; "step" is always first)
         self.metric_at = [(k, i) for i, (k, kind) in enumerate(kinds.items()) if kind == _METRIC]
-        # what the C scanner needs: the keys as JSON bytes, a letter for each kind
-        self.keys = tuple(k.encode() for k in kinds)
-        self.codes = "".join(_CODE[kind] for kind in kinds.values())
 
     @staticmethod
     def kinds_of(obj: dict[str, Any]) -> dict[str, str] | None:
@@ -162,6 +160,33 @@ class Decoder:
         self._learning = True
         self._misses = 0
 
+    def to_state(self) -> dict[str, Any]:
+        """What a store snapshot keeps of this decoder (plain JSON data)."""
+        shape = self._shape
+        return {"oddities": self.oddities.to_dict(), "last_step": self.last_step,
+                "kinds": shape.kinds if shape is not None else None,
+                "learning": self._learning, "misses": self._misses}
+
+    @classmethod
+    def from_state(cls, d: dict[str, Any]) -> Decoder:
+        """The decoder ``to_state`` described; ValueError when ``d`` is not one."""
+        oddities = d.get("oddities")
+        kinds = d.get("kinds")
+        last = d.get("last_step")
+        if not (isinstance(oddities, dict) and set(oddities) == set(Oddities().to_dict())
+                and (last is None or type(last) is int) and type(d.get("misses")) is int
+                and isinstance(d.get("learning"), bool)
+                and (kinds is None or (isinstance(kinds, dict) and kinds.get("step") == _STEP
+                                       and set(kinds.values()) <= set(_KINDS)))):
+            raise ValueError("not a decoder's state")
+        dec = cls()
+        dec.oddities = Oddities(**oddities)
+        dec.last_step = last
+        dec._shape = _Shape(kinds) if kinds is not None else None
+        dec._learning = d["learning"]
+        dec._misses = d["misses"]
+        return dec
+
     def decode(self, raw: bytes, truncated: bool = False) -> Record:
         """One line -> one record (oddities counted on the way)."""
         shape = self._shape
@@ -189,17 +214,13 @@ class Decoder:
             self._learn(raw)
         return rec
 
-    def decode_many(self, raws: Sequence[bytes], truncated: Sequence[bool] | None = None,
-                    joined: bytes | None = None) -> list[tuple[int, Record | MetricBlock]]:
+    def decode_many(self, raws: Sequence[bytes], truncated: Sequence[bool] | None = None
+                    ) -> list[tuple[int, Record | MetricBlock]]:
         """Decode a batch: ``(index of first line, record or block of metric lines)``, in order.
 
         The same records, oddities and ``last_step`` as :meth:`decode` line by line; runs of
         plain metric lines come back as :class:`MetricBlock` s of at most ``_SLICE`` lines.
         """
-        if speedups.native is not None and not (truncated and any(truncated)):
-            scanned = decode_scanned(self, raws, joined)
-            if scanned is not None:
-                return scanned
         out: list[tuple[int, Record | MetricBlock]] = []
         for lo in range(0, len(raws), _SLICE):
             self._decode_slice(raws, lo, min(len(raws), lo + _SLICE), truncated, out)
@@ -248,7 +269,13 @@ class Decoder:
                     self.oddities.note("step_backwards", raws[start + k])
                 last = step
         self.last_step = steps[-1]
-        return MetricBlock(steps, [(name, cols[i]) for name, i in shape.metric_at])
+        fmt = f"{len(steps)}d"
+        columns, missing = [], []
+        for name, i in shape.metric_at:
+            col = cols[i]
+            columns.append((name, array("d", _pack(fmt, *col))))
+            missing.append(col.count(MISSING))  # by identity first: fast
+        return MetricBlock(array("d", _pack(fmt, *steps)), columns, missing, steps[-1])
 
     def _learn(self, raw: bytes) -> None:
         """Widen the fast path's shape with the keys of a clean metric line."""

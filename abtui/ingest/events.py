@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -21,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-
-from abtui import speedups
 
 _enc = msgspec.json.encode
 _enc_lines = msgspec.json.Encoder().encode_lines
@@ -68,7 +65,6 @@ class EventBatch:
     times: Sequence[float]
     tokens: list[int | str | None]
     truncated: list[bool] | None  # None: no line of the batch was cut
-    joined: bytes | None = None  # b"\n".join(raws) when the C reader had it at hand
 
 
 class EventWriter:
@@ -122,13 +118,6 @@ class EventWriter:
         n = len(raws)
         strs = None
         whole = n and not (truncated and any(truncated))  # no line cut: one call for all
-        c = speedups.native
-        if c is not None and whole and type(raws) is list and type(tokens) is list:
-            out = c.encode_events(raws, tokens, b"%.6f" % t)
-            if out is not None:  # ASCII lines, int tokens: the bytes below, in C
-                self._fh.write(out)
-                self.lines_written += n
-                return
         if whole:
             # "\n" cannot occur inside a multi-byte sequence: valid joined, valid each
             with contextlib.suppress(UnicodeDecodeError):
@@ -189,12 +178,8 @@ def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset:
 
 
 def _batch(lines: list[bytes]) -> EventBatch:
-    c = speedups.native
-    got = c.decode_events(lines) if c is not None else None
-    if got is not None:  # every line as EventWriter writes ASCII ones: read in C
-        joined, times, tokens, truncated = got
-        return EventBatch(joined.split(b"\n") if lines else [], array("d", times), tokens,
-                          truncated, joined)
+    # a msgspec call a line: measured as fast as one call for the batch as a JSON array
+    # (the array's join, and the one encode it allows, cost what the calls save)
     try:
         stored = list(map(_dec_in, lines))
         raws = list(map(str.encode, map(_get_l, stored)))  # TypeError: no "l" (base64)

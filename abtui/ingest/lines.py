@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from itertools import accumulate
 from operator import add
 
-from abtui import speedups
-
 MAX_LINE = 1 << 20  # 1 MiB: longer lines are cut (and flagged) so memory stays bounded
 
 
@@ -70,11 +68,6 @@ class LineAssembler:
         no line was cut. Splits in C (``bytes.split``) unless a line can exceed the cap.
         """
         held, cap = self._held, self.max_line
-        c = speedups.native
-        if c is not None:
-            got = c.split(data, self.offset + held, held, cap)
-            if got is not None:
-                return self._take_split(data, *got)
         if held + len(data) > cap:  # a line may be cut: the general path knows how
             got = list(self.iter_lines(data))
             cuts = [g[2] for g in got]
@@ -99,21 +92,6 @@ class LineAssembler:
             self._buf += rest  # fits: held + len(data) <= cap
             held += len(rest)
         self._held = held
-        return lines, ends, None
-
-    def _take_split(self, data: bytes, lines: list[bytes], ends: list[int], rest: int
-                    ) -> tuple[list[bytes], list[int], None]:
-        """Adopt what the C splitter found (no line over the cap)."""
-        if lines:
-            if self._held:
-                first = bytes(self._buf) + lines[0]
-                lines[0] = first[:-1] if first.endswith(b"\r") else first
-                self._buf.clear()
-                self._held = 0
-            self.offset = ends[-1]
-        if rest < len(data):
-            self._buf += data[rest:]
-            self._held += len(data) - rest
         return lines, ends, None
 
     def feed(self, data: bytes) -> list[bytes]:

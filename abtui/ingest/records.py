@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,21 +43,21 @@ Record = MetricRecord | EnvRecord | FinalRecord | EventRecord | TextRecord
 
 @dataclass(slots=True)
 class MetricBlock:
-    """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`.
+    """Consecutive plain metric lines, decoded column-wise by :meth:`Decoder.decode_many`:
+    columns ready for the store.
 
-    ``columns`` holds one value per line for each metric, ``MISSING`` where a line lacks it.
-    From the C scanner (``abtui.ingest.scan``) steps are an ``array('d')``, each column the
-    bytes of its doubles (no copy on the way to the store), a missing value is a NaN, and
-    ``missing`` counts them per column.
+    ``steps`` and each column are ``array('d')`` s, one entry per line; a line that lacks a
+    metric holds ``MISSING`` (a NaN: JSON cannot carry one, so it is never a real value)
+    there, and ``missing`` counts them per column.
     """
 
-    steps: Sequence[int] | Sequence[float]
-    columns: list[tuple[str, Sequence[float] | bytes]]
-    missing: Sequence[int] | None = None
-    last_step: int | None = None  # exact, where ``steps`` are doubles
+    steps: array  # type: ignore[type-arg]
+    columns: list[tuple[str, array]]  # type: ignore[type-arg]
+    missing: list[int]
+    last_step: int  # exact (``steps`` are doubles)
 
 
-#: Stands for "this line has no such metric" in a MetricBlock column. A NaN object (JSON
+#: Stands for "this line has no such metric" in a decoded column. A NaN object (JSON
 #: cannot carry NaN, so it is never a real value) found by identity: ``col.count(MISSING)``
 #: compares floats with floats, several times faster than looking for ``None``.
 MISSING = float("nan")

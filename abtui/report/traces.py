@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abtui.numeric import numpy
 from abtui.store import ArmState
 
 CURVE_POINTS = 200
@@ -19,15 +20,18 @@ TRACE_POINTS = 300
 TRACE_FIELDS = ("temp_c", "sm_clock_mhz", "power_w")
 
 
-def _bin_means(steps: Sequence[float], values: Sequence[float], lo: float, width: float,
-               bins: int) -> list[float | None]:
-    sums = [0.0] * bins
-    counts = [0] * bins
-    for s, v in zip(steps, values, strict=False):
-        i = min(bins - 1, max(0, int((s - lo) / width))) if width > 0 else 0
-        sums[i] += v
-        counts[i] += 1
-    return [sums[i] / counts[i] if counts[i] else None for i in range(bins)]
+def _bin_means(steps: Any, values: Any, lo: float, width: float, bins: int
+               ) -> list[float | None]:
+    """The mean of the values in each of ``bins`` equal step bins from ``lo`` (numpy
+    arrays in; bincount adds in record order, as a loop would)."""
+    np = numpy()
+    if width > 0:
+        idx = np.clip(np.floor((steps - lo) / width), 0, bins - 1).astype(np.int64)
+    else:
+        idx = np.zeros(len(steps), dtype=np.int64)
+    sums = np.bincount(idx, weights=values, minlength=bins)
+    counts = np.bincount(idx, minlength=bins)
+    return [float(sums[i] / counts[i]) if counts[i] else None for i in range(bins)]
 
 
 def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
@@ -38,14 +42,14 @@ def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
     contributes its mean in a bin; ``mean`` is the mean over the arm's runs and ``lo`` /
     ``hi`` the min / max over them (the replicate band; None with a single run).
     """
-    cols = {arm: [(list(s.series[metric].steps), list(s.series[metric].values))
+    cols = {arm: [s.series[metric].arrays()[:2]
                   for s in states if metric in s.series and len(s.series[metric])]
             for arm, states in runs_by_arm.items()}
     all_steps = [st for runs in cols.values() for st, _ in runs]
     if not all_steps:
         return {}
-    lo = min(st[0] for st in all_steps)
-    hi = max(st[-1] for st in all_steps)
+    lo = float(min(st[0] for st in all_steps))
+    hi = float(max(st[-1] for st in all_steps))
     bins = max(1, min(points, int(hi - lo) + 1))
     width = (hi - lo) / bins if hi > lo else 0.0
     out: dict[str, dict[str, Any]] = {}

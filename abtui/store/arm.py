@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import threading
 from array import array
 from collections import deque
@@ -12,7 +11,6 @@ from typing import Any
 
 from abtui.ingest.adapters import LogAdapter, Parsed
 from abtui.ingest.decode import (
-    MISSING,
     Decoder,
     EnvRecord,
     EventRecord,
@@ -22,11 +20,9 @@ from abtui.ingest.decode import (
     Record,
     TextRecord,
 )
-from abtui.store.series import Series, _doubles
+from abtui.store.series import Series, doubles
 from abtui.untrusted import inert, inert_deep
 
-_pack = struct.pack
-_MISSING_BYTES = _pack("d", MISSING)
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
 MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
 MAX_KEY = 128  # a metric name longer than this is counted and ignored
@@ -68,7 +64,6 @@ class ArmState:
     first_time: float | None = None
     last_time: float | None = None
     last: dict[str, float] = field(default_factory=dict)
-    peak: dict[str, float] = field(default_factory=dict)
     series: dict[str, Series] = field(default_factory=dict)
     logs: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=LOG_KEEP))
     log_count: int = 0
@@ -101,18 +96,16 @@ class ArmState:
         return rec
 
     def ingest_many(self, raws: Sequence[bytes], t: float | Sequence[float],
-                    truncated: Sequence[bool] | None = None, joined: bytes | None = None
-                    ) -> int:
+                    truncated: Sequence[bool] | None = None) -> int:
         """Decode a batch of lines and fold it in under one lock; the same state as calling
-        :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line;
-        ``joined``: ``b"\\n".join(raws)`` if the caller has it (saves the join).
+        :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line.
 
         Returns the number of lines ingested.
         """
         n = len(raws)
         if not n:
             return 0
-        items = self.decoder.decode_many(raws, truncated, joined)
+        items = self.decoder.decode_many(raws, truncated)
         per_line = not isinstance(t, (int, float))
         with self.lock:
             self.lines += n
@@ -123,7 +116,7 @@ class ArmState:
             for i, item in items:
                 if type(item) is MetricBlock:
                     k = len(item.steps)
-                    times = (_doubles(t[i:i + k]) if per_line  # type: ignore[index]
+                    times = (doubles(t[i:i + k]) if per_line  # type: ignore[index]
                              else array("d", [t]) * k)  # type: ignore[list-item]
                     self._metric_block(item, times)
                 elif type(item) is MetricRecord:
@@ -213,7 +206,7 @@ class ArmState:
             self.adapter.mode = "protocol"  # it speaks the protocol: no guessing at its text
         self.step = step
         series = self.series
-        last, peak = self.last, self.peak
+        last = self.last
         values = rec.values
         base = self._tick(step, t)  # type: ignore[arg-type]
         if base > 0:
@@ -226,62 +219,46 @@ class ArmState:
                     continue
             s.append(step, v, t)
             last[name] = v
-            p = peak.get(name)
-            if p is None or v > p:
-                peak[name] = v
 
     def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
-        steps = block.steps
         if self.adapter.mode == "auto" and self.adapter.name is None:
             self.adapter.mode = "protocol"
-        n = len(steps)
-        step_col = _doubles(steps)  # type: ignore[arg-type]
-        self.step = block.last_step if block.last_step is not None else steps[-1]  # type: ignore[assignment]
-        series = self.series
-        last, peak = self.last, self.peak
-        missing = block.missing
-        fmt = f"{n}d"
+        step_col = block.steps
+        n = len(step_col)
+        self.step = block.last_step
+        series, last = self.series, self.last
         base = self._tick(step_col, times)
         carried = set()
-        for c, (name, col) in enumerate(block.columns):
-            if missing is not None:  # from the C scanner: bytes of doubles, NaN = missing
-                doubles = col
-                miss = missing[c]
-                if miss and miss < n:
-                    col = doubles = array("d", col)
-            else:
-                packed = _pack(fmt, *col)
-                # MISSING is the only NaN a column can hold: its bytes absent, every line has it
-                miss = col.count(MISSING) if _MISSING_BYTES in packed else 0
-                doubles = array("d", packed)
+        for (name, col), miss in zip(block.columns, block.missing, strict=True):
             if miss == n:
                 continue
             s = series.get(name)
             if miss:  # a metric some lines lack: keep the lines that have it
                 if s is not None:
                     s.detach()
-                keep = [k for k, v in enumerate(doubles) if v == v]
-                values = [col[k] for k in keep]
+                keep = [k for k, v in enumerate(col) if v == v]
                 at_steps = array("d", [step_col[k] for k in keep])
                 at_times = array("d", [times[k] for k in keep])
-                doubles = _doubles(values)
+                col = array("d", [col[k] for k in keep])
                 if s is None:
                     s = self._new_series(name, -1)
             else:
-                values, at_steps, at_times = col, step_col, times
+                at_steps, at_times = step_col, times
                 if s is None:
                     s = self._new_series(name, base)
                 if s is not None:
                     carried.add(name)
             if s is None:
                 continue
-            top = s._extend(at_steps, values, doubles, at_times)
-            last[name] = s.values[-1]
-            p = peak.get(name)
-            if p is None or top > p:  # type: ignore[operator]
-                peak[name] = top  # type: ignore[assignment]
+            s.put(at_steps, col, at_times)
+            last[name] = col[-1]
         if base > 0:
             self._untick(carried)
+
+    @property
+    def peak(self) -> dict[str, float]:
+        """The largest value of each metric (folded from the series when asked)."""
+        return {name: p for name, s in list(self.series.items()) if (p := s.peak) is not None}
 
     @property
     def oddities(self) -> dict[str, Any]:

@@ -34,20 +34,19 @@ from typing import Any
 
 from abtui import __version__
 from abtui.ingest.adapters import ADAPTERS, LogAdapter
-from abtui.ingest.decode import Decoder, Oddities, _Shape
+from abtui.ingest.decode import Decoder
 from abtui.ingest.events import read_event_batches
 from abtui.store.arm import LOG_KEEP, ArmState
 from abtui.store.series import BUCKETS, Series
 
-FORMAT = 1
+FORMAT = 2  # 2: raw columns only (the buckets are folded from them when read)
 MAGIC = b"ABTUI-STORE-SNAPSHOT\n"
 SNAP_NAME = "store.snap"
 _PREFIX = struct.Struct("<QI")  # header length, CRC-32 of the header
 # events.jsonl is recognised by a CRC-32 of windows spread over the bytes a snapshot covers
 # (a few reads, whatever the size): another run's file, or one cut and written again, fails
 _WINDOWS, _WINDOW = 16, 256
-_COLUMNS = ("steps", "values", "times", "_bx", "_bt", "_bsum", "_bmin", "_bmax", "_bn")
-_ODDITY_FIELDS = frozenset(Oddities().to_dict())
+_COLUMNS = ("steps", "values", "times")
 
 
 def snapshot_path(events_path: str | Path) -> Path:
@@ -122,7 +121,7 @@ def replay_events(state: ArmState, events_path: str | Path) -> None:
     after it (the same state as folding every line)."""
     offset = load_snapshot(state, events_path)
     for batch in read_event_batches(events_path, offset=offset):
-        state.ingest_many(batch.raws, batch.times, batch.truncated, batch.joined)
+        state.ingest_many(batch.raws, batch.times, batch.truncated)
 
 
 # ---- writing ----------------------------------------------------------------------------
@@ -144,12 +143,10 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
         crc = zlib.crc32(memoryview(column).cast("B"), crc)
         return len(blobs) - 1
 
-    series = [{"name": name, "size": s._size, "last_step": s._last_step,
-               "columns": [blob_of(getattr(s, col)) for col in _COLUMNS]}
+    series = [{"name": name, "columns": [blob_of(getattr(s, col)) for col in _COLUMNS]}
               for name, s in state.series.items()]
     clock = state.clock
     dec = state.decoder
-    shape = dec._shape  # the decoder's learned fast path: restored so decoding goes on alike
     header = {
         "format": FORMAT, "abtui": __version__, "buckets": BUCKETS, "log_keep": LOG_KEEP,
         "byteorder": sys.byteorder, "itemsize": {"d": array("d").itemsize, "l": array("l").itemsize},
@@ -157,12 +154,11 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
         "state": {
             "status": state.status, "exit": state.exit, "env": state.env, "final": state.final,
             "step": state.step, "first_time": state.first_time, "last_time": state.last_time,
-            "last": state.last, "peak": state.peak, "logs": list(state.logs),
+            "last": state.last, "logs": list(state.logs),
             "log_count": state.log_count, "lines": state.lines, "events": state.events,
         },
-        "decoder": {"oddities": dec.oddities.to_dict(), "last_step": dec.last_step,
-                    "kinds": shape.kinds if shape is not None else None,
-                    "learning": dec._learning, "misses": dec._misses},
+        # the decoder with its learned fast path: restored so decoding goes on alike
+        "decoder": dec.to_state(),
         "series": series,
         # the log adapter as the arm left it (auto: the format detected, counted steps)
         "adapter": {"mode": state.adapter.mode, "name": state.adapter.name,
@@ -252,7 +248,6 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
            and all(_is(dict)(st[k]) for k in ("exit", "env", "final"))
            and isinstance(st["events"], list) and isinstance(st["status"], str))
     last = {str(k): float(v) for k, v in st["last"].items()}
-    peak = {str(k): float(v) for k, v in st["peak"].items()}
     logs: deque[tuple[float, str]] = deque(maxlen=LOG_KEEP)
     for t, text in st["logs"]:
         _check(_number(t) and isinstance(text, str))
@@ -280,23 +275,10 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
             # a shared blob is copied: every series owns (and grows) its own columns
             setattr(s, col, array(blob.typecode, blob) if k in used else blob)
             used.add(k)
-        s._size = entry["size"]
-        s._last_step = float(entry["last_step"])
-        n, nb = len(s.values), len(s._bn)
-        _check(type(s._size) is int and s._size >= 1 and len(s.steps) == n == len(s.times)
-               and all(len(getattr(s, c)) == nb for c in _COLUMNS[3:])
-               and nb <= BUCKETS and sum(s._bn) == n and entry["name"] not in series)
+        _check(len(s.steps) == len(s.values) == len(s.times) and entry["name"] not in series)
         series[str(entry["name"])] = s
 
-    d = header["decoder"]
-    decoder = Decoder()
-    _check(set(d["oddities"]) == _ODDITY_FIELDS and _is(int)(d["last_step"])
-           and _is(int, False)(d["misses"]) and isinstance(d["learning"], bool))
-    decoder.oddities = Oddities(**d["oddities"])
-    decoder.last_step = d["last_step"]
-    decoder._shape = _Shape(d["kinds"]) if d["kinds"] is not None else None
-    decoder._learning = d["learning"]
-    decoder._misses = d["misses"]
+    decoder = Decoder.from_state(header["decoder"])
 
     adapter = state.adapter
     a = header.get("adapter")  # absent in older snapshots: the spec's adapter, fresh
@@ -317,7 +299,7 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
         state.adapter = adapter
         state.env, state.final, state.events = st["env"], st["final"], st["events"]
         state.step, state.first_time, state.last_time = st["step"], st["first_time"], st["last_time"]
-        state.last, state.peak, state.series = last, peak, series
+        state.last, state.series = last, series
         state.logs, state.log_count, state.lines = logs, st["log_count"], st["lines"]
         state.decoder = decoder
         state.clock = clock if ticks is not None else (array("d"), array("d"))

@@ -11,11 +11,19 @@ numbers or numeric strings (newer versions print ``'grad_norm': '1.87'``).
 from __future__ import annotations
 
 import ast
+import re
 
 from abtui.ingest.adapters.base import Parsed
 
 RENAME = {"learning_rate": "lr", "eval_accuracy": "accuracy"}
 MAX_LEN = 4096
+# The usual line, ``'name': number`` pairs only, read without building a syntax tree (about
+# 10x cheaper than literal_eval); anything else (strings, nesting, odd spacing) goes through
+# literal_eval. A number as Python's repr prints it, optionally quoted as newer versions do.
+_NUM = r"-?(?:\d+(?:\.\d*)?(?:e[-+]?\d+)?|inf|nan)"
+_PAIR = rf"'([A-Za-z0-9_./-]+)': (?:({_NUM})|'({_NUM})')"
+_PLAIN = re.compile(rf"\{{{_PAIR}(?:, {_PAIR})*\}}")
+_PAIRS = re.compile(_PAIR)
 
 
 def _numbers(obj: dict[object, object]) -> dict[str, float]:
@@ -37,13 +45,16 @@ def parse(line: str) -> Parsed | None:
     text = line.strip()
     if not (text.startswith("{'") and text.endswith("}")) or len(text) > MAX_LEN:
         return None
-    try:
-        obj = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if not isinstance(obj, dict):
-        return None
-    values = _numbers(obj)
+    if _PLAIN.fullmatch(text):
+        values = {RENAME.get(k, k): float(v or q) for k, v, q in _PAIRS.findall(text)}
+    else:
+        try:
+            obj = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        values = _numbers(obj)
     if not values:
         return None
     if "train_runtime" in values:

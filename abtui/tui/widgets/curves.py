@@ -74,7 +74,9 @@ class CurvesPlot(PlotextPlot):
         self.paints += 1
         plot, (width, height) = self.plt, self.size
         plot.plotsize(width, height)
-        plot._set_size(width, height)  # as PlotextPlot.render does: resizing needs it
+        # textual-plotext's private resize, as PlotextPlot.render calls it (its public
+        # render is what this method replaces); tests/test_private_apis.py guards it
+        plot._set_size(width, height)
         plot.theme(self._get_plotext_theme_name(self.app.theme))
         return ansi_text(plot.build())
 
