@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from abtui.diff import find_differences
-from abtui.diff.engine import diff_runs
+from abtui.diff.runs import diff_runs
 from abtui.experiment import Experiment
 from abtui.ingest.events import read_events
 
