@@ -129,6 +129,34 @@ def test_snapshot_of_the_whole_file_replays_nothing(events: Path) -> None:
 
 
 
+def test_arms_replayed_in_parallel_processes_build_the_same_stores(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Two arms with no snapshot, each folded in its own process (and one with a torn
+    tail): every field as a replay here builds, and nothing left in the run directory."""
+    from abtui.store import parallel
+
+    paths = []
+    for name in ("A", "B"):
+        d = tmp_path / "arms" / name
+        d.mkdir(parents=True)
+        paths.append(d / "events.jsonl")
+        first_part(paths[-1])
+        second_part(paths[-1])
+    with open(paths[1], "ab") as fh:
+        fh.write(b'{"t":1.0,"o":1,"l":"torn')
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    states = [ArmState(n, n) for n in ("A", "B")]
+    parallel.replay_arms(list(zip(states, paths, strict=True)))
+    for st, p in zip(states, paths, strict=True):
+        assert state_of(st) == state_of(full_replay(p))
+        assert sorted(x.name for x in p.parent.iterdir()) == ["events.jsonl"]
+    # a child that cannot replay (here: no such file) leaves the arm to this process
+    monkeypatch.setattr(parallel, "_replay_child", lambda *a: 0)
+    again = [ArmState(n, n) for n in ("A", "B")]
+    parallel.replay_arms(list(zip(again, paths, strict=True)))
+    assert [state_of(s) for s in again] == [state_of(s) for s in states]
+
+
 def test_columns_shared_by_metrics_logged_together_are_stored_once(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     append(events, metric_lines(random.Random(4), 0, 20_000), 1.7e9)

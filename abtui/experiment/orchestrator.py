@@ -30,7 +30,8 @@ from abtui.ingest.adapters import make_adapter
 from abtui.rundir import OBSERVED_ENV, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
-from abtui.store.snapshot import covered_size, replay_events, write_snapshot
+from abtui.store.parallel import replay_arms
+from abtui.store.snapshot import covered_size, write_snapshot
 
 
 class Experiment:
@@ -255,10 +256,13 @@ class Experiment:
     def replay(self) -> None:
         """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
         and telemetry sample into the store."""
+        arms = []
         for run_id in self.rundir.run_ids():
             state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
-            replay_events(state, self.rundir.events_path(run_id))
-            self.restore_status(run_id, state)
+            arms.append((state, self.rundir.events_path(run_id)))
+        replay_arms(arms)  # long arms in parallel processes, when no snapshot covers them
+        for run_id in self.rundir.run_ids():
+            self.restore_status(run_id, self.store.arms[run_id])
         for sample in read_jsonl(self.rundir.telemetry_path):
             self.store.add_telemetry(sample)
 

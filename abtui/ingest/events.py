@@ -151,11 +151,12 @@ def read_events(path: str | Path) -> Iterator[StoredLine]:
         yield from map(StoredLine, batch.times, batch.tokens, batch.raws, truncated)
 
 
-def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset: int = 0
-                       ) -> Iterator[EventBatch]:
+def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset: int = 0,
+                       stop: int | None = None) -> Iterator[EventBatch]:
     """``read_events`` in column batches of about ``batch_bytes`` each (the same lines).
 
     ``offset``: start at this byte (the start of a line, e.g. where a store snapshot ends).
+    ``stop``: only the complete lines that end at or before this byte.
     """
     try:
         fh = open(path, "rb")
@@ -164,6 +165,7 @@ def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset:
     with fh:
         if offset:
             fh.seek(offset)
+        pos = offset
         while True:
             lines = fh.readlines(batch_bytes)
             if not lines:
@@ -171,6 +173,15 @@ def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset:
             torn = not lines[-1].endswith(b"\n")
             if torn:
                 lines.pop()
+            if stop is not None:
+                keep = 0
+                for line in lines:
+                    if pos + len(line) > stop:
+                        torn = True
+                        break
+                    pos += len(line)
+                    keep += 1
+                del lines[keep:]
             if lines:
                 yield _batch(lines)
             if torn:

@@ -54,17 +54,19 @@ def snapshot_path(events_path: str | Path) -> Path:
     return Path(events_path).with_name(SNAP_NAME)
 
 
-def write_snapshot(state: ArmState, events_path: str | Path) -> bool:
-    """Write ``state`` as the snapshot covering ``events_path`` as it is now.
+def write_snapshot(state: ArmState, events_path: str | Path, size: int | None = None,
+                   path: Path | None = None) -> bool:
+    """Write ``state`` as the snapshot covering ``events_path`` as it is now (or its first
+    ``size`` bytes), to its ``store.snap`` (or ``path``).
 
-    Call it only when ``state`` holds exactly the complete lines of ``events_path`` and
-    nothing ingests any more (the arm's watcher done, its writer closed). Atomic (tmp + rename); any OSError just
-    means no snapshot (False).
+    Call it only when ``state`` holds exactly the complete lines of those bytes and
+    nothing ingests any more (the arm's watcher done, its writer closed). Atomic (tmp +
+    rename); any OSError just means no snapshot (False).
     """
-    path = snapshot_path(events_path)
-    tmp = path.with_name(f".{SNAP_NAME}.{os.getpid()}.tmp")
+    path = path or snapshot_path(events_path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        size = os.path.getsize(events_path)
+        size = os.path.getsize(events_path) if size is None else size
         mark = _fingerprint(events_path, size)
         with state.lock:
             header, blobs = _describe(state, size, mark)
@@ -92,14 +94,15 @@ def covered_size(events_path: str | Path) -> int | None:
     return header["events_size"] if header is not None else None
 
 
-def load_snapshot(state: ArmState, events_path: str | Path) -> int:
-    """Fill a fresh ``state`` from the snapshot of ``events_path`` if there is a valid one.
+def load_snapshot(state: ArmState, events_path: str | Path, path: Path | None = None) -> int:
+    """Fill a fresh ``state`` from the snapshot of ``events_path`` (its ``store.snap``, or
+    ``path``) if there is a valid one.
 
     Returns the byte offset of ``events_path`` the state now covers (0: nothing loaded,
     ``state`` untouched).
     """
     try:
-        with open(snapshot_path(events_path), "rb") as fh:
+        with open(path or snapshot_path(events_path), "rb") as fh:
             header = _read_header(fh)
             if header is None:
                 return 0
@@ -116,11 +119,14 @@ def load_snapshot(state: ArmState, events_path: str | Path) -> int:
     return size
 
 
-def replay_events(state: ArmState, events_path: str | Path) -> None:
-    """Fold ``events_path`` into a fresh ``state``: snapshot first if valid, then the lines
-    after it (the same state as folding every line)."""
-    offset = load_snapshot(state, events_path)
-    for batch in read_event_batches(events_path, offset=offset):
+def replay_events(state: ArmState, events_path: str | Path, offset: int | None = None,
+                  stop: int | None = None) -> None:
+    """Fold ``events_path`` into ``state``: snapshot first if valid, then the lines after
+    it (the same state as folding every line). ``offset``: ``state`` already covers the
+    file up to there (no snapshot is read); ``stop``: fold only the lines ending by then."""
+    if offset is None:
+        offset = load_snapshot(state, events_path)
+    for batch in read_event_batches(events_path, offset=offset, stop=stop):
         state.ingest_many(batch.raws, batch.times, batch.truncated)
 
 
