@@ -143,6 +143,14 @@ class RunDir:
     def output_path(self, run_id: str) -> Path:
         return self.arm_dir(run_id) / "output.log"
 
+    def files_path(self, run_id: str) -> Path:
+        """Metric lines made from the files the arm writes (see ``abtui.ingest.files``)."""
+        return self.arm_dir(run_id) / "files.jsonl"
+
+    def out_dir(self, run_id: str) -> Path:
+        """The arm's own output directory (``$ABTUI_OUT``)."""
+        return self.arm_dir(run_id) / "out"
+
     def exit_path(self, run_id: str) -> Path:
         return self.arm_dir(run_id) / "exit.json"
 

@@ -76,3 +76,39 @@ def test_ab_on_a_real_hugging_face_trainer(tmp_path: Path) -> None:
     assert len(report["charts"]["loss"]["5e-4"]["x"]) == 8  # 40 steps, logging_steps 5
     assert report["comparisons"][0]["metrics"]["throughput_ratio"]["value"] is not None
     assert "verdict: 2e-3 vs 5e-4: throughput" in out.stdout
+
+
+LIGHTNING = REPO / "tests" / "fixtures" / "lightning_script.py"
+TENSORBOARD = REPO / "tests" / "fixtures" / "tensorboard_script.py"
+
+
+def _ab_report(tmp_path: Path, a: str, b: str) -> tuple[dict, str]:
+    out = _abtui("ab", a, b, "--headless", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    return json.loads((run / "report.json").read_text()), out.stdout
+
+
+def test_ab_on_a_real_lightning_script_reads_its_csv_logger(tmp_path: Path) -> None:
+    """Lightning writes metrics.csv (rewritten as new keys appear): curves, throughput from
+    its ThroughputMonitor and a verdict, every logged step exactly once."""
+    report, stdout = _ab_report(tmp_path, f"python {LIGHTNING} --lr 0.02 --max_steps 60",
+                                f"python {LIGHTNING} --lr 0.1 --max_steps 60")
+    for arm in ("0.02", "0.1"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["last_step"] == 59 and r["throughput"] > 0, r
+        assert r["accuracy_final"] is not None
+    curve = report["charts"]["loss"]["0.02"]
+    assert len(curve["x"]) == 12  # logged every 5 steps of 60, none lost or doubled
+    assert report["comparisons"][0]["metrics"]["throughput_ratio"]["value"] is not None
+    assert "verdict: 0.1 vs 0.02" in stdout
+
+
+def test_ab_on_a_script_writing_tensorboard_scalars(tmp_path: Path) -> None:
+    report, stdout = _ab_report(tmp_path, f"python {TENSORBOARD} --lr 0.02 --steps 80",
+                                f"python {TENSORBOARD} --lr 0.1 --steps 80")
+    for arm in ("0.02", "0.1"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["last_step"] == 80 and r["throughput"] > 0 and r["accuracy_final"] is not None, r
+    assert len(report["charts"]["loss"]["0.1"]["x"]) == 16
+    assert "verdict: 0.1 vs 0.02" in stdout

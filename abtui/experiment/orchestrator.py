@@ -16,6 +16,7 @@ from typing import Any
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
 from abtui.errors import AbtuiError, EnvironmentFailure, RunDirError
+from abtui.experiment.files_watcher import FilesWatcher
 from abtui.experiment.manifest import (
     NoBackend,
     cpu_placement,
@@ -47,6 +48,7 @@ class Experiment:
         self.store = Store()
         self.handles: dict[str, ArmHandle] = {}
         self.watchers: dict[str, ArmWatcher] = {}
+        self.file_watchers: dict[str, FilesWatcher] = {}
         self.stop_event = threading.Event()
         self.telemetry: TelemetryLoop | None = None
         self.read_only = False
@@ -202,6 +204,10 @@ class Experiment:
         w.on_notice = self.store.notice
         self.watchers[run_id] = w
         w.start()
+        f = FilesWatcher(run_id, self.store.arm(run_id), self.rundir, self.stop_event,
+                         arm_done=lambda: not w.is_alive(), writable=not self.read_only)
+        self.file_watchers[run_id] = f
+        f.start()
 
     def _start_threads(self) -> None:
         for run_id, handle in self.handles.items():
@@ -303,7 +309,8 @@ class Experiment:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self.check_stalls()
-            if not self.pending and all(not w.is_alive() for w in self.watchers.values()):
+            if not self.pending and all(not w.is_alive() for w in
+                                        [*self.watchers.values(), *self.file_watchers.values()]):
                 return True
             if self.pending and self.stop_event.is_set():
                 return True
@@ -344,7 +351,7 @@ class Experiment:
     def detach(self) -> None:
         """Leave the arms running; stop watching. The run directory has everything so far."""
         self.stop_event.set()
-        for w in self.watchers.values():
+        for w in [*self.watchers.values(), *self.file_watchers.values()]:
             w.join(timeout=5)
         if self.telemetry is not None:
             self.telemetry.join(timeout=5)
@@ -377,7 +384,9 @@ class Experiment:
         for run_id, w in self.watchers.items():
             path = self.rundir.events_path(run_id)
             with contextlib.suppress(OSError):
+                f = self.file_watchers.get(run_id)
                 if (not w.is_alive() and w.writable and w.error is None
+                        and (f is None or (not f.is_alive() and f.error is None))
                         and covered_size(path) != os.path.getsize(path)):
                     write_snapshot(self.store.arm(run_id), path)
 

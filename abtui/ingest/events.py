@@ -65,6 +65,7 @@ class EventBatch:
     times: Sequence[float]
     tokens: list[int | str | None]
     truncated: list[bool] | None  # None: no line of the batch was cut
+    end: int = 0  # the byte offset just after the batch's last line
 
 
 class EventWriter:
@@ -182,8 +183,12 @@ def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset:
                     pos += len(line)
                     keep += 1
                 del lines[keep:]
+            else:
+                pos += sum(map(len, lines))
             if lines:
-                yield _batch(lines)
+                batch = _batch(lines)
+                batch.end = pos
+                yield batch
             if torn:
                 return
 
@@ -203,18 +208,22 @@ def _batch(lines: list[bytes]) -> EventBatch:
 
 def _batch_general(lines: list[bytes]) -> EventBatch:
     """Line by line, for batches with base64 lines or lines the fast decoder refuses."""
-    batch = EventBatch([], [], [], [])
+    raws: list[bytes] = []
+    times: list[float] = []
+    tokens: list[int | str | None] = []
+    truncated: list[bool] = []
     for line in lines:
         try:
             obj = _dec(line)
             raw = obj["l"].encode("utf-8") if "l" in obj else base64.b64decode(obj["b"])
-            batch.raws.append(raw)
-            batch.times.append(obj.get("t", 0.0))
-            batch.tokens.append(obj.get("o"))
-            batch.truncated.append(bool(obj.get("x")))  # type: ignore[union-attr]
+            t, token, cut = obj.get("t", 0.0), obj.get("o"), bool(obj.get("x"))
         except (msgspec.DecodeError, KeyError, TypeError, ValueError, AttributeError):
             continue
-    return batch
+        raws.append(raw)
+        times.append(t)
+        tokens.append(token)
+        truncated.append(cut)
+    return EventBatch(raws, times, tokens, truncated)
 
 
 def last_token(path: str | Path) -> int | str | None:

@@ -51,8 +51,8 @@ class MetricBlock:
     there, and ``missing`` counts them per column.
     """
 
-    steps: array  # type: ignore[type-arg]
-    columns: list[tuple[str, array]]  # type: ignore[type-arg]
+    steps: array
+    columns: list[tuple[str, array]]
     missing: list[int]
     last_step: int  # exact (``steps`` are doubles)
 

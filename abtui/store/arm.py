@@ -72,12 +72,16 @@ class ArmState:
     refused: set[str] = field(default_factory=set)  # metric names refused (see _new_series)
     adapter: LogAdapter = field(default_factory=LogAdapter)  # plain lines read as metrics
     decoder: Decoder = field(default_factory=Decoder)
+    # metric lines made from the files the arm writes (abtui.ingest.files): their own
+    # decoder (their steps are not the output's), and the bytes of files.jsonl folded
+    file_decoder: Decoder = field(default_factory=Decoder, repr=False)
+    files_offset: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
     # The step and time of every metric line: the columns of the series that every metric
     # line has carried (most of them), held once for all of them. Dropped (None) once no
     # series shares it and none can any more.
-    clock: tuple[array, array] | None = field(  # type: ignore[type-arg]
+    clock: tuple[array, array] | None = field(
         default_factory=lambda: (array("d"), array("d")), repr=False)
 
     def ingest(self, raw: bytes, t: float, truncated: bool = False) -> Record:
@@ -95,8 +99,16 @@ class ArmState:
                 self._other(rec, t)
         return rec
 
+    def ingest_files(self, raws: Sequence[bytes], t: float | Sequence[float], end: int) -> int:
+        """Fold metric lines made from the arm's files, which end at byte ``end`` of its
+        files.jsonl."""
+        n = self.ingest_many(raws, t, decoder=self.file_decoder)
+        self.files_offset = end
+        return n
+
     def ingest_many(self, raws: Sequence[bytes], t: float | Sequence[float],
-                    truncated: Sequence[bool] | None = None) -> int:
+                    truncated: Sequence[bool] | None = None, decoder: Decoder | None = None
+                    ) -> int:
         """Decode a batch of lines and fold it in under one lock; the same state as calling
         :meth:`ingest` for each line. ``t`` is one receive time for the batch or one per line.
 
@@ -105,24 +117,26 @@ class ArmState:
         n = len(raws)
         if not n:
             return 0
-        items = self.decoder.decode_many(raws, truncated)
-        per_line = not isinstance(t, (int, float))
+        items = (decoder or self.decoder).decode_many(raws, truncated)
+        each: Sequence[float] | None = None if isinstance(t, (int, float)) else t
+        one = float(t) if isinstance(t, (int, float)) else 0.0
         with self.lock:
             self.lines += n
             self.version += n
             if self.first_time is None:
-                self.first_time = t[0] if per_line else t  # type: ignore[index]
-            self.last_time = t[-1] if per_line else t  # type: ignore[index]
+                self.first_time = each[0] if each is not None else one
+            self.last_time = each[-1] if each is not None else one
             for i, item in items:
+                at = each[i] if each is not None else one
                 if type(item) is MetricBlock:
                     k = len(item.steps)
-                    times = (doubles(t[i:i + k]) if per_line  # type: ignore[index]
-                             else array("d", [t]) * k)  # type: ignore[list-item]
+                    times = (doubles(each[i:i + k]) if each is not None
+                             else array("d", [one]) * k)
                     self._metric_block(item, times)
                 elif type(item) is MetricRecord:
-                    self._metric(item, t[i] if per_line else t)  # type: ignore[index,arg-type]
+                    self._metric(item, at)
                 else:
-                    self._other(item, t[i] if per_line else t)  # type: ignore[index,arg-type]
+                    self._other(item, at)  # type: ignore[arg-type]
         return n
 
     def _other(self, rec: Record, t: float) -> None:
@@ -188,10 +202,10 @@ class ArmState:
             return -1
         if type(steps) is array:
             clock[0].extend(steps)
-            clock[1].extend(times)  # type: ignore[arg-type]
+            clock[1].extend(times)
         else:
-            clock[0].append(steps)  # type: ignore[arg-type]
-            clock[1].append(times)  # type: ignore[arg-type]
+            clock[0].append(steps)
+            clock[1].append(times)
         return base
 
     def _untick(self, carried: set[str] | dict[str, float]) -> None:
@@ -220,7 +234,7 @@ class ArmState:
             s.append(step, v, t)
             last[name] = v
 
-    def _metric_block(self, block: MetricBlock, times: array) -> None:  # type: ignore[type-arg]
+    def _metric_block(self, block: MetricBlock, times: array) -> None:
         if self.adapter.mode == "auto" and self.adapter.name is None:
             self.adapter.mode = "protocol"
         step_col = block.steps

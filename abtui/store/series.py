@@ -31,12 +31,12 @@ BUCKETS = 2048
 _pack = struct.pack
 # Folds run on reader threads (the console, the report); one at a time is plenty
 _FOLD = threading.Lock()
-def doubles(items: Sequence[float]) -> array:  # type: ignore[type-arg]
+def doubles(items: Sequence[float]) -> array:
     """``items`` as an ``array('d')``, all or nothing, by the fastest route: as is if it is
     one, else one ``struct.pack`` (array's own ``fromlist`` converts items several times
     slower)."""
-    if type(items) is array and items.typecode == "d":  # type: ignore[attr-defined]
-        return items  # type: ignore[return-value]
+    if type(items) is array and items.typecode == "d":
+        return items
     try:
         return array("d", _pack(f"{len(items)}d", *items))
     except struct.error as exc:  # what array.fromlist would have raised
@@ -59,11 +59,11 @@ class _Buckets:
 
     size: int
     count: int = 0
-    x: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
-    t: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
-    sum: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
-    min: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
-    max: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
+    x: array = field(default_factory=lambda: array("d"))
+    t: array = field(default_factory=lambda: array("d"))
+    sum: array = field(default_factory=lambda: array("d"))
+    min: array = field(default_factory=lambda: array("d"))
+    max: array = field(default_factory=lambda: array("d"))
     peak: float | None = None  # the largest value in the complete buckets
 
 
@@ -94,7 +94,7 @@ class Series:
 
     __slots__ = ("steps", "values", "times", "shared", "_b")
 
-    def __init__(self, clock: tuple[array, array] | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, clock: tuple[array, array] | None = None) -> None:
         """``clock``: the arm's step and time columns, for a metric every metric line of
         the arm has carried so far (both empty, or as long as this series). Its steps and
         times are then those very arrays, grown by the arm: ``shared`` until :meth:`detach`.
@@ -136,7 +136,7 @@ class Series:
         self.put(steps, packed, times)
         return max(packed)
 
-    def put(self, steps: Sequence[float], values: array, times: Sequence[float]) -> None:  # type: ignore[type-arg]
+    def put(self, steps: Sequence[float], values: array, times: Sequence[float]) -> None:
         """``extend`` for values already in an ``array('d')`` (memcpy; no maximum)."""
         if not self.shared:
             self.steps.extend(doubles(steps))
@@ -152,7 +152,7 @@ class Series:
         (safe while the ingest thread appends: each slice is copied under the GIL)."""
         np = _numpy()
         n = len(self.values)
-        return tuple(np.frombuffer(col[:n], dtype=np.float64)  # type: ignore[return-value]
+        return tuple(np.frombuffer(col[:n], dtype=np.float64)
                      for col in (self.steps, self.values, self.times))
 
     # ---- the buckets ----------------------------------------------------------------------
@@ -227,7 +227,7 @@ class Series:
     def _size(self) -> int:
         return bucket_size(len(self.values))
 
-    def _column(self, name: str) -> array:  # type: ignore[type-arg]
+    def _column(self, name: str) -> array:
         f = self.folded()
         return array("l" if name == "n" else "d", getattr(f, name).tolist())
 

@@ -42,6 +42,7 @@ from abtui.store.series import BUCKETS, Series
 FORMAT = 2  # 2: raw columns only (the buckets are folded from them when read)
 MAGIC = b"ABTUI-STORE-SNAPSHOT\n"
 SNAP_NAME = "store.snap"
+FILES_NAME = "files.jsonl"  # lines made from the files an arm writes (abtui.ingest.files)
 _PREFIX = struct.Struct("<QI")  # header length, CRC-32 of the header
 # events.jsonl is recognised by a CRC-32 of windows spread over the bytes a snapshot covers
 # (a few reads, whatever the size): another run's file, or one cut and written again, fails
@@ -123,21 +124,30 @@ def replay_events(state: ArmState, events_path: str | Path, offset: int | None =
                   stop: int | None = None) -> None:
     """Fold ``events_path`` into ``state``: snapshot first if valid, then the lines after
     it (the same state as folding every line). ``offset``: ``state`` already covers the
-    file up to there (no snapshot is read); ``stop``: fold only the lines ending by then."""
+    file up to there (no snapshot is read); ``stop``: fold only the lines ending by then.
+    Then the lines made from the arm's files (``files.jsonl`` beside it) that the state
+    does not hold yet."""
     if offset is None:
         offset = load_snapshot(state, events_path)
     for batch in read_event_batches(events_path, offset=offset, stop=stop):
         state.ingest_many(batch.raws, batch.times, batch.truncated)
+    replay_files(state, Path(events_path).with_name(FILES_NAME))
+
+
+def replay_files(state: ArmState, files_path: Path) -> None:
+    """Fold the lines of ``files.jsonl`` past ``state.files_offset``."""
+    for batch in read_event_batches(files_path, offset=state.files_offset):
+        state.ingest_files(batch.raws, batch.times, batch.end)
 
 
 # ---- writing ----------------------------------------------------------------------------
 
-def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], list[array]]:  # type: ignore[type-arg]
-    blobs: list[array] = []  # type: ignore[type-arg]
+def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], list[array]]:
+    blobs: list[array] = []
     index: dict[tuple[str, int, int], list[int]] = {}
     crc = 0
 
-    def blob_of(column: array) -> int:  # type: ignore[type-arg]
+    def blob_of(column: array) -> int:
         nonlocal crc
         c = zlib.crc32(memoryview(column).cast("B"))
         key = (column.typecode, len(column), c)
@@ -162,6 +172,7 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
             "step": state.step, "first_time": state.first_time, "last_time": state.last_time,
             "last": state.last, "logs": list(state.logs),
             "log_count": state.log_count, "lines": state.lines, "events": state.events,
+            "files_offset": state.files_offset,
         },
         # the decoder with its learned fast path: restored so decoding goes on alike
         "decoder": dec.to_state(),
@@ -215,8 +226,8 @@ def _read_header(fh: Any) -> dict[str, Any] | None:
     return header if same else None
 
 
-def _read_blobs(fh: Any, header: dict[str, Any]) -> list[array] | None:  # type: ignore[type-arg]
-    blobs: list[array] = []  # type: ignore[type-arg]
+def _read_blobs(fh: Any, header: dict[str, Any]) -> list[array] | None:
+    blobs: list[array] = []
     crc = 0
     for typecode, count in header["blobs"]:
         if typecode not in ("d", "l") or type(count) is not int or count < 0:
@@ -246,7 +257,7 @@ def _is(kinds: type | tuple[type, ...], allow_none: bool = True) -> Callable[[An
 _number = _is((int, float))
 
 
-def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> None:  # type: ignore[type-arg]
+def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> None:
     """Build everything first, then assign: a bad snapshot leaves ``state`` untouched."""
     st = header["state"]
     _check(_is(int)(st["step"]) and _number(st["first_time"]) and _number(st["last_time"])
@@ -285,6 +296,8 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
         series[str(entry["name"])] = s
 
     decoder = Decoder.from_state(header["decoder"])
+    files_offset = st.get("files_offset", 0)
+    _check(_is(int, False)(files_offset) and files_offset >= 0)
 
     adapter = state.adapter
     a = header.get("adapter")  # absent in older snapshots: the spec's adapter, fresh
@@ -308,5 +321,6 @@ def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> Non
         state.last, state.series = last, series
         state.logs, state.log_count, state.lines = logs, st["log_count"], st["lines"]
         state.decoder = decoder
+        state.files_offset = files_offset
         state.clock = clock if ticks is not None else (array("d"), array("d"))
         state.version += st["lines"]

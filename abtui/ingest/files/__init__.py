@@ -1,0 +1,126 @@
+"""Metrics an arm writes to files, read as protocol lines.
+
+Some trainers log to files rather than to their output: Lightning's ``CSVLogger``
+(``metrics.csv``) and ``torch.utils.tensorboard.SummaryWriter`` (``events.out.tfevents.*``).
+``OutputFiles`` finds such files under the arm's output directory (``$ABTUI_OUT``), follows
+each from a resume cursor and turns what is new into protocol metric lines, one per step,
+each with a resume token ``{"file": <path under the directory>, "at": <cursor>}``. The
+monitor persists them in ``arms/<run>/files.jsonl`` and folds them like any other line.
+
+The directory is the arm's, so untrusted: symbolic links and anything but regular files
+are not followed, the walk is bounded in depth and in files, and a read is bounded too.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from abtui.ingest.files.csvlog import CsvLog
+from abtui.ingest.files.names import canonical
+from abtui.ingest.files.tfevents import EventFile
+
+__all__ = ["OutputFiles", "kind_of"]
+
+MAX_FILES = 32
+MAX_DEPTH = 6
+_encode = msgspec.json.encode
+
+
+def kind_of(name: str) -> str | None:
+    """``"csv"`` for a metrics CSV, ``"tfevents"`` for a TensorBoard event file, else None."""
+    if name == "metrics.csv":
+        return "csv"
+    if name.startswith("events.out.tfevents."):
+        return "tfevents"
+    return None
+
+
+def _line(step: int, values: dict[str, float]) -> bytes:
+    return _encode({"step": step, **values})
+
+
+class OutputFiles:
+    """Every metrics file under ``root``, followed from ``cursors`` (path -> cursor)."""
+
+    def __init__(self, root: Path, cursors: dict[str, int] | None = None) -> None:
+        self.root = Path(root)
+        self.cursors = dict(cursors or {})
+        self.followers: dict[str, CsvLog | EventFile] = {}
+        self.skipped = 0  # files past MAX_FILES
+
+    def _discover(self) -> None:
+        if not self.root.is_dir() or self.root.is_symlink():
+            return
+        base = len(self.root.parts)
+        for dirpath, dirnames, filenames in os.walk(self.root):  # never follows links
+            if len(Path(dirpath).parts) - base >= MAX_DEPTH:
+                dirnames.clear()
+            for name in sorted(filenames):
+                kind = kind_of(name)
+                path = os.path.join(dirpath, name)
+                rel = os.path.relpath(path, self.root)
+                if kind is None or rel in self.followers:
+                    continue
+                try:
+                    if not stat.S_ISREG(os.lstat(path).st_mode):
+                        continue
+                except OSError:
+                    continue
+                if len(self.followers) >= MAX_FILES:
+                    self.skipped += 1
+                    continue
+                at = self.cursors.get(rel, 0)
+                self.followers[rel] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
+
+    def poll(self) -> tuple[list[bytes], list[Any]]:
+        """The new protocol lines and their resume tokens, in file order per file."""
+        self._discover()
+        lines: list[bytes] = []
+        tokens: list[Any] = []
+        for rel, f in self.followers.items():
+            if isinstance(f, CsvLog):
+                # consecutive rows of one step (train and validation metrics) make one line
+                pending: tuple[int, dict[str, float], int] | None = None
+                for row in f.poll():
+                    if pending is not None and pending[0] == row.step:
+                        pending = (row.step, {**pending[1], **row.values}, row.index + 1)
+                        continue
+                    if pending is not None:
+                        lines.append(_line(pending[0], pending[1]))
+                        tokens.append({"file": rel, "at": pending[2]})
+                    pending = (row.step, row.values, row.index + 1)
+                if pending is not None:
+                    lines.append(_line(pending[0], pending[1]))
+                    tokens.append({"file": rel, "at": f.rows})
+                    self.cursors[rel] = f.rows
+            else:
+                group: dict[str, float] = {}
+                step, at = None, None
+                for offset, scalars in f.poll():
+                    for s in scalars:
+                        if step is not None and s.step != step and group:
+                            lines.append(_line(step, canonical(group)))
+                            tokens.append({"file": rel, "at": at})
+                            group = {}
+                        step = s.step
+                        group[s.tag] = s.value
+                    at = offset
+                if group and step is not None:
+                    lines.append(_line(step, canonical(group)))
+                    tokens.append({"file": rel, "at": f.offset})
+                self.cursors[rel] = f.offset
+        return lines, tokens
+
+
+def cursors_from_tokens(tokens: list[Any]) -> dict[str, int]:
+    """The resume cursor of each file from the tokens persisted so far (the last wins)."""
+    out: dict[str, int] = {}
+    for tok in tokens:
+        if isinstance(tok, dict) and isinstance(tok.get("file"), str) and type(tok.get("at")) is int:
+            out[tok["file"]] = tok["at"]
+    return out
