@@ -29,7 +29,7 @@ from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
-_POLL_S = 0.5  # a line reaches the store within 0.5 s; the console looks every 1 s (TICK_S)
+_POLL_S = 0.2  # a line reaches the store within 0.2 s; the console looks every 0.2 s (TICK_S)
 _READ = 1 << 16
 
 

@@ -43,7 +43,7 @@ from abtui.tui.widgets.verdict import VerdictStrip
 
 log = logging.getLogger(__name__)
 
-TICK_S = 1.0  # how often the store is looked at (it is only read when it changed)
+TICK_S = 0.2  # how often the store is looked at (it is only read when it changed)
 FINDINGS_EVERY_S = 30.0  # telemetry confounds are re-derived at most this often
 EXIT_ARM_FAILED = 3
 

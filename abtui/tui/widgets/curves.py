@@ -28,9 +28,11 @@ from abtui.tui.widgets.ansi import ansi_text
 SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
 # New points redraw the chart so that its paint (plotext build, ANSI parsing and Textual's
 # conversion to strips, measured) takes at most this share of a core...
-CHART_SHARE = 0.003
-REDRAW_MIN_S, REDRAW_MAX_S = 3.0, 8.0  # ...but at least / at most this often
-LATE_S = 0.6  # the fallback timer waits this much past due: a tick normally draws first
+CHART_SHARE = 0.02
+# ...but at most 5 and at least 2.5 times a second while data arrives (a paint of 2 arms at
+# 120x30 is ~10 ms: 2.5 % of a core at 2.5 Hz)
+REDRAW_MIN_S, REDRAW_MAX_S = 0.2, 0.4
+LATE_S = 0.3  # the fallback timer waits this much past due: a tick normally draws first
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class CurvesPlot(PlotextPlot):
         self.colours = colours
         self.builds = 0  # how many times the data was handed over (tests, benchmarks)
         self.paints = 0  # how many times plotext drew it (render)
+        self.first_points_at: float | None = None  # when a rebuild first had points
         self.marker = "braille"  # 2x4 dots a cell: the finest lines a terminal can draw
         self.paint_s = 0.03  # what the last paint cost (plotext build to Textual's strips)
 
@@ -129,6 +132,8 @@ class CurvesPlot(PlotextPlot):
             plt.xlabel("minutes" if minutes else "seconds")
         else:
             plt.xlabel("step")
+        if drawn and self.first_points_at is None:
+            self.first_points_at = time.time()  # wall clock, as the store's receive times
         if not drawn:
             plt.title(f"no '{settings.metric}' records yet")
         self.builds += 1
@@ -170,6 +175,9 @@ class CurvesPanel(Vertical):
         key = self._key()
         if key == self._points_key and not self._pending:
             return  # log lines or other metrics: nothing on this chart changed
+        if not any(self._points_key):  # the first points: on screen now, not after a wait
+            self._draw()
+            return
         # a small tolerance: the tick that arrives about on time draws (timers jitter)
         wait = self.query_one(CurvesPlot).redraw_interval - (self.clock() - self._last_build)
         if wait > 0.05:
