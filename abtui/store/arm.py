@@ -7,7 +7,8 @@ from array import array
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from abtui.ingest.adapters import LogAdapter, Parsed
 from abtui.ingest.decode import (
@@ -30,8 +31,8 @@ MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on di
 MAX_REFUSED = 10_000  # distinct refused names remembered (so each is counted once)
 
 
-class ArmStatus:
-    """Life-cycle states shown in the arms table."""
+class ArmStatus(StrEnum):
+    """Life-cycle states shown in the arms table (strings on disk and in the report)."""
 
     PENDING = "pending"
     STARTING = "starting"
@@ -44,7 +45,11 @@ class ArmStatus:
     DETACHED = "detached"
     LOST = "lost"
 
-    ENDED = frozenset({DONE, FAILED, OOM, STOPPED, LOST})
+    ENDED: ClassVar[frozenset[str]]  # the states an arm does not leave
+
+
+ArmStatus.ENDED = frozenset({ArmStatus.DONE, ArmStatus.FAILED, ArmStatus.OOM, ArmStatus.STOPPED,
+                             ArmStatus.LOST})
 
 
 @dataclass
