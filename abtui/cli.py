@@ -47,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     ab = sub.add_parser("ab", help="A/B the commands you already have: abtui ab 'CMD A' 'CMD B'",
                         description="Run each command as an arm; the words that differ are the "
                         "treatment. Everything else as abtui run.")
-    ab.add_argument("commands", nargs="+", metavar="CMD", help="one quoted command per arm")
+    ab.add_argument("commands", nargs="+", metavar="CMD",
+                    help="one quoted command per arm; with --git, the one command after --")
+    ab.add_argument("--git", action="append", default=None, metavar="REF",
+                    help="an arm per git ref, each in its own worktree: "
+                         "abtui ab --git main --git my-branch -- python train.py")
     ab.add_argument("--name", default=None, help="arm names, comma-separated (default: derived)")
     ab.add_argument("--replicates", type=int, default=1, help="runs per arm (>= 3 for a verdict)")
     ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
@@ -205,12 +209,19 @@ def _ab(args: argparse.Namespace) -> int:
 
     from abtui.errors import SpecError
     from abtui.spec import parse_spec
-    from abtui.spec.ab import ab_spec
+    from abtui.spec.ab import ab_spec, git_ab_spec
 
+    names = args.name.split(",") if args.name else None
     try:
-        data = ab_spec(args.commands, names=args.name.split(",") if args.name else None,
-                       replicates=args.replicates, steps=args.steps, backend=args.backend,
-                       image=args.image, log_format=args.log_format)
+        if args.git:
+            if args.backend != "local":
+                raise ValueError("--git arms run on the local backend (a worktree per arm)")
+            data = git_ab_spec(args.commands, args.git, names=names, replicates=args.replicates,
+                               steps=args.steps, log_format=args.log_format)
+        else:
+            data = ab_spec(args.commands, names=names, replicates=args.replicates,
+                           steps=args.steps, backend=args.backend, image=args.image,
+                           log_format=args.log_format)
     except ValueError as exc:
         raise SpecError("abtui ab", [str(exc)]) from None
     text = "# written by abtui ab\n" + yaml.safe_dump(data, sort_keys=False)

@@ -63,9 +63,13 @@ class LocalBackend(Backend):
                 args = args[1:]
             argv = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     f"--nproc_per_node={len(run.gpus)}", *args]
-        elif shutil.which(argv[0]) is None and not Path(self.workdir, argv[0]).exists():
+        elif shutil.which(argv[0]) is None and not Path(self._cwd(run), argv[0]).exists():
             raise BackendError(f"arm {run.run_id}: command not found: {argv[0]!r}")
         return argv
+
+    def _cwd(self, run: ArmRun) -> Path:
+        """Where the arm starts: its own worktree for an arm from a git ref, else the workdir."""
+        return Path(run.extra["cwd"]) if run.extra.get("cwd") else self.workdir
 
     def observe_env(self, run: ArmRun) -> dict[str, Any] | None:
         """The env record abtui takes itself for an arm whose command is a Python script
@@ -77,11 +81,12 @@ class LocalBackend(Backend):
             return None
         if not Path(argv[0]).name.startswith("python"):
             return None
+        cwd = self._cwd(run)
         script = next((a for a in argv[1:] if not a.startswith("-")
-                       and Path(self.workdir, a).is_file()), "")
+                       and Path(cwd, a).is_file()), "")
         env = {**os.environ, **run.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, run.gpus))}
         try:
-            out = subprocess.run([argv[0], str(REPORTER), "--observe", script], cwd=self.workdir,
+            out = subprocess.run([argv[0], str(REPORTER), "--observe", script], cwd=cwd,
                                  env=env, capture_output=True, text=True, timeout=60,
                                  stdin=subprocess.DEVNULL)
             record = json.loads(out.stdout.strip().splitlines()[-1])
@@ -121,7 +126,7 @@ class LocalBackend(Backend):
             try:
                 proc = subprocess.Popen(
                     wrapper, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=out,
-                    cwd=self.workdir, env=env, start_new_session=True, close_fds=True,
+                    cwd=self._cwd(run), env=env, start_new_session=True, close_fds=True,
                 )
             except OSError as exc:
                 raise BackendError(f"arm {run.run_id}: cannot start {argv[0]!r}: {exc}") from None

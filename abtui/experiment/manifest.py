@@ -68,6 +68,8 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
                 "env": {k: ("***" if k in r.extra.get("env_file_keys", ()) else v)
                         for k, v in mask_env(r.env).items()},
                 "secret_digests": secret_digests(key, r.env, flatten(r.config)),
+                **({"code": {**r.extra["git"], "cwd": r.extra.get("cwd")}}
+                   if r.extra.get("git") else {}),
             }
             for r in runs
         },

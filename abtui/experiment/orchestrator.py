@@ -16,6 +16,7 @@ from typing import Any
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
 from abtui.errors import AbtuiError, EnvironmentFailure, RunDirError
+from abtui.experiment import git_arms
 from abtui.experiment.files_watcher import FilesWatcher
 from abtui.experiment.manifest import (
     NoBackend,
@@ -87,7 +88,13 @@ class Experiment:
         workdir = (spec_path.parent / spec.workdir).resolve()
         backend = backend or make_backend(spec, workdir)
         runs = with_env_file(resolve_runs(spec), spec, spec_path)
+        commits = git_arms.check_refs(spec, workdir)  # before anything is created
         rundir = RunDir.create(runs_dir, spec.name)
+        for arm, cwd in git_arms.make_worktrees(spec, workdir, rundir.root, commits).items():
+            for run in runs:
+                if run.arm == arm:
+                    run.extra.update(cwd=cwd, git={"ref": spec.arms[arm].code.git,  # type: ignore[union-attr]
+                                                   "commit": commits[arm]})
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
         if backend.name in ("local", "docker"):  # arms on this host's cores
             manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))

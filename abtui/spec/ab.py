@@ -42,6 +42,34 @@ def _arm_names(commands: list[list[str]], configs: list[dict[str, str]],
     return out
 
 
+def git_ab_spec(command: list[str], refs: list[str], *, names: list[str] | None = None,
+                replicates: int = 1, steps: int | None = None, log_format: str = "auto",
+                gates: list[str] | None = None) -> dict[str, Any]:
+    """``abtui ab --git A --git B -- CMD``: one command, one arm per git ref."""
+    if len(refs) < 2:
+        raise ValueError("abtui ab --git needs at least two refs, e.g. "
+                         "abtui ab --git main --git my-branch -- python train.py")
+    if len(set(refs)) != len(refs):
+        raise ValueError("a ref is given twice: nothing to compare")
+    words = command if len(command) != 1 else shlex.split(command[0])
+    if not words:
+        raise ValueError("no command after the refs (abtui ab --git A --git B -- CMD)")
+    if names is None:
+        names = [_SAFE.sub("-", r).strip("-.")[:40] or f"arm{i}" for i, r in enumerate(refs)]
+        if len(set(names)) != len(names):
+            names = [chr(ord("a") + i) for i in range(len(refs))]
+    elif len(names) != len(refs):
+        raise ValueError(f"--name gives {len(names)} names for {len(refs)} refs")
+    spec: dict[str, Any] = {"name": "ab", "backend": "local", "workdir": ".",
+                            "replicates": replicates, "log_format": log_format,
+                            "gates": list(gates or []), "args": "template", "treatment": ["code"],
+                            "command": [w.replace("{", "{{").replace("}", "}}") for w in words],
+                            "arms": {n: {"code": {"git": r}} for n, r in zip(names, refs, strict=True)}}
+    if steps is not None:
+        spec["steps"] = steps
+    return spec
+
+
 def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: int = 1,
             steps: int | None = None, backend: str = "local", image: str | None = None,
             log_format: str = "auto", gates: list[str] | None = None) -> dict[str, Any]:

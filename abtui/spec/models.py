@@ -95,6 +95,19 @@ def no_reserved_keys(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+class CodeSpec(_Strict):
+    """Where an arm's code comes from: a git ref of the workdir's repository."""
+
+    git: str = Field(description="A branch, tag or commit; the arm runs it in a worktree of its own.")
+
+    @field_validator("git")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        if not v or v.startswith("-") or any(c.isspace() or ord(c) < 32 for c in v) or ".." in v:
+            raise ValueError(f"{v!r} is not a git ref name")
+        return v
+
+
 class ArmSpec(_Strict):
     """One arm: the shared config plus its own overrides."""
 
@@ -103,6 +116,7 @@ class ArmSpec(_Strict):
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment for this arm.")
     image: str | None = Field(None, description="Image override (discouraged: a different image is a confound).")
     command: list[str] | None = Field(None, description="Command override (discouraged).")
+    code: CodeSpec | None = Field(None, description="Run this arm's code from a git ref: {git: REF}.")
 
     _config = field_validator("config")(classmethod(lambda cls, v: no_reserved_keys(v)))
 
@@ -222,6 +236,16 @@ class ExperimentSpec(_Strict):
         counts = {len(a.gpus) for a in self.arms.values()}
         if len(counts) > 1:
             raise ValueError("every arm needs the same number of GPUs (a fair comparison)")
+        coded = [a.code is not None for a in self.arms.values()]
+        if any(coded):
+            if not all(coded):
+                raise ValueError("code: {git: REF} on every arm or on none (an arm without one "
+                                 "would run the live working tree)")
+            if self.backend != "local":
+                raise ValueError("code: {git: REF} arms run on the local backend (a worktree "
+                                 "per arm); the docker backend does not take them yet")
+            if "code" not in self.treatment:
+                self.treatment.append("code")  # the code difference is what is compared
         return self
 
     @property
