@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--allow-confounds", action="store_true",
                         help="gate the numbers even when the comparison is confounded or "
                              "unverifiable (by default every gate then fails)")
+        sp.add_argument("--metrics-addr", default=None, metavar="HOST:PORT",
+                        help="serve a Prometheus endpoint (dcgm-exporter's GPU names, abtui_* "
+                             "training series), e.g. 127.0.0.1:9400; another host than "
+                             "127.0.0.1 only when you mean it")
+        sp.add_argument("--metrics-arms-only", action="store_true",
+                        help="with dcgm-exporter on the host: export only which arm owns "
+                             "which GPU (join on UUID), not the GPU series again")
 
     r = sub.add_parser("run", help="start every arm of an experiment and watch it")
     r.add_argument("spec", help="experiment YAML (see configs/)")
@@ -142,7 +149,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.cmd
     if cmd == "run":
         return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
-                    _gate_flags(args))
+                    _gate_flags(args), metrics=(args.metrics_addr, args.metrics_arms_only))
     if cmd == "ab":
         return _ab(args)
     if cmd == "demo":
@@ -152,6 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         exp = Experiment.attach(args.run_dir)
         _gate_flags_on(exp, _gate_flags(args))
+        _serve_metrics(exp, args.metrics_addr, args.metrics_arms_only)
         if _interactive(args.headless):
             return _tui(exp, args.gate)
         from abtui.headless import run_headless
@@ -232,7 +240,8 @@ def _ab(args: argparse.Namespace) -> int:
         print(f"abtui: wrote {path}")
         return 0
     return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
-                _gate_flags(args), spec_text=text)
+                _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
+                                                            args.metrics_arms_only))
 
 
 def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:
@@ -248,9 +257,28 @@ def _gate_flags_on(exp: Any, flags: dict[str, bool]) -> None:
         exp.spec = spec.model_copy(update=flags)
 
 
+def _serve_metrics(exp: Any, addr: str | None, arms_only: bool = False) -> None:
+    """The Prometheus endpoint, when asked for (flag or spec); a port that cannot be bound
+    is a warning, never the end of a run that has started."""
+    spec = exp.spec
+    addr = addr or getattr(spec, "metrics_addr", None)
+    if not addr:
+        return
+    from abtui.experiment.exporter import ExperimentCollector, serve
+
+    collector = ExperimentCollector(exp.store, spec.name, exp.rundir.report_json,
+                                    gpu_series=not (arms_only or spec.metrics_arms_only))
+    try:
+        exp.metrics_server = serve(collector, addr)
+    except (OSError, ValueError) as exc:
+        print(f"abtui: warning: no metrics endpoint on {addr}: {exc}", file=sys.stderr)
+        return
+    print(f"abtui: metrics on http://{addr}/metrics", file=sys.stderr)
+
+
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
          stop_on_exit: bool, gate_flags: dict[str, bool] | None = None,
-         spec_text: str | None = None) -> int:
+         spec_text: str | None = None, metrics: tuple[str | None, bool] = (None, False)) -> int:
     from abtui.compare.gates import parse_gate
     from abtui.experiment import Experiment
     from abtui.spec import load_spec, parse_spec
@@ -264,7 +292,17 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
         spec = spec.model_copy(update=gate_flags)
     for g in [*spec.gates, *gates]:
         parse_gate(g)  # a bad gate is a usage error before anything starts
+    if metrics[0] or spec.metrics_addr:
+        from abtui.experiment.exporter import parse_addr
+
+        try:
+            parse_addr(metrics[0] or spec.metrics_addr or "")
+        except ValueError as exc:  # a usage error before anything starts
+            from abtui.errors import SpecError
+
+            raise SpecError("metrics_addr", [str(exc)]) from None
     exp = Experiment.start(spec, spec_path, runs_dir)
+    _serve_metrics(exp, metrics[0], metrics[1])
     if _interactive(headless):
         return _tui(exp, gates, keep=keep)
     from abtui.headless import run_headless

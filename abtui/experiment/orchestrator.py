@@ -52,6 +52,7 @@ class Experiment:
         self.file_watchers: dict[str, FilesWatcher] = {}
         self.stop_event = threading.Event()
         self.telemetry: TelemetryLoop | None = None
+        self.metrics_server: Any = None  # the Prometheus endpoint, when served (abtui.experiment.exporter)
         self.read_only = False
         self._lock_fh: Any = None
         self.pending: list[ArmRun] = []

@@ -177,6 +177,8 @@ class ExperimentSpec(_Strict):
     rotate_gpus: bool = Field(
         True, description="Replicate i shifts GPU sets between arms, so no arm always gets the hot GPU.")
     stall_timeout_s: float | None = Field(None, gt=0, description="Mark an arm stalled after this long silent.")
+    metrics_addr: str | None = Field(None, description="Serve a Prometheus endpoint at HOST:PORT (127.0.0.1 unless you mean otherwise).")
+    metrics_arms_only: bool = Field(False, description="Export only which arm owns which GPU (dcgm-exporter already runs).")
     gates: list[str] = Field(default_factory=list, description="Pass/fail gates, e.g. 'throughput_ratio >= 0.97'.")
     allow_confounds: bool = Field(
         False, description="Gate the numbers even when the comparison is confounded or "
