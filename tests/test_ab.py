@@ -104,6 +104,26 @@ def test_ab_on_a_real_lightning_script_reads_its_csv_logger(tmp_path: Path) -> N
     assert "verdict: 0.1 vs 0.02" in stdout
 
 
+def test_lightning_with_its_default_logger_and_directory_is_read_too(tmp_path: Path) -> None:
+    """No logger, no directory given: Lightning's default (TensorBoard, as tensorboard is
+    installed) writes under PL_TRAINER_DEFAULT_ROOT_DIR, which abtui points at $ABTUI_OUT;
+    the run directory of the spec, as `abtui run` starts it."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: pl\ncommand: [python, {LIGHTNING}, --default_logger, --lr, '{{lr}}',"
+                    " --max_steps, '40']\nargs: template\ntreatment: [lr]\n"
+                    "arms:\n  a: {config: {lr: 0.02}}\n  b: {config: {lr: 0.1}}\n")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    for arm in ("a", "b"):
+        [r] = report["arms"][arm]["runs"]
+        assert r["last_step"] == 39 and r["throughput"] > 0, r
+    assert list((run / "arms" / "a" / "out" / "lightning_logs").glob("version_*/events.out.tfevents.*"))
+    assert not (tmp_path / "lightning_logs").exists()  # nothing in the shared workdir
+    assert "verdict: b vs a" in out.stdout
+
+
 def test_ab_on_a_script_writing_tensorboard_scalars(tmp_path: Path) -> None:
     report, stdout = _ab_report(tmp_path, f"python {TENSORBOARD} --lr 0.02 --steps 80",
                                 f"python {TENSORBOARD} --lr 0.1 --steps 80")

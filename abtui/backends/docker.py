@@ -201,6 +201,8 @@ class DockerBackend(Backend):
             os.chown(out, uid, gid)
         env = {**run.env, "PYTHONUNBUFFERED": "1", "ABTUI_ARM": run.arm, "ABTUI_RUN_ID": run.run_id,
                "ABTUI_SEED": str(run.seed), "ABTUI_OUT": OUT_DIR,
+               # Lightning's default loggers write where abtui.ingest.files looks
+               "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR", OUT_DIR),
                # an arm without GPUs must see none even where the NVIDIA runtime is the default
                # and the image says NVIDIA_VISIBLE_DEVICES=all (the PyTorch images do)
                "NVIDIA_VISIBLE_DEVICES": ",".join(map(str, run.gpus)) or "void",

@@ -104,6 +104,11 @@ class LocalBackend(Backend):
             "ABTUI_RUN_ID": run.run_id,
             "ABTUI_SEED": str(run.seed),
             "ABTUI_OUT": str(rundir.arm_dir(run.run_id) / "out"),
+            # Lightning's Trainer takes its defaults from PL_TRAINER_* variables: its default
+            # loggers (TensorBoard or CSV) then write under the arm's own output directory,
+            # where abtui.ingest.files finds them (a script's own default_root_dir wins)
+            "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR")
+            or str(rundir.arm_dir(run.run_id) / "out"),
             # an arm with no GPUs sees none; never inherit the monitor's devices. The spec's
             # indices are NVML's (PCI bus order); make CUDA count the same way.
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),

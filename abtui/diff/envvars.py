@@ -16,7 +16,7 @@ CATEGORY = "envvars"
 #: Variables that differ between runs by design (each run's own GPUs, ports and paths).
 PER_RUN_VARS = frozenset({
     "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "MASTER_PORT",
-    "ABTUI_ARM", "ABTUI_RUN_ID", "ABTUI_SEED", "ABTUI_OUT",
+    "ABTUI_ARM", "ABTUI_RUN_ID", "ABTUI_SEED", "ABTUI_OUT", "PL_TRAINER_DEFAULT_ROOT_DIR",
 })
 
 
