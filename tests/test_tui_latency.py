@@ -60,9 +60,12 @@ async def test_first_curve_within_a_second_and_two_repaints_a_second(tmp_path, f
             latency = plot.first_points_at - first
             assert latency <= 1.0, f"first curve {latency:.2f} s after the first record"
             builds, t0 = plot.builds, time.monotonic()
-            await asyncio.sleep(3.0)  # the arms log 50 lines a second each meanwhile
+            await asyncio.sleep(4.0)  # the arms log 50 lines a second each meanwhile
             rate = (plot.builds - builds) / (time.monotonic() - t0)
-            assert rate >= 2.0, f"{rate:.2f} repaints a second while data arrives"
+            # the local backend hands on a batch every 0.5 s (finer reads make the co-run
+            # check see start jitter as confounds, see docs/benchmarks.md): every batch is
+            # drawn, so the chart follows at about 2 a second (the window's edges: +- 1)
+            assert rate >= 1.75, f"{rate:.2f} repaints a second while data arrives"
             await pilot.press("q", "s")  # stop the arms
     finally:
         exp.stop_arms(grace_s=2)
@@ -89,13 +92,16 @@ def test_first_curve_in_a_real_tmux_pane(tmp_path, fake_runner) -> None:
             else:
                 time.sleep(0.05)
         assert seen is not None, "no curve in the pane"
-        firsts = []
-        for events in runs.glob("*/arms/*/events.jsonl"):
-            for line in events.read_text().splitlines():
-                rec = json.loads(line)
-                if '"loss"' in rec.get("l", ""):
-                    firsts.append(rec["t"])
-                    break
+        firsts: list[float] = []
+        deadline = time.time() + 10  # events.jsonl is flushed a moment after the store has it
+        while not firsts and time.time() < deadline:
+            for events in runs.glob("*/arms/*/events.jsonl"):
+                for line in events.read_text().splitlines():
+                    rec = json.loads(line)
+                    if '"loss"' in rec.get("l", ""):
+                        firsts.append(rec["t"])
+                        break
+            time.sleep(0.1)
         assert firsts, "no loss record persisted"
         latency = seen - min(firsts)
         assert latency <= 1.0, f"the pane showed the first curve {latency:.2f} s after the first record"

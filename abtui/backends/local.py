@@ -29,7 +29,8 @@ from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
-_POLL_S = 0.2  # a line reaches the store within 0.2 s; the console looks every 0.2 s (TICK_S)
+_POLL_S = 0.5  # a line reaches the store within 0.5 s; the console looks every 0.2 s (TICK_S)
+_FIRST_POLL_S = 0.1  # until an arm's first lines (its first curve within a second)
 _READ = 1 << 16
 
 
@@ -39,6 +40,12 @@ def _exit_marker(rundir: RunDir, run_id: str) -> Path:
 
 WRAPPER = Path(__file__).with_name("local_wrapper.py")
 REPORTER = Path(__file__).resolve().parent.parent / "reporter.py"
+
+
+def _lowest_priority() -> None:
+    """In the child, before exec: nice 19 (an observer yields to every arm)."""
+    with contextlib.suppress(OSError):
+        os.nice(19)
 
 
 class LocalBackend(Backend):
@@ -86,9 +93,11 @@ class LocalBackend(Backend):
                        and Path(cwd, a).is_file()), "")
         env = {**os.environ, **run.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, run.gpus))}
         try:
+            # at the lowest priority: it runs beside the arms it observes, and must not take
+            # their cores (reading every installed package's metadata costs ~1 s of CPU)
             out = subprocess.run([argv[0], str(REPORTER), "--observe", script], cwd=cwd,
                                  env=env, capture_output=True, text=True, timeout=60,
-                                 stdin=subprocess.DEVNULL)
+                                 stdin=subprocess.DEVNULL, preexec_fn=_lowest_priority)
             record = json.loads(out.stdout.strip().splitlines()[-1])
         except (OSError, subprocess.SubprocessError, ValueError, IndexError):
             return None
@@ -184,11 +193,13 @@ class LocalBackend(Backend):
                 return
         with open(path, "rb") as fh:
             fh.seek(offset)
+            quick = True  # until the first lines: read often, so the first curve comes soon
             while True:
                 chunk = fh.read(_READ)
                 if chunk:
                     batch = lines(chunk)
                     if batch:
+                        quick = False
                         yield batch
                     continue
                 if stop.is_set():
@@ -202,7 +213,7 @@ class LocalBackend(Backend):
                     if batch:
                         yield batch
                     return
-                stop.wait(_POLL_S)
+                stop.wait(_FIRST_POLL_S if quick else _POLL_S)
 
     def poll(self, handle: ArmHandle) -> ArmExit | None:
         if self._alive(handle):

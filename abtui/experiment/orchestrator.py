@@ -29,6 +29,7 @@ from abtui.experiment.manifest import (
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.ingest.adapters import make_adapter
+from abtui.numeric import numpy
 from abtui.rundir import OBSERVED_ENV, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
@@ -117,6 +118,9 @@ class Experiment:
             raise
         for w in manifest["backend_facts"].get("warnings", []):
             exp.store.notice(w)
+        # numpy (the store's folds) imported now, not on the first records: a fraction of a
+        # second of CPU that must not land on an arm's core while the arms are measured
+        numpy()
         exp.pending = list(runs)
         exp._start_threads()
         return exp
