@@ -81,14 +81,17 @@ class ExperimentCollector(Collector):
         self._report: tuple[float, dict[str, Any] | None] = (-1.0, None)
 
     # ---- GPUs ---------------------------------------------------------------------------
-    def _gpu_labels(self, g: dict[str, Any]) -> dict[str, str]:
+    _GPU_LABELS = ("gpu", "UUID", "modelName", "pci_bus_id", "hostname", "experiment", "arm",
+                   "run_id")
+
+    def _gpu_row(self, g: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """A sample's GPU entry with its static facts, and its label values (once a scrape)."""
         info = {**self.store.gpu_info.get(int(g.get("index") or 0), {}), **g}
         run = info.get("arm") or ""
         arm = self.store.arms[run].arm if run in self.store.arms else ""
-        return {"gpu": str(info.get("index", "")), "UUID": label(info.get("uuid") or ""),
-                "modelName": label(info.get("name") or ""), "pci_bus_id": label(info.get("pci_bus_id") or ""),
-                "hostname": self.hostname, "experiment": self.experiment, "arm": label(arm),
-                "run_id": label(run)}
+        return info, [str(info.get("index", "")), label(info.get("uuid") or ""),
+                      label(info.get("name") or ""), label(info.get("pci_bus_id") or ""),
+                      self.hostname, self.experiment, label(arm), label(run)]
 
     def _gpus(self) -> Iterator[Any]:
         samples = list(self.store.telemetry)
@@ -102,42 +105,37 @@ class ExperimentCollector(Collector):
                 for name in decode_names(g.get("reasons")) or ():
                     seen = (str(g.get("index")), name)
                     self._events[seen] = self._events.get(seen, 0) + 1
-        gpus = (last or {}).get("gpus") or []
-        names = ["gpu", "UUID", "modelName", "pci_bus_id", "hostname", "experiment", "arm", "run_id"]
+        rows = [self._gpu_row(g) for g in (last or {}).get("gpus") or []]
+        owned = [(info, values) for info, values in rows if values[-1]]  # run_id: an arm's GPU
+        names = list(self._GPU_LABELS)
         owner = GaugeMetricFamily("abtui_gpu_arm", "1 for each GPU an arm owns (join on UUID).",
                                   labels=names)
-        for g in gpus:
-            labels = self._gpu_labels(g)
-            if labels["run_id"]:
-                owner.add_metric([labels[n] for n in names], 1.0)
+        for _, values in owned:
+            owner.add_metric(values, 1.0)
         yield owner
         if not self.gpu_series:
             return
         for family, key, doc, factor in DCGM_FIELDS:
             fam = GaugeMetricFamily(family, doc, labels=names)
-            for g in gpus:
-                v = g.get(key)
+            for info, values in rows:
+                v = info.get(key)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    labels = self._gpu_labels(g)
-                    fam.add_metric([labels[n] for n in names], float(v) * factor)
+                    fam.add_metric(values, float(v) * factor)
             yield fam
         free = GaugeMetricFamily("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).",
                                  labels=names)
-        for g in gpus:
-            info = {**self.store.gpu_info.get(int(g.get("index") or 0), {}), **g}
+        for info, values in rows:
             used, total = info.get("mem_used_mb"), info.get("mem_total_mb")
             if isinstance(used, (int, float)) and isinstance(total, (int, float)):
-                labels = self._gpu_labels(g)
-                free.add_metric([labels[n] for n in names], float(total) - float(used))
+                free.add_metric(values, float(total) - float(used))
         yield free
         events = GaugeMetricFamily("DCGM_EXP_CLOCK_EVENTS_COUNT",
                                    "Samples in which each clock event reason was active.",
                                    labels=[*names, "clock_event"])
-        by_index = {str(g.get("index")): g for g in gpus}
+        by_index = {values[0]: values for _, values in rows}
         for (gpu, name), count in sorted(self._events.items()):
             if gpu in by_index:
-                labels = self._gpu_labels(by_index[gpu])
-                events.add_metric([*[labels[n] for n in names], name], float(count))
+                events.add_metric([*by_index[gpu], name], float(count))
         yield events
         foreign = GaugeMetricFamily("abtui_gpu_foreign_processes",
                                     "Processes on an arm's GPU that belong to no arm (or another).",
@@ -145,10 +143,8 @@ class ExperimentCollector(Collector):
         counts: dict[str, int] = {}
         for f in (last or {}).get("foreign") or ():
             counts[str(f.get("gpu"))] = counts.get(str(f.get("gpu")), 0) + 1
-        for g in gpus:
-            labels = self._gpu_labels(g)
-            if labels["run_id"]:
-                foreign.add_metric([labels[n] for n in names], float(counts.get(labels["gpu"], 0)))
+        for _, values in owned:
+            foreign.add_metric(values, float(counts.get(values[0], 0)))
         yield foreign
 
     # ---- training -----------------------------------------------------------------------

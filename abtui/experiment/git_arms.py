@@ -17,10 +17,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from abtui.errors import SpecError
-from abtui.spec import ExperimentSpec
+from abtui.spec import ArmRun, ExperimentSpec
 
 GIT_TIMEOUT_S = 60.0
 DIR = "worktrees"
@@ -71,13 +72,13 @@ def check_refs(spec: ExperimentSpec, workdir: Path) -> dict[str, str]:
 
 
 def make_worktrees(spec: ExperimentSpec, workdir: Path, run_root: Path,
-                   commits: dict[str, str]) -> dict[str, str]:
-    """arm -> the directory its runs start in (the workdir's place in its worktree)."""
+                   commits: dict[str, str], runs: Sequence[ArmRun]) -> None:
+    """A worktree per arm; each run of the arm starts at the workdir's place in it (its
+    ``extra``: ``cwd``, and ``git`` with the ref and commit, for the manifest)."""
     if not commits:
-        return {}
+        return
     repo = Path(_git(workdir, "rev-parse", "--show-toplevel").stdout.strip())
     inside = workdir.resolve().relative_to(repo.resolve())
-    out = {}
     for arm, commit in commits.items():
         path = run_root / DIR / arm
         got = _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
@@ -85,8 +86,11 @@ def make_worktrees(spec: ExperimentSpec, workdir: Path, run_root: Path,
             raise SpecError("code.git", [f"arm {arm}: git worktree add failed: "
                                          f"{got.stderr.strip()[:300]}"])
         _read_only(path)
-        out[arm] = str(path / inside)
-    return out
+        code = spec.arms[arm].code
+        for run in runs:
+            if run.arm == arm:
+                run.extra.update(cwd=str(path / inside),
+                                 git={"ref": code.git if code else None, "commit": commit})
 
 
 def _read_only(root: Path) -> None:

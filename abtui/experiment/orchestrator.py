@@ -92,11 +92,7 @@ class Experiment:
         runs = with_env_file(resolve_runs(spec), spec, spec_path)
         commits = git_arms.check_refs(spec, workdir)  # before anything is created
         rundir = RunDir.create(runs_dir, spec.name)
-        for arm, cwd in git_arms.make_worktrees(spec, workdir, rundir.root, commits).items():
-            for run in runs:
-                if run.arm == arm:
-                    run.extra.update(cwd=cwd, git={"ref": spec.arms[arm].code.git,  # type: ignore[union-attr]
-                                                   "commit": commits[arm]})
+        git_arms.make_worktrees(spec, workdir, rundir.root, commits, runs)
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
         if backend.name in ("local", "docker"):  # arms on this host's cores
             manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))
