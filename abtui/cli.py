@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--name", default=None, help="arm names, comma-separated (default: derived)")
     ab.add_argument("--replicates", type=int, default=1, help="runs per arm (>= 3 for a verdict)")
     ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
-    ab.add_argument("--backend", choices=("local", "docker"), default="local")
+    ab.add_argument("--backend", choices=("local", "docker", "slurm"), default="local")
     ab.add_argument("--image", default=None, help="docker: the image every arm runs")
     ab.add_argument("--log-format", default="auto", help="auto, hf_trainer, nanogpt, ...")
     ab.add_argument("--save", default=None, metavar="SPEC", help="write the equivalent spec and exit")

@@ -90,9 +90,27 @@ def _nvidia_smi() -> tuple[bool, str, str]:
     return (path is not None, path or "not on PATH", "" if path else "comes with the NVIDIA driver")
 
 
+def _slurm() -> tuple[bool, str, str]:
+    if shutil.which("sbatch") is None:
+        return False, "no sbatch on PATH", "backend: slurm needs Slurm's client tools on this host"
+    from abtui.backends.slurm_cli import cluster_facts
+
+    try:
+        facts = cluster_facts()
+    except Exception as exc:
+        return False, f"controller not reachable ({str(exc)[:100]})", "is slurmctld up? (sinfo)"
+    nodes = facts["nodes"] if isinstance(facts["nodes"], list) else []
+    up = [n for n in nodes if str(n.get("state", "")).rstrip("*") in ("idle", "mixed", "allocated")]
+    gres = sorted({str(n.get("gres")) for n in nodes if n.get("gres") not in (None, "(null)")})
+    return bool(up), (f"{facts['version']}: {len(up)} of {len(nodes)} node(s) up"
+                      + (f", GRES {', '.join(gres)}" if gres else ", no GPU GRES")), (
+        "" if up else "no node is up (sinfo -N -l; scontrol update nodename=N state=resume)")
+
+
 def doctor() -> int:
     checks = [
         _check("docker", _docker),
+        _check("slurm", _slurm),
         _check("nvml", _nvml),
         _check("nvidia-smi", _nvidia_smi),
         _check("torch", _torch),
@@ -103,5 +121,6 @@ def doctor() -> int:
         print(f"{name:<15} {mark:<8} {detail}")
         if hint:
             print(f"{'':<24} hint: {hint}")
-    print("abtui works with any subset: no Docker -> local backend; no GPU -> CPU arms, telemetry off.")
+    print("abtui works with any subset: no Docker -> local backend; no GPU -> CPU arms, telemetry off;"
+          " no Slurm -> local or docker.")
     return 0

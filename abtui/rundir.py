@@ -29,6 +29,10 @@ MANIFEST = "manifest.json"
 
 #: The env record abtui took itself before launching an arm (see LocalBackend.observe_env).
 OBSERVED_ENV = "observed_env.json"
+#: A remote arm's node, as its job saw it (``abtui.telemetry.node facts``; Slurm backend).
+NODE_FACTS = "node.json"
+#: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
+NODE_TELEMETRY = "node_telemetry.jsonl"
 
 
 class RunDir:

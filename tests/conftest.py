@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from docker_fixtures import docker_client, docker_images, docker_rundir  # noqa: F401
+from slurm_fixtures import slurm_cluster  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

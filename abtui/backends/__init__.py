@@ -14,6 +14,10 @@ def make_backend(spec: ExperimentSpec, workdir: str | Path | None = None) -> Bac
         from abtui.backends.docker import DockerBackend
 
         return DockerBackend(spec, workdir=workdir)
+    if spec.backend == "slurm":
+        from abtui.backends.slurm import SlurmBackend
+
+        return SlurmBackend(spec, workdir)
     from abtui.backends.local import LocalBackend
 
     return LocalBackend(spec, workdir)

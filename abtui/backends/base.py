@@ -39,6 +39,7 @@ class ArmExit:
     oom_killed: bool = False
     error: str | None = None
     finished_at: float | None = None
+    lost: bool = False  # taken away (its node failed, preempted), not failed on its own
 
     @property
     def ok(self) -> bool:
@@ -50,11 +51,13 @@ class ArmExit:
             "oom_killed": self.oom_killed,
             "error": self.error,
             "finished_at": self.finished_at,
+            **({"lost": True} if self.lost else {}),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ArmExit:
-        return cls(d.get("exit_code"), bool(d.get("oom_killed")), d.get("error"), d.get("finished_at"))
+        return cls(d.get("exit_code"), bool(d.get("oom_killed")), d.get("error"), d.get("finished_at"),
+                   bool(d.get("lost")))
 
 
 @dataclass
@@ -102,6 +105,11 @@ class Backend(ABC):
     @abstractmethod
     def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
         """Stop the arm: polite signal, then force after ``grace_s``."""
+
+    def queued(self, handle: ArmHandle) -> str | None:
+        """Why the cluster's scheduler still holds the arm (Slurm's reason), or None when it
+        runs or ended. Backends without a queue never hold one."""
+        return None
 
     def cleanup(self, handle: ArmHandle, keep: bool = False) -> None:
         """After the end and the drain: remove what the arm left (containers)."""

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,54 +180,22 @@ class LocalBackend(Backend):
 
     def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
                        stop: threading.Event) -> Iterator[list[LogLine]]:
-        path = rundir.output_path(handle.run_id)
-        offset = int(resume or 0)
-        asm = LineAssembler(offset=offset)
-
-        def lines(chunk: bytes) -> list[LogLine]:
-            raws, ends, cuts = asm.split_batch(chunk)
-            return list(map(LogLine, raws, ends, cuts or [False] * len(raws)))
-
-        while not path.exists():
-            if stop.wait(_POLL_S) or not self._alive(handle):
-                return
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            quick = True  # until the first lines: read often, so the first curve comes soon
-            while True:
-                chunk = fh.read(_READ)
-                if chunk:
-                    batch = lines(chunk)
-                    if batch:
-                        quick = False
-                        yield batch
-                    continue
-                if stop.is_set():
-                    return
-                if not self._alive(handle):
-                    # drain what was written between the last read and the exit
-                    batch = lines(fh.read())
-                    tail = asm.flush()
-                    if tail is not None:
-                        batch.append(LogLine(tail, asm.offset, False))
-                    if batch:
-                        yield batch
-                    return
-                stop.wait(_FIRST_POLL_S if quick else _POLL_S)
+        yield from follow_file(rundir.output_path(handle.run_id), resume, stop,
+                               lambda: self._alive(handle))
 
     def poll(self, handle: ArmHandle) -> ArmExit | None:
         if self._alive(handle):
             return None
         proc = self._children.get(handle.run_id)
         marker = Path(handle.ref.get("marker") or "")
-        code = _read_marker(marker) if handle.ref.get("marker") else None
+        code = read_marker(marker) if handle.ref.get("marker") else None
         if code is None and proc is not None:
             code = proc.returncode
         try:
             finished = marker.stat().st_mtime
         except OSError:
             finished = time.time()
-        return ArmExit(code, error=None if code == 0 else _describe(code), finished_at=finished)
+        return ArmExit(code, error=None if code == 0 else describe_exit(code), finished_at=finished)
 
     def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
         pgid = handle.ref.get("pgid")
@@ -268,14 +236,54 @@ class LocalBackend(Backend):
         return found
 
 
-def _read_marker(path: Path) -> int | None:
+def follow_file(path: Path, resume: int | str | None, stop: threading.Event,
+                alive: Callable[[], bool]) -> Iterator[list[LogLine]]:
+    """Complete lines appended to ``path`` after byte ``resume``, in batches, until the
+    writer is gone (``alive()`` false) and the file is drained, or ``stop`` is set. The
+    token of each line is the byte offset after it (the local and Slurm backends)."""
+    offset = int(resume or 0)
+    asm = LineAssembler(offset=offset)
+
+    def lines(chunk: bytes) -> list[LogLine]:
+        raws, ends, cuts = asm.split_batch(chunk)
+        return list(map(LogLine, raws, ends, cuts or [False] * len(raws)))
+
+    while not path.exists():
+        if stop.wait(_POLL_S) or not alive():
+            return
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        quick = True  # until the first lines: read often, so the first curve comes soon
+        while True:
+            chunk = fh.read(_READ)
+            if chunk:
+                batch = lines(chunk)
+                if batch:
+                    quick = False
+                    yield batch
+                continue
+            if stop.is_set():
+                return
+            if not alive():
+                # drain what was written between the last read and the exit
+                batch = lines(fh.read())
+                tail = asm.flush()
+                if tail is not None:
+                    batch.append(LogLine(tail, asm.offset, False))
+                if batch:
+                    yield batch
+                return
+            stop.wait(_FIRST_POLL_S if quick else _POLL_S)
+
+
+def read_marker(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
 
 
-def _describe(code: int | None) -> str | None:
+def describe_exit(code: int | None) -> str | None:
     if code is None:
         return "exit status unknown (the arm ended while no monitor watched it)"
     if code < 0:

@@ -22,6 +22,7 @@ from abtui.diff.fairness import Fairness, fairness
 from abtui.diff.findings import CATEGORIES, Finding, findings_to_json, severity_rank, summarize
 from abtui.diff.hardware import hardware_findings, sentence_findings
 from abtui.diff.image import compare_images, image_identity
+from abtui.diff.nodes import node_findings
 from abtui.diff.numerics import numerics_findings
 from abtui.diff.render import render_findings
 from abtui.spec.models import ExperimentSpec
@@ -30,7 +31,7 @@ from abtui.spec.resolve import flatten
 #: Every category's comparison, in display order.
 COMPARISONS: tuple[Callable[[RunPair], list[Finding]], ...] = (
     config_findings, compare_images, environment_findings, numerics_findings, code_findings,
-    hardware_findings, data_findings, envvar_findings,
+    hardware_findings, node_findings, data_findings, envvar_findings,
 )
 
 

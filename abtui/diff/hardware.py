@@ -162,7 +162,8 @@ def _container_findings(pair: RunPair) -> list[Finding]:
     ia, ib = pair.a.inspect or {}, pair.b.inspect or {}
     out = []
     ha, hb = ia.get("host"), ib.get("host")
-    if ha and hb and ha != hb:
+    # nodes that report their hardware are compared by it (diff/nodes.py), not by name
+    if ha and hb and ha != hb and not (ia.get("node") and ib.get("node")):
         out.append(pair.finding("hardware.host", CATEGORY, ha, hb,
                                 f"{pair.where}{pair.la} ran on host {ha} and {pair.lb} on {hb}",
                                 WARNING))

@@ -59,6 +59,7 @@ class Experiment:
         self.pending: list[ArmRun] = []
         self._scheduler: threading.Thread | None = None
         self._sched_lock = threading.Lock()
+        self._manifest_lock = threading.Lock()
         self._observers: list[threading.Thread] = []
         for run in runs:
             state = self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
@@ -168,7 +169,8 @@ class Experiment:
         """Write the manifest; a full disk is said, never fatal (the arms go on, and the
         next write, or ``attach``, brings the file up to date)."""
         try:
-            self.rundir.write_manifest(self.manifest)
+            with self._manifest_lock:  # the scheduler and the watchers both write it
+                self.rundir.write_manifest(self.manifest)
         except EnvironmentFailure as exc:
             self.store.notice(str(exc))
 
@@ -206,10 +208,22 @@ class Experiment:
         with contextlib.suppress(Exception):
             entry["inspect"] = self.backend.inspect(handle)
 
+    def refresh_inspect(self, run_id: str) -> None:
+        """The backend's facts about a run again (a Slurm job's node, once it started)."""
+        handle = self.handles.get(run_id)
+        entry = self.manifest["runs"].get(run_id)
+        if handle is None or entry is None or self.read_only:
+            return
+        with contextlib.suppress(Exception):
+            entry["inspect"] = self.backend.inspect(handle)
+        self.save_manifest()
+
     def _watch(self, run_id: str, handle: ArmHandle) -> None:
         w = ArmWatcher(self.backend, handle, self.store.arm(run_id), self.rundir,
                        self.stop_event, writable=not self.read_only)
         w.on_notice = self.store.notice
+        if getattr(self.backend, "REMOTE_TELEMETRY", False):  # the node is known once it runs
+            w.on_started = lambda: self.refresh_inspect(run_id)
         self.watchers[run_id] = w
         w.start()
         f = FilesWatcher(run_id, self.store.arm(run_id), self.rundir, self.stop_event,
@@ -379,6 +393,10 @@ class Experiment:
         for handle in self.handles.values():
             with contextlib.suppress(AbtuiError):
                 self.backend.cleanup(handle, keep=keep)
+        if getattr(self.backend, "REMOTE_TELEMETRY", False) and not self.read_only:
+            for run_id, handle in self.handles.items():  # a node known only at the end
+                with contextlib.suppress(Exception):
+                    self.manifest["runs"][run_id]["inspect"] = self.backend.inspect(handle)
         self.manifest["status"] = "finished"
         self.manifest["finished_at"] = time.time()
         if not self.read_only:

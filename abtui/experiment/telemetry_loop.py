@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
+from abtui.experiment.node_telemetry import NodeTelemetry
+from abtui.rundir import NODE_TELEMETRY
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:
@@ -21,30 +23,53 @@ class TelemetryLoop(threading.Thread):
         super().__init__(name="abtui-telemetry", daemon=True)
         self.exp = exp
         self.sampler: Any = None
+        self.remote = False
 
     def run(self) -> None:
         exp = self.exp
         try:
             from abtui.telemetry import TelemetrySampler
 
+            remote = bool(getattr(exp.backend, "REMOTE_TELEMETRY", False))
+            self.remote = remote
             self.sampler = TelemetrySampler(
                 exp.rundir.telemetry_path, interval=exp.spec.telemetry.interval_s,
-                docker_client=getattr(exp.backend, "client", None))
+                docker_client=getattr(exp.backend, "client", None),
+                # remote arms' GPUs and host load are sampled on their nodes, not here
+                gpus=[] if remote else None, foreign_cpu=not remote)
             self.refresh()
-            if not self.sampler.available:
+            nodes = None
+            if remote:
+                nodes = NodeTelemetry(exp.rundir, [r.run_id for r in exp.runs], NODE_TELEMETRY)
+            elif not self.sampler.available:
                 exp.store.notice(f"no GPU telemetry: {self.sampler.reason_unavailable or 'NVML unavailable'}")
 
             def on_sample(sample: dict[str, Any]) -> None:
                 exp.store.add_telemetry(sample)
                 self.refresh()
 
-            self.sampler.run(exp.stop_event, on_sample)
+            self.sampler.run(exp.stop_event, on_sample,
+                             merge=nodes.merge if nodes is not None else None)
         except Exception:  # telemetry must never take the experiment down
             log.exception("telemetry stopped")
             exp.store.notice("telemetry stopped after an error (details in monitor.log)")
         finally:
             if self.sampler is not None:
                 self.sampler.close()
+
+    def _queue_state(self, run_id: str, handle: Any, state: Any) -> None:
+        """An arm the cluster's scheduler still holds is "queued", with its reason."""
+        if not self.remote or state.lines:
+            return
+        try:
+            reason = self.exp.backend.queued(handle)
+        except Exception:  # the controller's trouble is the backend's to report
+            return
+        if reason and state.status in (ArmStatus.RUNNING, ArmStatus.STARTING):
+            state.status = ArmStatus.QUEUED
+            self.exp.store.notice(f"arm {run_id}: {reason}")
+        elif not reason and state.status == ArmStatus.QUEUED:
+            state.status = ArmStatus.RUNNING
 
     def refresh(self) -> None:
         """Map GPUs, PIDs and containers to the runs active now (replicates take turns)."""
@@ -55,8 +80,9 @@ class TelemetryLoop(threading.Thread):
             handle = exp.handles.get(run.run_id)
             if state is None or handle is None or state.status in ArmStatus.ENDED:
                 continue
-            for g in run.gpus:
+            for g in () if self.remote else run.gpus:  # remote: not this host's GPUs
                 owners[g] = run.run_id
+            self._queue_state(run.run_id, handle, state)
             ref = handle.ref
             if ref.get("container_id"):
                 sampler.set_arm_container(run.run_id, ref["container_id"])

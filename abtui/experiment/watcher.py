@@ -27,7 +27,7 @@ def status_for_exit(ex: ArmExit, stopped: bool = False) -> str:
         return ArmStatus.DONE
     if stopped:
         return ArmStatus.STOPPED
-    if ex.exit_code is None and ex.error and "disappeared" in ex.error:
+    if ex.lost or (ex.exit_code is None and ex.error and "disappeared" in ex.error):
         return ArmStatus.LOST
     return ArmStatus.FAILED
 
@@ -48,6 +48,7 @@ class ArmWatcher(threading.Thread):
         self.error: str | None = None
         self.persist_error: str | None = None
         self.on_notice: Callable[[str], None] | None = None
+        self.on_started: Callable[[], None] | None = None  # after the arm's first output
 
     def run(self) -> None:
         try:
@@ -85,6 +86,11 @@ class ArmWatcher(threading.Thread):
                         self._stop_persisting(writer, exc)
                         writer = None
                 state.ingest_many(raws, t, cut)
+                if state.status == ArmStatus.QUEUED:  # the scheduler let it run
+                    state.status = ArmStatus.RUNNING
+                if self.on_started is not None:
+                    started, self.on_started = self.on_started, None
+                    started()
         finally:
             if writer is not None:
                 try:

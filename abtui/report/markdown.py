@@ -52,7 +52,11 @@ def _runs_section(report: Mapping[str, Any]) -> list[str]:
                          str(oddity_total(r.get("oddities")))])
     heads = [*RUN_HEADS, "peak mem MB", "final loss", "acc final", "wall", "to target",
              "odd lines"]
-    return ["## Runs", "", *table(heads, rows), ""]
+    # how each run that did not finish ended, in the backend's words (a Slurm TIMEOUT, ...)
+    ends = [f"- {_cell(r.get('run_id'))}: {_cell(r['exit_error'])}"
+            for data in (report.get("arms") or {}).values() for r in data.get("runs", [])
+            if r.get("exit_error") and r.get("status") != "done"]
+    return ["## Runs", "", *table(heads, rows), "", *([*ends, ""] if ends else [])]
 
 
 def _target_cell(r: Mapping[str, Any]) -> str:

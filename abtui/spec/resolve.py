@@ -122,6 +122,9 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             base_cmd = list(arm.command or spec.command)
             argv, extra_env = command_for(spec, base_cmd, config, seed)
             env = {**spec.env, **arm.env, **extra_env}
+            nodes = spec.slurm.nodelist if spec.backend == "slurm" else []
+            # replicates rotate across the listed nodes as GPU sets rotate across arms
+            extra = {"node": nodes[(idx + rep) % len(nodes)]} if nodes else {}
             runs.append(
                 ArmRun(
                     run_id=run_id_for(name, rep, spec.replicates),
@@ -134,6 +137,7 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
                     env=env,
                     command=tuple(argv),
                     image=arm.image or spec.image,
+                    extra=extra,
                 )
             )
     return runs

@@ -35,6 +35,7 @@ class ArmStatus(StrEnum):
     """Life-cycle states shown in the arms table (strings on disk and in the report)."""
 
     PENDING = "pending"
+    QUEUED = "queued"  # submitted, held by the cluster's scheduler (Slurm: PENDING)
     STARTING = "starting"
     RUNNING = "running"
     DONE = "done"

@@ -108,7 +108,10 @@ def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]]) -> dict[str
     loads, top = [], {}
     cores = None
     for s in samples:
-        t, host = s.get("t"), s.get("host") or {}
+        # a remote arm's node, as its agent sampled it (abtui.telemetry.node), else this host
+        node = (s.get("nodes") or {}).get(run.run_id)
+        t, host = s.get("t"), (node.get("host") if isinstance(node, Mapping) else None) \
+            or s.get("host") or {}
         if not isinstance(t, (int, float)) or not run.steady_start <= t <= run.steady_end:
             continue
         f = host.get("foreign_cores")

@@ -145,6 +145,7 @@ class TelemetrySampler:
         process_interval: float = 5.0,
         gpus: Sequence[int] | None = None,
         nvml: NvmlTelemetry | None = None,
+        foreign_cpu: bool = True,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.interval = interval
@@ -158,6 +159,7 @@ class TelemetrySampler:
         self._containers = dict(containers or {})
         self._known = set(known_pids) | {os.getpid()}
         self._only_gpus = list(gpus) if gpus is not None else None
+        self.foreign_cpu = foreign_cpu  # off where the arms do not run (remote backends)
         self._host = HostReader()
         self._trees = ProcessTreeReader()
         self._foreign_procs = ForeignProcesses()
@@ -274,6 +276,8 @@ class TelemetrySampler:
         Arms' process trees are re-listed every few samples; a process an arm started since
         would count as foreign, so material foreign load is only reported from a sample
         whose trees were just listed (one is forced for the next sample otherwise)."""
+        if not self.foreign_cpu:
+            return
         pct, mon = host.get("cpu_percent"), host.get("monitor_cpu_percent")
         arm_pct = [a.get("cpu_percent") for a in arms.values() if isinstance(a, Mapping)]
         if pct is None or mon is None or any(v is None for v in arm_pct):
@@ -308,8 +312,11 @@ class TelemetrySampler:
         self,
         stop_event: threading.Event,
         on_sample: Callable[[dict[str, Any]], None] | None = None,
+        merge: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         """Sample every ``interval`` s until ``stop_event`` is set; persist and hand each on.
+
+        ``merge`` adds to each sample before it is persisted (the nodes' GPUs of remote arms).
 
         Meant for a thread. A missed beat is skipped, not caught up in a burst; an
         exception from ``on_sample`` is logged once and sampling goes on.
@@ -320,6 +327,11 @@ class TelemetrySampler:
             while not stop_event.is_set():
                 wall0, cpu0 = time.perf_counter(), time.thread_time()
                 sample = self.sample()
+                if merge is not None:
+                    try:
+                        merge(sample)
+                    except Exception as err:  # a node's file never stops the local sampler
+                        log.warning("merging node telemetry failed: %s", err)
                 self.persist(sample)
                 self.cost.add((time.perf_counter() - wall0) * 1000, (time.thread_time() - cpu0) * 1000)
                 if on_sample is not None:

@@ -18,7 +18,7 @@ from abtui.tui import units
 STATUS_STYLE = {
     ArmStatus.PENDING: "dim", ArmStatus.STARTING: "dim", ArmStatus.RUNNING: "green",
     ArmStatus.DONE: "bold", ArmStatus.FAILED: "bold red", ArmStatus.OOM: "bold red",
-    ArmStatus.STOPPED: "yellow", ArmStatus.STALLED: "bold yellow", ArmStatus.DETACHED: "dim",
+    ArmStatus.STOPPED: "yellow", ArmStatus.STALLED: "bold yellow", ArmStatus.QUEUED: "cyan", ArmStatus.DETACHED: "dim",
     ArmStatus.LOST: "bold red",
 }
 COLUMNS = (("run", "run"), ("status", "status"), ("step", "step"), ("eta", "ETA"),

@@ -1,0 +1,209 @@
+"""Slurm backend: one batch job per run, submitted with sbatch, followed through the run dir.
+
+The job's output goes to files in the run directory (which must be on a path the nodes
+share, as Slurm job output always is): the arm's own output to ``output.log`` through
+abtui's relay, so that lines are followed with the same byte-offset resume tokens as the
+local backend and a monitor that died reattaches without losing or doubling a line;
+Slurm's own messages (time limit, node failure) to ``slurm.out``. The job id is the
+handle's ref (in the manifest): ``abtui attach`` finds the job again, ``abtui stop``
+cancels it. The job state comes from squeue / scontrol / sacct (``slurm_cli``).
+
+Jobs are submitted with ``--no-requeue``: a job requeued after a node failure would start
+the arm again in the same output file and mix two runs into one curve. A lost job is
+reported as lost (NODE_FAIL, PREEMPTED), and the experiment can be run again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
+from abtui.backends.local import WRAPPER, describe_exit, follow_file, read_marker
+from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
+from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
+from abtui.errors import BackendError
+from abtui.rundir import NODE_FACTS, RunDir
+from abtui.secrets import mask_argv
+from abtui.spec import ArmRun, ExperimentSpec
+
+#: Ended states in which the arm was taken away, not failed on its own (status "lost").
+LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "REVOKED", "", "UNKNOWN"})
+
+
+class SlurmBackend(Backend):
+    """Arms as Slurm jobs; GPUs allocated by Slurm (``--gres=gpu:N``), never by index."""
+
+    name = "slurm"
+    SUPPORTS_GPUS = True
+    SUPPORTS_REATTACH = True
+    SUPPORTS_RESOURCE_LIMITS = True
+    #: the arms' telemetry is sampled on their nodes (``abtui.telemetry.node``), not here
+    REMOTE_TELEMETRY = True
+
+    def __init__(self, spec: ExperimentSpec, workdir: str | Path | None = None) -> None:
+        self.spec = spec
+        self.workdir = Path(workdir) if workdir else Path.cwd()
+        self.states = JobStates()
+
+    # -- before the arms ---------------------------------------------------------------
+    def prepare(self, spec: ExperimentSpec, runs: list[ArmRun], rundir: RunDir) -> dict[str, Any]:
+        facts = cluster_facts()  # a clear error now if the controller cannot be reached
+        return {"slurm": facts, "python": sys.executable, "warnings": []}
+
+    def _argv(self, run: ArmRun) -> list[str]:
+        argv = list(run.command)
+        if argv[0] in ("python", "python3"):
+            argv[0] = sys.executable  # the interpreter abtui runs on, on the shared path
+        return argv
+
+    def _cwd(self, run: ArmRun) -> Path:
+        return Path(run.extra["cwd"]) if run.extra.get("cwd") else self.workdir
+
+    def _env(self, run: ArmRun, rundir: RunDir) -> dict[str, str]:
+        out = str(rundir.arm_dir(run.run_id) / "out")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+        env.update(run.env)
+        env.update({"PYTHONUNBUFFERED": "1", "ABTUI_ARM": run.arm, "ABTUI_RUN_ID": run.run_id,
+                    # the node agent tells the experiment's processes from foreign load by it
+                    "ABTUI_EXPERIMENT": rundir.name,
+                    "ABTUI_SEED": str(run.seed), "ABTUI_OUT": out,
+                    "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR") or out,
+                    "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
+        if run.gpus:
+            env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it to the GPUs it allocated
+        else:
+            env["CUDA_VISIBLE_DEVICES"] = ""  # an arm with no GPUs sees none
+        return env
+
+    # -- the interface -----------------------------------------------------------------
+    def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
+        arm_dir = rundir.arm_dir(run.run_id)
+        (arm_dir / "out").mkdir(mode=0o700, exist_ok=True)
+        argv = self._argv(run)
+        step = arm_dir / "step.sh"
+        script = arm_dir / "job.sh"
+        for path, text in ((step, step_script(self.spec, run, arm_dir, sys.executable, WRAPPER, argv)),
+                           (script, batch_script(self.spec, run, arm_dir, sys.executable, step))):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        rundir.output_path(run.run_id).touch(mode=0o600)
+        options = sbatch_options(self.spec, run, arm_dir, self._cwd(run))
+        try:
+            job_id = submit(str(script), options, self._env(run, rundir))
+        except BackendError as exc:
+            raise BackendError(f"arm {run.run_id}: {exc}") from None
+        self.states.watch(job_id)
+        return ArmHandle(run.run_id, {"job_id": job_id, "marker": str(arm_dir / "exit_code"),
+                                      "argv": mask_argv(argv), "sbatch": options,
+                                      "submitted_at": time.time()})
+
+    def _alive(self, handle: ArmHandle) -> bool:
+        job_id = handle.ref.get("job_id")
+        if not job_id:
+            return False
+        job = self.states.get(str(job_id))
+        return job.live or job.state == "UNREACHABLE"  # an unreachable controller: still running
+
+    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+               stop: threading.Event) -> Iterator[LogLine]:
+        for batch in self.follow_batches(handle, rundir, resume, stop):
+            yield from batch
+
+    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+                       stop: threading.Event) -> Iterator[list[LogLine]]:
+        yield from follow_file(rundir.output_path(handle.run_id), resume, stop,
+                               lambda: self._alive(handle))
+
+    def poll(self, handle: ArmHandle) -> ArmExit | None:
+        job_id = str(handle.ref.get("job_id") or "")
+        job = self.states.get(job_id)
+        if job.live or job.state == "UNREACHABLE":
+            return None
+        marker = Path(handle.ref.get("marker") or "")
+        code = read_marker(marker) if handle.ref.get("marker") else None
+        try:
+            finished = marker.stat().st_mtime
+        except OSError:
+            finished = time.time()
+        state = job.state or "UNKNOWN"
+        if code is None and state in ("COMPLETED", "FAILED", "OUT_OF_MEMORY") \
+                and job.exit_code is not None:
+            # the arm never wrote its status (killed with its relay): the batch script's.
+            # Never for a job cancelled or lost before it ran: its "0:0" means nothing ran.
+            code = -job.signal if job.signal else job.exit_code
+        if state == "COMPLETED" and code == 0:
+            return ArmExit(0, finished_at=finished)
+        words = ENDED_WORDS.get(state, state.lower() if job.state else
+                                "no longer known to the controller")
+        why = describe_exit(code) if code not in (0, None) else None
+        error = f"Slurm job {job_id} {words} ({state})" + (f"; the arm {why}" if why else "")
+        if job.reason and job.reason not in ("None", "NonZeroExitCode"):
+            error += f"; reason: {job.reason}"
+        lost = code is None and state in LOST_STATES
+        return ArmExit(code, oom_killed=state == "OUT_OF_MEMORY", error=error, finished_at=finished,
+                       lost=lost)
+
+    def queued(self, handle: ArmHandle) -> str | None:
+        job = self.states.get(str(handle.ref.get("job_id") or ""))
+        if job.state in ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD"):
+            return f"Slurm job {job.job_id} {job.state.lower()}: {job.reason or 'waiting'}"
+        return None
+
+    def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
+        job_id = str(handle.ref.get("job_id") or "")
+        if not job_id or not self._alive(handle):
+            return
+        with contextlib.suppress(BackendError):  # the relay forwards TERM: the arm may save
+            cancel(job_id, signal="TERM")
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and self._alive(handle):
+            time.sleep(0.5)
+        if self._alive(handle):
+            cancel(job_id)
+
+    def inspect(self, handle: ArmHandle) -> dict[str, Any]:
+        """The job and, once the job has started, its node's facts (``node.json``)."""
+        facts: dict[str, Any] = {"job_id": handle.ref.get("job_id"), "argv": handle.ref.get("argv"),
+                                 "python": sys.executable}
+        marker = handle.ref.get("marker")
+        node = self.node_facts(Path(marker).with_name(NODE_FACTS)) if marker else None
+        if node:
+            facts["host"] = node.get("host")
+            facts["node"] = node
+        job = self.states.get(str(handle.ref.get("job_id") or ""))
+        if job.nodes:
+            facts["nodes"] = job.nodes
+        return facts
+
+    @staticmethod
+    def node_facts(path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def pids(self, handle: ArmHandle) -> list[int]:
+        return []  # the arm runs on its node; its processes are sampled there
+
+    def find(self, rundir: RunDir) -> dict[str, ArmHandle]:
+        manifest = rundir.read_manifest()
+        found = {}
+        for run_id, entry in (manifest.get("runs") or {}).items():
+            ref = entry.get("ref") or {}
+            if ref.get("job_id"):
+                found[run_id] = ArmHandle(run_id, dict(ref))
+                self.states.watch(str(ref["job_id"]))
+        return found
+
+
+__all__ = ["SlurmBackend"]

@@ -1,0 +1,145 @@
+"""The telemetry agent that runs where the GPUs are: on a Slurm node, next to an arm's job.
+
+    python -m abtui.telemetry.node facts OUT.json
+    python -m abtui.telemetry.node sample OUT.jsonl --run RUN [--interval 1.0]
+
+``facts`` writes the node's facts once, before the arm starts: hostname, CPU, memory, the
+job's ``SLURM_*`` variables (a fixed list: nothing a job could hide a secret in), the GPUs
+the job may use (NVML: model, UUID, memory, clock and power ceilings) and the driver.
+The backend puts them in the manifest, where the diff compares them between arms.
+
+``sample`` runs the monitor's own sampler (``TelemetrySampler``) on the node and appends
+to OUT.jsonl in telemetry.jsonl's format, every GPU attributed to RUN, until SIGTERM
+(the end of the job). The monitor follows that file (it lies in the run directory on the
+path the nodes share) and folds its samples into the run's telemetry, so the GPU panel and
+the throttle confounds work for Slurm arms exactly as for local ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from abtui.reporter import host_facts
+from abtui.telemetry.nvml import NvmlTelemetry
+from abtui.telemetry.sampler import TelemetrySampler
+
+#: The job's variables recorded (and compared): placement and allocation, never payload.
+SLURM_FACTS = ("SLURM_JOB_ID", "SLURM_CLUSTER_NAME", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",
+               "SLURM_JOB_QOS", "SLURM_JOB_NODELIST", "SLURM_NNODES", "SLURMD_NODENAME",
+               "SLURM_NODEID", "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE",
+               "SLURM_CPUS_PER_TASK", "SLURM_MEM_PER_NODE", "SLURM_GPUS_ON_NODE",
+               "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "SLURM_GPUS_PER_NODE",
+               "SLURM_JOB_CONSTRAINTS", "CUDA_VISIBLE_DEVICES")
+
+
+def node_facts(nvml: NvmlTelemetry | None = None) -> dict[str, Any]:
+    """This node as the job sees it."""
+    nvml = nvml or NvmlTelemetry()
+    gpus: list[dict[str, Any]] = []
+    driver = None
+    if nvml.available:
+        driver = nvml.driver_version()
+        gpus = [nvml.gpu_info(i).to_dict() for i in nvml.gpu_indices()]
+    return {
+        "host": socket.gethostname(),
+        "t": round(time.time(), 3),
+        "cpu": host_facts(),
+        "slurm": {k: os.environ[k] for k in SLURM_FACTS if k in os.environ},
+        "gpus": gpus,
+        "driver": driver,
+        "nvml": None if nvml.available else nvml.reason_unavailable,
+    }
+
+
+def _write_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def experiment_jobs(experiment: str) -> dict[str, set[int]]:
+    """The processes on this node that carry ``ABTUI_EXPERIMENT=<experiment>`` in their
+    environment (every job of the experiment sets it), by Slurm job id."""
+    needle = f"ABTUI_EXPERIMENT={experiment}".encode()
+    jobs: dict[str, set[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+        except OSError:
+            continue  # gone, or another user's
+        if needle not in env:
+            continue
+        job = next((v[13:].decode() for v in env if v.startswith(b"SLURM_JOB_ID=")), "?")
+        jobs.setdefault(job, set()).add(int(entry.name))
+    return jobs
+
+
+def sample_until_stopped(out: Path, run_id: str, interval: float,
+                         until: Path | None = None) -> None:
+    """Sample every ``interval`` s into ``out`` until SIGTERM / SIGINT / SIGHUP, or until
+    the file ``until`` exists (the arm's exit status: the arm has ended).
+
+    The job's own processes are the arm; the other jobs of the same experiment on this
+    node are arms too (not foreign load); anything else that takes CPU is foreign."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    sampler = TelemetrySampler(out, interval=interval)
+    sampler.arm_of_gpu = {i: run_id for i in sampler.gpu_indices()}
+    experiment, own = os.environ.get("ABTUI_EXPERIMENT"), os.environ.get("SLURM_JOB_ID")
+    every = max(1, round(5.0 / interval))
+    ticks = [0]
+
+    def find_arms(_sample: dict[str, Any]) -> None:
+        if until is not None and until.exists():
+            stop.set()
+        if experiment and ticks[0] % every == 0:
+            for job, pids in experiment_jobs(experiment).items():
+                sampler.set_arm_pids(run_id if job == own else f"job {job}", pids - {os.getpid()})
+        ticks[0] += 1
+
+    find_arms({})
+    try:
+        sampler.run(stop, merge=find_arms)
+    finally:
+        sampler.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m abtui.telemetry.node")
+    sub = parser.add_subparsers(dest="what", required=True)
+    f = sub.add_parser("facts")
+    f.add_argument("out", type=Path)
+    s = sub.add_parser("sample")
+    s.add_argument("out", type=Path)
+    s.add_argument("--run", required=True)
+    s.add_argument("--interval", type=float, default=1.0)
+    s.add_argument("--until", type=Path, help="stop once this file exists")
+    args = parser.parse_args(argv)
+    try:
+        if args.what == "facts":
+            _write_atomic(args.out, node_facts())
+        else:
+            sample_until_stopped(args.out, args.run, max(0.1, args.interval), args.until)
+    except OSError as exc:
+        print(f"abtui node agent: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
