@@ -10,6 +10,10 @@ from abtui.spec import ExperimentSpec
 
 def make_backend(spec: ExperimentSpec, workdir: str | Path | None = None) -> Backend:
     """The backend the spec asks for (docker is imported only when used)."""
+    if spec.backend == "docker" and spec.hosts:
+        from abtui.backends.docker_hosts import DockerHostsBackend
+
+        return DockerHostsBackend(spec, workdir=workdir)
     if spec.backend == "docker":
         from abtui.backends.docker import DockerBackend
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import math
 import os
 import re
@@ -32,6 +33,7 @@ from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
+log = logging.getLogger(__name__)
 OUT_DIR = "/abtui/out"  # the arm's own output dir (rundir/arms/<run>/out), mounted read-write
 _DAEMON_HINT = ("is dockerd running (`sudo systemctl start docker`, or `bash .ci/docker-up.sh`)? "
                 "is your user in the docker group (`sudo usermod -aG docker $USER`, then log in again)?")
@@ -154,10 +156,10 @@ class DockerBackend(Backend):
             "images": {r.run_id: self._image_ids[r.image or spec.image] for r in runs},
             "image_refs": facts,
             "warnings": warnings,
-            "daemon": self._daemon_facts(),
+            "daemon": self.daemon_facts(),
         }
 
-    def _daemon_facts(self) -> dict[str, Any]:
+    def daemon_facts(self) -> dict[str, Any]:
         with _daemon("reading the daemon's version"):
             version = self.client.version()
             info = self.client.info()
@@ -200,6 +202,7 @@ class DockerBackend(Backend):
         if os.geteuid() == 0 and uid == NOBODY:  # the arm writes its out dir as nobody
             os.chown(out, uid, gid)
         env = {**run.env, "PYTHONUNBUFFERED": "1", "ABTUI_ARM": run.arm, "ABTUI_RUN_ID": run.run_id,
+               "ABTUI_EXPERIMENT": rundir.name,
                "ABTUI_SEED": str(run.seed), "ABTUI_OUT": OUT_DIR,
                # Lightning's default loggers write where abtui.ingest.files looks
                "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR", OUT_DIR),
@@ -292,6 +295,9 @@ class DockerBackend(Backend):
                                "(events.jsonl damaged?)") from None
         try:
             for line in reader.lines():
+                if reader.reconnects != self.reconnects.get(handle.run_id, 0):
+                    log.info("arm %s: log stream resumed after a break (%d so far)",
+                             handle.run_id, reader.reconnects)
                 self.reconnects[handle.run_id] = reader.reconnects
                 yield line
         except docker.errors.APIError as exc:

@@ -111,6 +111,7 @@ class LocalBackend(Backend):
             "PYTHONUNBUFFERED": "1",
             "ABTUI_ARM": run.arm,
             "ABTUI_RUN_ID": run.run_id,
+            "ABTUI_EXPERIMENT": rundir.name,
             "ABTUI_SEED": str(run.seed),
             "ABTUI_OUT": str(rundir.arm_dir(run.run_id) / "out"),
             # Lightning's Trainer takes its defaults from PL_TRAINER_* variables: its default

@@ -40,6 +40,9 @@ def node_values(node: Mapping[str, Any]) -> dict[str, Any]:
         "node.power_limit_w": sorted(g["power_limit_w"] for g in gpus
                                      if isinstance(g.get("power_limit_w"), (int, float))) or None,
         "node.memory_mb": cpu.get("memory_mb"),
+        "node.cpu_count": cpu.get("cpu_count"),
+        "node.kernel": cpu.get("kernel"),
+        "node.engine": node.get("engine"),
     }
 
 
@@ -49,6 +52,8 @@ WORDS = {
     "node.gpu_model": "the node's GPU models", "node.driver": "the node's NVIDIA driver",
     "node.sm_clock_max_mhz": "the GPUs' maximum SM clock", "node.power_limit_w":
     "the GPUs' power limit", "node.memory_mb": "the node's memory (MB)",
+    "node.cpu_count": "the node's core count", "node.kernel": "the node's kernel",
+    "node.engine": "the Docker Engine version",
 }
 
 

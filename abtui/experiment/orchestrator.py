@@ -95,7 +95,8 @@ class Experiment:
         rundir = RunDir.create(runs_dir, spec.name)
         git_arms.make_worktrees(spec, workdir, rundir.root, commits, runs)
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
-        if backend.name in ("local", "docker"):  # arms on this host's cores
+        if backend.name in ("local", "docker") and all(h in ("local", "default") for h in spec.hosts):
+            # arms on this host's cores (not for engines on other machines)
             manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))
         exp = cls(spec, rundir, backend, runs, manifest)
         exp.take_lock()

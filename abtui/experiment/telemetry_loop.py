@@ -36,7 +36,8 @@ class TelemetryLoop(threading.Thread):
                 exp.rundir.telemetry_path, interval=exp.spec.telemetry.interval_s,
                 docker_client=getattr(exp.backend, "client", None),
                 # remote arms' GPUs and host load are sampled on their nodes, not here
-                gpus=[] if remote else None, foreign_cpu=not remote)
+                gpus=[] if remote else None, foreign_cpu=not remote,
+                experiment=exp.rundir.name if exp.spec.hosts else None)
             self.refresh()
             nodes = None
             if remote:
@@ -84,6 +85,8 @@ class TelemetryLoop(threading.Thread):
                 owners[g] = run.run_id
             self._queue_state(run.run_id, handle, state)
             ref = handle.ref
+            if ref.get("remote"):
+                continue  # on another machine: not this host's containers or processes
             if ref.get("container_id"):
                 sampler.set_arm_container(run.run_id, ref["container_id"])
             elif ref.get("pid"):

@@ -58,7 +58,14 @@ class ArmWatcher(threading.Thread):
             self.error = f"{type(exc).__name__}: {exc}"
             with self.state.lock:
                 self.state.logs.append((time.time(), f"[abtui] lost the log stream: {self.error}"))
+                # unreachable is not gone: the arm may run on (a host behind a cut link);
+                # "lost" is said only by a backend that knows the arm is gone
+                if self.state.status not in ArmStatus.ENDED:
+                    self.state.status = ArmStatus.DETACHED
                 self.state.version += 1
+            if self.on_notice is not None:
+                self.on_notice(f"arm {self.handle.run_id}: lost its log stream ({exc}); "
+                               "`abtui attach` resumes where it stopped")
 
     def _follow(self) -> None:
         path = self.rundir.events_path(self.handle.run_id)

@@ -196,6 +196,10 @@ class ExperimentSpec(_Strict):
     description: str = Field("", description="Free text shown in the report.")
     backend: Literal["local", "docker", "slurm"] = Field("local", description="Where arms run.")
     slurm: Slurm = Field(default_factory=Slurm, description="Slurm job options (backend: slurm).")
+    hosts: list[str] = Field(
+        default_factory=list, description="Docker engines the arms are placed on (backend: "
+        "docker): 'local', a Docker context name, or ssh://user@host; replicate i of arm k goes "
+        "to host (k + i) mod len. Every host must hold the same image (by ID).")
     image: str | None = Field(None, description="Image every arm runs (docker backend); pin it by digest.")
     command: list[str] = Field(
         default_factory=lambda: ["python", "-u", "runners/train.py"],
@@ -264,6 +268,18 @@ class ExperimentSpec(_Strict):
                 raise ValueError(f"arm name {name!r}: use letters, digits, '-', '_' and '.'")
         return v
 
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not re.match(r"^(ssh://[A-Za-z0-9_.-]+@?[A-Za-z0-9_.\-\[\]:]*|tcp://[A-Za-z0-9_.\-\[\]:]+"
+                            r"|unix:///[^\s]+|[A-Za-z0-9][A-Za-z0-9_.+-]*)$", h):
+                raise ValueError(f"host {h!r}: 'local', a Docker context name, ssh://user@host "
+                                 "or tcp://host:port")
+        if len(set(v)) != len(v):
+            raise ValueError("a host is listed twice")
+        return v
+
     @field_validator("command")
     @classmethod
     def _command(cls, v: list[str]) -> list[str]:
@@ -275,6 +291,8 @@ class ExperimentSpec(_Strict):
     def _cross(self) -> ExperimentSpec:
         if self.baseline is not None and self.baseline not in self.arms:
             raise ValueError(f"baseline {self.baseline!r} is not an arm ({', '.join(self.arms)})")
+        if self.hosts and self.backend != "docker":
+            raise ValueError("hosts: places docker arms on several engines (backend: docker)")
         if self.backend == "docker" and not self.image and any(a.image is None for a in self.arms.values()):
             raise ValueError("the docker backend needs an 'image'")
         if self.args == "flags" and self.steps is None:

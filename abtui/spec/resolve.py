@@ -124,7 +124,9 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             env = {**spec.env, **arm.env, **extra_env}
             nodes = spec.slurm.nodelist if spec.backend == "slurm" else []
             # replicates rotate across the listed nodes as GPU sets rotate across arms
-            extra = {"node": nodes[(idx + rep) % len(nodes)]} if nodes else {}
+            extra: dict[str, Any] = {"node": nodes[(idx + rep) % len(nodes)]} if nodes else {}
+            if spec.backend == "docker" and spec.hosts:  # rotated like nodes and GPU sets
+                extra["host"] = spec.hosts[(idx + rep) % len(spec.hosts)]
             runs.append(
                 ArmRun(
                     run_id=run_id_for(name, rep, spec.replicates),

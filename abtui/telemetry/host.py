@@ -354,3 +354,27 @@ class ContainerStatsReader:
         except Exception as err:
             self._warn_once("top:" + container_id, f"docker top {container_id[:12]} failed: {err}")
             return set()
+
+
+def tagged_processes(experiment: str, key: str = "ABTUI_RUN_ID") -> dict[str, set[int]]:
+    """The processes on this machine whose environment carries
+    ``ABTUI_EXPERIMENT=<experiment>`` (every backend sets it in its arms), grouped by the
+    value of ``key`` (the run id; ``SLURM_JOB_ID`` for jobs). Processes of other users
+    are not readable and so not found; an arm runs as the monitor's user or as nobody."""
+    needle = f"ABTUI_EXPERIMENT={experiment}".encode()
+    prefix = f"{key}=".encode()
+    found: dict[str, set[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                env = fh.read().split(b"\0")
+        except OSError:
+            continue  # gone, or another user's
+        if needle not in env:
+            continue
+        group = next((v[len(prefix):].decode(errors="replace") for v in env
+                      if v.startswith(prefix)), "?")
+        found.setdefault(group, set()).add(int(entry.name))
+    return found

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui.reporter import host_facts
+from abtui.telemetry.host import tagged_processes
 from abtui.telemetry.nvml import NvmlTelemetry
 from abtui.telemetry.sampler import TelemetrySampler
 
@@ -68,26 +69,6 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def experiment_jobs(experiment: str) -> dict[str, set[int]]:
-    """The processes on this node that carry ``ABTUI_EXPERIMENT=<experiment>`` in their
-    environment (every job of the experiment sets it), by Slurm job id."""
-    needle = f"ABTUI_EXPERIMENT={experiment}".encode()
-    jobs: dict[str, set[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as fh:
-                env = fh.read().split(b"\0")
-        except OSError:
-            continue  # gone, or another user's
-        if needle not in env:
-            continue
-        job = next((v[13:].decode() for v in env if v.startswith(b"SLURM_JOB_ID=")), "?")
-        jobs.setdefault(job, set()).add(int(entry.name))
-    return jobs
-
-
 def sample_until_stopped(out: Path, run_id: str, interval: float,
                          until: Path | None = None) -> None:
     """Sample every ``interval`` s into ``out`` until SIGTERM / SIGINT / SIGHUP, or until
@@ -108,7 +89,7 @@ def sample_until_stopped(out: Path, run_id: str, interval: float,
         if until is not None and until.exists():
             stop.set()
         if experiment and ticks[0] % every == 0:
-            for job, pids in experiment_jobs(experiment).items():
+            for job, pids in tagged_processes(experiment, "SLURM_JOB_ID").items():
                 sampler.set_arm_pids(run_id if job == own else f"job {job}", pids - {os.getpid()})
         ticks[0] += 1
 

@@ -56,6 +56,7 @@ from abtui.telemetry.host import (
     HostReader,
     ProcessTreeReader,
     process_name,
+    tagged_processes,
 )
 from abtui.telemetry.nvml import STATIC_KEYS, NvmlTelemetry
 
@@ -146,6 +147,7 @@ class TelemetrySampler:
         gpus: Sequence[int] | None = None,
         nvml: NvmlTelemetry | None = None,
         foreign_cpu: bool = True,
+        experiment: str | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.interval = interval
@@ -160,6 +162,9 @@ class TelemetrySampler:
         self._known = set(known_pids) | {os.getpid()}
         self._only_gpus = list(gpus) if gpus is not None else None
         self.foreign_cpu = foreign_cpu  # off where the arms do not run (remote backends)
+        # with arms of this experiment on other engines of this machine: their processes,
+        # found by the ABTUI_EXPERIMENT tag, are arms here too (never foreign load)
+        self.experiment = experiment
         self._host = HostReader()
         self._trees = ProcessTreeReader()
         self._foreign_procs = ForeignProcesses()
@@ -227,6 +232,10 @@ class TelemetrySampler:
             listing = self._count % self.process_every == 0 or self._refresh_next
             self._refresh_next = False
             self._count += 1
+            if listing and self.experiment:
+                for run_id, pids in tagged_processes(self.experiment).items():
+                    if run_id not in self._containers and run_id not in self._arm_pids:
+                        self._arm_pids[run_id] = pids
             arms, owner = self._trees.read(
                 {a: p for a, p in self._arm_pids.items() if a not in self._containers},
                 refresh_tree=listing,
