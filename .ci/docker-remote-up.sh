@@ -47,10 +47,16 @@ mkdir -p "$STATE" "$DATA"
 if ! DOCKER_HOST=unix://$SOCK docker info >/dev/null 2>&1; then
     driver=$(docker info -f '{{.Driver}}' 2>/dev/null || echo vfs)
     say "starting dockerd #2 ($driver) on $SOCK"
+    # its own bridge: a daemon started with --bridge=none deletes docker0, the first engine's
+    if ! ip link show abtui-docker2 >/dev/null 2>&1; then
+        ip link add name abtui-docker2 type bridge
+        ip addr add 172.30.0.1/24 dev abtui-docker2
+        ip link set abtui-docker2 up
+    fi
     nohup dockerd --host="unix://$SOCK" --data-root="$DATA" --exec-root="$STATE/exec" \
         --pidfile="$STATE/dockerd.pid" --containerd=/run/containerd/containerd.sock \
         --containerd-namespace=abtui2 --containerd-plugins-namespace=abtui2-plugins \
-        --storage-driver="$driver" --bridge=none --iptables=false --ip-masq=false \
+        --storage-driver="$driver" --bridge=abtui-docker2 --iptables=false --ip-masq=false \
         --live-restore >>/tmp/dockerd2.log 2>&1 &
     wait_for 60 env DOCKER_HOST="unix://$SOCK" docker info || { tail -30 /tmp/dockerd2.log >&2; exit 1; }
 fi

@@ -68,7 +68,9 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
         span = span_of(run_id, st.arm, st.replicate, first, last, steady)
         if span is not None:
             spans.append(span)
-    out = corun(spans, list(exp.store.telemetry))
+    remote = [rid for rid, r in (exp.manifest.get("runs") or {}).items()
+              if (r.get("ref") or {}).get("remote") or exp.spec.backend == "slurm"]
+    out = corun(spans, list(exp.store.telemetry), remote=remote)
     out["placement"] = exp.manifest.get("placement")
     out["cpus"] = {rid: r.get("cpus") for rid, r in (exp.manifest.get("runs") or {}).items()}
     return out
@@ -111,7 +113,11 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
     co = corun_facts(exp)
     envs = env_records(exp)
     findings, checks = examine(exp, telemetry, co["sentences"], envs)
-    fair = fairness(findings, evidence_gaps(exp, telemetry, envs)).to_dict()
+    gaps = evidence_gaps(exp, telemetry, envs)
+    if co.get("unmeasured"):  # remote arms with no agent beside them: host load unseen
+        gaps.append(f"host load not measured where {', '.join(co['unmeasured'])} ran (another "
+                    "machine, and no telemetry agent beside the arm: telemetry.agent_image)")
+    fair = fairness(findings, gaps).to_dict()
     fair["checked_categories"] = checks
     report = build_report(exp, gates=list(gates or ()), findings=findings,
                           telemetry=telemetry.get("arms", {}), fairness=fair, corun=co)

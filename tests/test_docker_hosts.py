@@ -24,6 +24,7 @@ pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parent.parent
 REMOTE = "ssh://root@127.0.0.1:2222"
 REMOTE_SOCK = "unix:///run/abtui-docker2/docker.sock"
+AGENT = "abtui-test/agent"
 
 SPEC = """
 name: hosts
@@ -40,7 +41,7 @@ arms:
   sgd: {{config: {{optimizer: sgd, lr: 0.05}}}}
   adam: {{config: {{optimizer: adam, lr: 0.003}}}}
 resources: {{cpus: 1, memory: 2g}}
-"""
+{extra}"""
 
 
 @pytest.fixture(scope="session")
@@ -61,22 +62,30 @@ def remote_engine(docker_client, docker_images) -> Iterator[docker.DockerClient]
         if os.environ.get("ABTUI_REQUIRE_DOCKER") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
-    for ref, image_id in docker_images.items():
+    built = subprocess.run(["bash", str(REPO / "tests/images/build.sh"), "agent"], cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
+    if built.returncode != 0:
+        pytest.fail(f"building abtui-test/agent failed:\n{built.stderr[-3000:]}")
+    images = {**docker_images, AGENT: docker_client.images.get(AGENT).id}
+    for ref, image_id in images.items():
         try:
             same = client.images.get(ref).id == image_id
         except docker.errors.ImageNotFound:
             same = False
         if not same:  # the same bytes on both engines: docker save | docker load
-            client.images.load(docker_client.images.get(ref).save())
+            subprocess.run(f"docker save {ref} | docker -H {REMOTE_SOCK} load", shell=True,
+                           check=True, capture_output=True, timeout=900)
     yield client
     for c in client.containers.list(all=True, filters={"label": "abtui.experiment"}):
         if "pytest" in c.labels.get("abtui.run_dir", ""):
             c.remove(force=True)
 
 
-def _spec(tmp_path: Path, steps: int, replicates: int = 1, image: str = "abtui-test/runner") -> Path:
+def _spec(tmp_path: Path, steps: int, replicates: int = 1, image: str = "abtui-test/runner",
+          extra: str = "") -> Path:
     p = tmp_path / "hosts.yaml"
-    p.write_text(SPEC.format(image=image, remote=REMOTE, steps=steps, replicates=replicates))
+    p.write_text(SPEC.format(image=image, remote=REMOTE, steps=steps, replicates=replicates,
+                             extra=extra))
     return p
 
 
@@ -167,3 +176,39 @@ def test_cutting_the_ssh_link_mid_run_loses_and_doubles_no_line(
     assert "arm adam: log stream resumed after a break" in log, log[-2000:]
     report = json.loads((root / "report.json").read_text())
     assert report["arms"]["adam"]["runs"][0]["status"] == "done"
+
+
+def test_a_remote_arm_is_sampled_by_an_agent_beside_it_and_without_one_fairness_says_so(
+        tmp_path, docker_client, remote_engine) -> None:
+    out = _abtui("run", str(_spec(tmp_path, steps=3000, extra=f"telemetry: {{agent_image: {AGENT}}}\n")),
+                 "--headless", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [root] = list((tmp_path / "runs").iterdir())
+    samples = [json.loads(line) for line in
+               (root / "arms" / "adam" / "out" / "node_telemetry.jsonl").read_text().splitlines()]
+    seen = [s for s in samples if s.get("kind") == "sample" and "adam" in (s.get("arms") or {})]
+    assert seen and max(s["arms"]["adam"]["cpu_percent"] or 0 for s in seen) > 30  # it trained
+    # the experiment's other arm on this machine is an arm there too, not foreign load: the
+    # agent names it (by its ABTUI_EXPERIMENT tag) and subtracts it
+    assert any("ABTUI_RUN_ID=sgd" in s["arms"] for s in seen)
+    assert any(s["host"].get("foreign_cores") is not None for s in seen)
+    merged = [json.loads(line) for line in (root / "telemetry.jsonl").read_text().splitlines()]
+    assert any("adam" in (s.get("nodes") or {}) for s in merged)
+    report = json.loads((root / "report.json").read_text())
+    assert report["corun"]["runs"]["adam"]["foreign"]["samples"] > 0, report["corun"]
+    assert report["corun"]["unmeasured"] == []
+    assert not any("host load not measured" in m for m in report["fairness"]["missing"])
+    assert not remote_engine.containers.list(all=True, filters={"label": "abtui.agent_of"})
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["runs"]["adam"]["inspect"]["node"]["cpu"].get("cpu_model")  # the agent's facts
+
+    # the same run without an agent: nobody measured the remote host's load, and it says so
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    out = _abtui("run", str(_spec(plain, steps=300)), "--headless", "--runs-dir",
+                 str(plain / "runs"), cwd=plain)
+    assert out.returncode == 0, out.stdout[-3000:]
+    [root] = list((plain / "runs").iterdir())
+    fair = json.loads((root / "report.json").read_text())["fairness"]
+    assert fair["state"] == "unverifiable", fair
+    assert any("host load not measured where adam ran" in m for m in fair["missing"]), fair

@@ -106,6 +106,14 @@ class Backend(ABC):
     def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
         """Stop the arm: polite signal, then force after ``grace_s``."""
 
+    #: Where a remote arm's node agent writes its samples, relative to the arm's folder.
+    NODE_TELEMETRY_PATH = "node_telemetry.jsonl"
+
+    def is_remote(self, run: ArmRun) -> bool:
+        """The arm runs on another machine: this host's telemetry says nothing of it; its
+        node's agent (``abtui.telemetry.node``) samples it there."""
+        return False
+
     def queued(self, handle: ArmHandle) -> str | None:
         """Why the cluster's scheduler still holds the arm (Slurm's reason), or None when it
         runs or ended. Backends without a queue never hold one."""

@@ -23,20 +23,27 @@ folder is bind-mounted); the arms' output itself comes through each daemon's log
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
+from docker.types import DeviceRequest, Mount
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
-from abtui.backends.docker import DockerBackend
+from abtui.backends.docker import OUT_DIR, TMPFS, DockerBackend, arm_user, container_name
 from abtui.errors import BackendError
 from abtui.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 
+log = logging.getLogger(__name__)
 LOCAL = ("local", "default")
+AGENT_OUT = f"{OUT_DIR}/node_telemetry.jsonl"
+AGENT_FACTS = f"{OUT_DIR}/node.json"
 
 
 def client_for(host: str, timeout: int = 60) -> docker.DockerClient:
@@ -75,6 +82,8 @@ class DockerHostsBackend(Backend):
     SUPPORTS_REATTACH = True
     SUPPORTS_RESOURCE_LIMITS = True
     ISOLATES_ENVIRONMENT = True
+    #: the agent beside a remote arm writes into the arm's out folder (bind-mounted)
+    NODE_TELEMETRY_PATH = "out/node_telemetry.jsonl"
 
     def __init__(self, spec: ExperimentSpec, workdir: str | Path | None = None,
                  clients: dict[str, docker.DockerClient] | None = None) -> None:
@@ -102,6 +111,9 @@ class DockerHostsBackend(Backend):
                 self._engines[host] = DockerBackend(self.spec, client=client, workdir=self.workdir)
             return self._engines[host]
 
+    def is_remote(self, run: ArmRun) -> bool:
+        return self.host_of(run) not in LOCAL
+
     @staticmethod
     def host_of(item: ArmRun | ArmHandle) -> str:
         if isinstance(item, ArmRun):
@@ -122,6 +134,8 @@ class DockerHostsBackend(Backend):
         facts: dict[str, dict[str, Any]] = {}
         for host, host_runs in by_host.items():
             facts[host] = self.engine(host).prepare(spec, host_runs, rundir)
+            if host not in LOCAL and spec.telemetry.agent_image:
+                self._agent_image(host)  # refused now, not after the first arm started
             info = self.engine(host).client.info()
             self._nodes[host] = node_of(facts[host]["daemon"], info)
         self._same_images(facts)
@@ -153,7 +167,57 @@ class DockerHostsBackend(Backend):
         host = self.host_of(run)
         handle = self.engine(host).launch(run, rundir)
         handle.ref.update({"host": host, "remote": host not in LOCAL})
+        if host not in LOCAL and self.spec.telemetry.agent_image:
+            try:
+                handle.ref["agent_id"] = self._start_agent(host, run, rundir)
+            except BackendError as exc:  # never fail an arm that started
+                log.warning("%s", exc)
+            handle.ref["agent_facts"] = str(rundir.arm_dir(run.run_id) / "out" / "node.json")
         return handle
+
+    def _agent_image(self, host: str) -> str:
+        """The agent image's ID on ``host``; a BackendError (before any arm) if it is not there."""
+        image = str(self.spec.telemetry.agent_image)
+        try:
+            return str(self.engine(host).client.images.get(image).id)
+        except docker.errors.ImageNotFound:
+            raise BackendError(f"host {host}: the telemetry agent image {image!r} is not there "
+                               "(docker save IMAGE | docker -H HOST load, as for the arms' "
+                               "image)") from None
+
+    def _start_agent(self, host: str, run: ArmRun, rundir: RunDir) -> str | None:
+        """The telemetry agent beside a remote arm: the host's processes (``--pid=host``,
+        read-only, as the arm's user, no capabilities, no network) and the arm's GPUs; it
+        writes into the arm's out folder and ends when the arm's processes are gone."""
+        engine = self.engine(host)
+        image_id = self._agent_image(host)
+        out = rundir.arm_dir(run.run_id) / "out"
+        uid, gid = arm_user()
+        config: dict[str, Any] = {
+            "image": image_id, "detach": True,
+            "name": container_name(rundir, run.run_id) + "-agent",
+            "command": ["python3", "-m", "abtui.telemetry.node", "sample", AGENT_OUT,
+                        "--run", run.run_id, "--interval", f"{self.spec.telemetry.interval_s:g}",
+                        "--key", "ABTUI_RUN_ID", "--experiment", rundir.name, "--until-gone",
+                        "--facts", AGENT_FACTS],
+            "labels": {"abtui.experiment": self.spec.name, "abtui.agent_of": run.run_id,
+                       "abtui.run_dir": str(rundir.root.resolve())},
+            "environment": {"HOME": "/tmp", "PYTHONUNBUFFERED": "1"},
+            "mounts": [Mount(OUT_DIR, str(out.resolve()), type="bind")],
+            "pid_mode": "host", "uts_mode": "host", "user": f"{uid}:{gid}", "cap_drop": ["ALL"], "read_only": True,
+            "tmpfs": dict(TMPFS), "security_opt": ["no-new-privileges"], "network_mode": "none",
+            "mem_limit": 256 * 2**20, "pids_limit": 64,
+        }
+        if run.gpus:
+            config["device_requests"] = [DeviceRequest(device_ids=[str(g) for g in run.gpus],
+                                                       capabilities=[["gpu"]])]
+        try:
+            return str(engine.client.containers.run(**config).id)
+        except (docker.errors.DockerException, BackendError) as exc:
+            # the arm runs on; its host load is then unmeasured, and fairness says so
+            log.warning("host %s: no telemetry agent beside %s: %s", host, run.run_id,
+                        getattr(exc, "explanation", None) or exc)
+            return None
 
     def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
                stop: threading.Event) -> Iterator[LogLine]:
@@ -170,7 +234,12 @@ class DockerHostsBackend(Backend):
         self.engine(self.host_of(handle)).stop(handle, grace_s)
 
     def cleanup(self, handle: ArmHandle, keep: bool = False) -> None:
-        self.engine(self.host_of(handle)).cleanup(handle, keep)
+        engine = self.engine(self.host_of(handle))
+        agent = handle.ref.get("agent_id")
+        if agent:  # its samples are in the out folder already
+            with contextlib.suppress(docker.errors.DockerException):
+                engine.client.api.remove_container(agent, force=True)
+        engine.cleanup(handle, keep)
 
     def inspect(self, handle: ArmHandle) -> dict[str, Any]:
         host = self.host_of(handle)
@@ -178,7 +247,15 @@ class DockerHostsBackend(Backend):
         if host not in self._nodes:
             engine = self.engine(host)
             self._nodes[host] = node_of(engine.daemon_facts(), engine.client.info())
-        node = self._nodes[host]
+        node = dict(self._nodes[host])
+        try:  # what the agent beside the arm saw: its GPUs, driver and CPU
+            seen = json.loads(Path(handle.ref["agent_facts"]).read_text(encoding="utf-8"))
+        except (KeyError, OSError, ValueError):
+            seen = None
+        if isinstance(seen, dict):
+            node.update({k: seen[k] for k in ("gpus", "driver") if seen.get(k) is not None})
+            if isinstance(seen.get("cpu"), dict):
+                node["cpu"] = {**node.get("cpu", {}), **seen["cpu"]}
         return {**facts, "docker_host": host, "host": node.get("host"), "node": node}
 
     def pids(self, handle: ArmHandle) -> list[int]:

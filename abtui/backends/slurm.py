@@ -30,7 +30,7 @@ from abtui.backends.local import WRAPPER, describe_exit, follow_file, read_marke
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
 from abtui.errors import BackendError
-from abtui.rundir import NODE_FACTS, RunDir
+from abtui.rundir import NODE_FACTS, NODE_TELEMETRY, RunDir
 from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
@@ -45,13 +45,15 @@ class SlurmBackend(Backend):
     SUPPORTS_GPUS = True
     SUPPORTS_REATTACH = True
     SUPPORTS_RESOURCE_LIMITS = True
-    #: the arms' telemetry is sampled on their nodes (``abtui.telemetry.node``), not here
-    REMOTE_TELEMETRY = True
+    NODE_TELEMETRY_PATH = NODE_TELEMETRY  # beside the job's other files in the arm's folder
 
     def __init__(self, spec: ExperimentSpec, workdir: str | Path | None = None) -> None:
         self.spec = spec
         self.workdir = Path(workdir) if workdir else Path.cwd()
         self.states = JobStates()
+
+    def is_remote(self, run: ArmRun) -> bool:
+        return True  # sampled on its node by the job's telemetry step
 
     # -- before the arms ---------------------------------------------------------------
     def prepare(self, spec: ExperimentSpec, runs: list[ArmRun], rundir: RunDir) -> dict[str, Any]:

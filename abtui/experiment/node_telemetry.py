@@ -118,7 +118,7 @@ class NodeTelemetry:
     def _hostname(self, run_id: str) -> str | None:
         if run_id not in self._host:
             try:
-                facts = json.loads((self.rundir.arm_dir(run_id) / NODE_FACTS).read_text("utf-8"))
+                facts = json.loads((self.rundir.arm_dir(run_id) / self.file_name).with_name(NODE_FACTS).read_text("utf-8"))
             except (OSError, ValueError):
                 return None
             if isinstance(facts, dict) and isinstance(facts.get("host"), str):

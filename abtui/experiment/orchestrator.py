@@ -223,7 +223,8 @@ class Experiment:
         w = ArmWatcher(self.backend, handle, self.store.arm(run_id), self.rundir,
                        self.stop_event, writable=not self.read_only)
         w.on_notice = self.store.notice
-        if getattr(self.backend, "REMOTE_TELEMETRY", False):  # the node is known once it runs
+        run = next((r for r in self.runs if r.run_id == run_id), None)
+        if run is not None and self.backend.is_remote(run):  # its node is known once it runs
             w.on_started = lambda: self.refresh_inspect(run_id)
         self.watchers[run_id] = w
         w.start()
@@ -394,10 +395,12 @@ class Experiment:
         for handle in self.handles.values():
             with contextlib.suppress(AbtuiError):
                 self.backend.cleanup(handle, keep=keep)
-        if getattr(self.backend, "REMOTE_TELEMETRY", False) and not self.read_only:
+        if not self.read_only:
+            remote = {r.run_id for r in self.runs if self.backend.is_remote(r)}
             for run_id, handle in self.handles.items():  # a node known only at the end
-                with contextlib.suppress(Exception):
-                    self.manifest["runs"][run_id]["inspect"] = self.backend.inspect(handle)
+                if run_id in remote:
+                    with contextlib.suppress(Exception):
+                        self.manifest["runs"][run_id]["inspect"] = self.backend.inspect(handle)
         self.manifest["status"] = "finished"
         self.manifest["finished_at"] = time.time()
         if not self.read_only:

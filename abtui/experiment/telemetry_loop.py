@@ -7,7 +7,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from abtui.experiment.node_telemetry import NodeTelemetry
-from abtui.rundir import NODE_TELEMETRY
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:
@@ -23,26 +22,28 @@ class TelemetryLoop(threading.Thread):
         super().__init__(name="abtui-telemetry", daemon=True)
         self.exp = exp
         self.sampler: Any = None
-        self.remote = False
+        self.remote: set[str] = set()  # runs on other machines (sampled by their agents)
 
     def run(self) -> None:
         exp = self.exp
         try:
             from abtui.telemetry import TelemetrySampler
 
-            remote = bool(getattr(exp.backend, "REMOTE_TELEMETRY", False))
-            self.remote = remote
+            self.remote = {r.run_id for r in exp.runs if exp.backend.is_remote(r)}
+            every = bool(self.remote) and len(self.remote) == len(exp.runs)  # Slurm: all
             self.sampler = TelemetrySampler(
                 exp.rundir.telemetry_path, interval=exp.spec.telemetry.interval_s,
                 docker_client=getattr(exp.backend, "client", None),
                 # remote arms' GPUs and host load are sampled on their nodes, not here
-                gpus=[] if remote else None, foreign_cpu=not remote,
+                gpus=[] if every else None, foreign_cpu=not every,
                 experiment=exp.rundir.name if exp.spec.hosts else None)
             self.refresh()
             nodes = None
-            if remote:
-                nodes = NodeTelemetry(exp.rundir, [r.run_id for r in exp.runs], NODE_TELEMETRY)
-            elif not self.sampler.available:
+            if self.remote:
+                nodes = NodeTelemetry(exp.rundir, [r.run_id for r in exp.runs
+                                                   if r.run_id in self.remote],
+                                      exp.backend.NODE_TELEMETRY_PATH)
+            if not every and not self.sampler.available:
                 exp.store.notice(f"no GPU telemetry: {self.sampler.reason_unavailable or 'NVML unavailable'}")
 
             def on_sample(sample: dict[str, Any]) -> None:
@@ -81,7 +82,7 @@ class TelemetryLoop(threading.Thread):
             handle = exp.handles.get(run.run_id)
             if state is None or handle is None or state.status in ArmStatus.ENDED:
                 continue
-            for g in () if self.remote else run.gpus:  # remote: not this host's GPUs
+            for g in () if run.run_id in self.remote else run.gpus:  # not this host's GPUs
                 owners[g] = run.run_id
             self._queue_state(run.run_id, handle, state)
             ref = handle.ref

@@ -46,6 +46,10 @@ class Telemetry(_Strict):
     """How GPU and host telemetry is sampled."""
 
     interval_s: float = Field(1.0, gt=0.05, le=60, description="Seconds between samples.")
+    agent_image: str | None = Field(
+        None, description="An image with abtui installed, run beside each arm on a remote "
+        "Docker host (hosts:) to sample its GPUs and host load there; without one, those "
+        "arms' host load is not measured and fairness says so.")
 
 
 class Target(_Strict):

@@ -17,7 +17,7 @@ Pure functions over the store's receive times and the telemetry samples.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,16 +102,21 @@ def overlap_sentences(spans: Sequence[RunSpan], shares: Mapping[str, float | Non
     return out
 
 
-def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]],
+                 remote: bool = False) -> dict[str, Any]:
     """Foreign CPU during ``run``'s steady state: the share of samples with more than
-    ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes."""
+    ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes.
+    A ``remote`` run (on another machine) is judged only by what its own node's agent
+    sampled there (``nodes[run]``), never by this host's load."""
     loads, top = [], {}
     cores = None
     for s in samples:
         # a remote arm's node, as its agent sampled it (abtui.telemetry.node), else this host
         node = (s.get("nodes") or {}).get(run.run_id)
-        t, host = s.get("t"), (node.get("host") if isinstance(node, Mapping) else None) \
-            or s.get("host") or {}
+        node_host = node.get("host") if isinstance(node, Mapping) else None
+        if remote and not node_host:
+            continue
+        t, host = s.get("t"), node_host or s.get("host") or {}
         if not isinstance(t, (int, float)) or not run.steady_start <= t <= run.steady_end:
             continue
         f = host.get("foreign_cores")
@@ -168,16 +173,18 @@ def _windowed(span: RunSpan, window: tuple[float, float] | None) -> RunSpan:
     return RunSpan(span.run_id, span.arm, span.replicate, span.start, span.end, *window)
 
 
-def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]],
+          remote: Collection[str] = ()) -> dict[str, Any]:
     """Per run ``{"alone_share", "window", "window_share", "foreign": {...}}`` and the
-    confound sentences, judged over the compared windows (``compare_windows``)."""
+    confound sentences, judged over the compared windows (``compare_windows``);
+    ``unmeasured``: the ``remote`` runs whose host load nobody sampled."""
     windows = compare_windows(spans)
     judged = [_windowed(s, windows.get(s.run_id)) for s in spans]
     shares = {s.run_id: alone_share(s, spans) for s in judged}
     runs: dict[str, Any] = {}
     sentences = overlap_sentences(judged, shares)
     for s, full in zip(judged, spans, strict=True):
-        load = foreign_load(s, samples)
+        load = foreign_load(s, samples, remote=s.run_id in remote)
         length = full.steady_end - full.steady_start
         runs[s.run_id] = {"alone_share": shares[s.run_id], "window": windows.get(s.run_id),
                           "window_share": ((s.steady_end - s.steady_start) / length
@@ -186,4 +193,5 @@ def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]]) -> dic
         text = foreign_sentence(s, load)
         if text:
             sentences.append(text)
-    return {"runs": runs, "sentences": sentences}
+    unmeasured = sorted(r for r in remote if r in runs and not runs[r]["foreign"]["samples"])
+    return {"runs": runs, "sentences": sentences, "unmeasured": unmeasured}

@@ -69,28 +69,70 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def sample_until_stopped(out: Path, run_id: str, interval: float,
-                         until: Path | None = None) -> None:
-    """Sample every ``interval`` s into ``out`` until SIGTERM / SIGINT / SIGHUP, or until
-    the file ``until`` exists (the arm's exit status: the arm has ended).
+class Watch:
+    """Which processes are the arm, which are the experiment's other arms: by the
+    ``ABTUI_EXPERIMENT`` tag every backend puts in its arms' environment, grouped by
+    ``key`` (``SLURM_JOB_ID`` on a Slurm node; ``ABTUI_RUN_ID`` beside a container)."""
 
-    The job's own processes are the arm; the other jobs of the same experiment on this
-    node are arms too (not foreign load); anything else that takes CPU is foreign."""
+    GONE_SCANS = 3  # the arm is gone after this many scans (every 5 s) without a process
+    NEVER_S = 300.0  # ... or when it never appeared
+
+    def __init__(self, sampler: TelemetrySampler, run_id: str, experiment: str | None,
+                 key: str, own: str | None) -> None:
+        self.sampler, self.run_id, self.experiment = sampler, run_id, experiment
+        self.key, self.own = key, own or run_id
+        self.seen, self.missing, self.started = False, 0, time.monotonic()
+        self.others: set[str] = set()
+
+    def scan(self) -> bool:
+        """Refresh the arms' processes; False once the arm has gone (or never came)."""
+        if not self.experiment:
+            return True
+        found = tagged_processes(self.experiment, self.key)
+        mine = found.pop(self.own, set()) - {os.getpid()}
+        if mine:
+            self.sampler.set_arm_pids(self.run_id, mine)
+        else:
+            self.sampler.forget_arm(self.run_id)
+        others = {f"{self.key}={group}": pids - {os.getpid()} for group, pids in found.items()}
+        for name in self.others - set(others):  # another arm ended: no longer sampled
+            self.sampler.forget_arm(name)
+        for name, pids in others.items():
+            self.sampler.set_arm_pids(name, pids)
+        self.others = set(others)
+        if mine:
+            self.seen, self.missing = True, 0
+            return True
+        self.missing += 1
+        if self.seen:
+            return self.missing < self.GONE_SCANS
+        return time.monotonic() - self.started < self.NEVER_S
+
+
+def sample_until_stopped(out: Path, run_id: str, interval: float, until: Path | None = None,
+                         key: str = "SLURM_JOB_ID", experiment: str | None = None,
+                         until_gone: bool = False) -> None:
+    """Sample every ``interval`` s into ``out`` until SIGTERM / SIGINT / SIGHUP, until the
+    file ``until`` exists (the arm's exit status), or with ``until_gone`` until the arm's
+    processes are gone (a sidecar container: nobody else tells it the arm ended).
+
+    The arm's own processes are the arm; the experiment's other arms on this machine are
+    arms too (not foreign load); anything else that takes CPU is foreign."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     sampler = TelemetrySampler(out, interval=interval)
     sampler.arm_of_gpu = {i: run_id for i in sampler.gpu_indices()}
-    experiment, own = os.environ.get("ABTUI_EXPERIMENT"), os.environ.get("SLURM_JOB_ID")
+    watch = Watch(sampler, run_id, experiment or os.environ.get("ABTUI_EXPERIMENT"), key,
+                  os.environ.get(key) if key == "SLURM_JOB_ID" else run_id)
     every = max(1, round(5.0 / interval))
     ticks = [0]
 
     def find_arms(_sample: dict[str, Any]) -> None:
         if until is not None and until.exists():
             stop.set()
-        if experiment and ticks[0] % every == 0:
-            for job, pids in tagged_processes(experiment, "SLURM_JOB_ID").items():
-                sampler.set_arm_pids(run_id if job == own else f"job {job}", pids - {os.getpid()})
+        if ticks[0] % every == 0 and not watch.scan() and until_gone:
+            stop.set()
         ticks[0] += 1
 
     find_arms({})
@@ -110,12 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--run", required=True)
     s.add_argument("--interval", type=float, default=1.0)
     s.add_argument("--until", type=Path, help="stop once this file exists")
+    s.add_argument("--key", default="SLURM_JOB_ID", help="the variable that groups an arm's processes")
+    s.add_argument("--experiment", default=None, help="the ABTUI_EXPERIMENT tag (default: $ABTUI_EXPERIMENT)")
+    s.add_argument("--until-gone", action="store_true", help="stop once the arm's processes are gone")
+    s.add_argument("--facts", type=Path, default=None, help="write the node's facts here first")
     args = parser.parse_args(argv)
     try:
         if args.what == "facts":
             _write_atomic(args.out, node_facts())
         else:
-            sample_until_stopped(args.out, args.run, max(0.1, args.interval), args.until)
+            if args.facts is not None:
+                _write_atomic(args.facts, node_facts())
+            sample_until_stopped(args.out, args.run, max(0.1, args.interval), args.until,
+                                 args.key, args.experiment, args.until_gone)
     except OSError as exc:
         print(f"abtui node agent: {exc}", file=sys.stderr)
         return 1

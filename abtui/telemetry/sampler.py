@@ -184,6 +184,11 @@ class TelemetrySampler:
         with self._lock:
             self._arm_pids[arm] = set(pids)
 
+    def forget_arm(self, arm: str) -> None:
+        """An arm that is gone (its processes are no longer sampled)."""
+        with self._lock:
+            self._arm_pids.pop(arm, None)
+
     def set_arm_container(self, arm: str, container_id: str) -> None:
         """The container of a docker arm."""
         with self._lock:

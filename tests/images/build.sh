@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the local images abtui's docker tests run (nothing is pulled: no registry is reachable).
 #
-#   bash tests/images/build.sh [busybox|runner|all]     (default: all)
+#   bash tests/images/build.sh [busybox|runner|agent|all]     (default: all)
 #
 #   abtui-test/busybox  a static busybox root (~2 MB): protocol tests (printing, huge lines,
 #                       crashes, sleeps, OOM) that need no Python.
+#   abtui-test/agent    the runner plus abtui.telemetry, psutil and nvidia-ml-py: the telemetry
+#                       agent abtui runs beside each arm on a remote Docker host.
 #   abtui-test/runner   Debian bookworm minbase (debootstrap) + Python 3.11 + torch CPU (the
 #                       local wheel) + numpy / scikit-learn, with abtui/reporter.py and runners/
 #                       in /opt/abtui: `python -u runners/train.py ...` trains on digits.
@@ -147,9 +149,36 @@ build_runner() {
     say "$image built in $((SECONDS - t0)) s"
 }
 
+build_agent() {  # the telemetry agent beside remote docker arms: the runner + abtui.telemetry
+    local image=abtui-test/agent inputs dir=$CACHE/agent-wheels
+    inputs=$( { label_of abtui-test/runner abtui.inputs; cat "$HERE/agent/Dockerfile" \
+                "$HERE/agent/requirements.txt" "$ROOT/abtui/__init__.py" "$ROOT/abtui/reporter.py" \
+                "$ROOT"/abtui/telemetry/*.py; } | sha)
+    if is_current "$image" "$inputs"; then say "$image is current ($inputs)"; return; fi
+    local t0=$SECONDS ctx log
+    if [[ ! -f "$dir/.stamp" || "$(cat "$dir/.stamp")" != "$(sha <"$HERE/agent/requirements.txt")" ]]; then
+        rm -rf "$dir" && mkdir -p "$dir"
+        "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+            --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+            --platform manylinux2014_x86_64 --platform any --abi cp311 --abi abi3 --abi none \
+            -r "$HERE/agent/requirements.txt" -d "$dir" 2> >(grep -v "is ignored" >&2)
+        sha <"$HERE/agent/requirements.txt" >"$dir/.stamp"
+    fi
+    ctx=$(mktemp -d) log=$(mktemp)
+    cp "$HERE/agent/Dockerfile" "$ctx/" && mkdir -p "$ctx/abtui/telemetry" "$ctx/wheels"
+    cp "$ROOT/abtui/__init__.py" "$ROOT/abtui/reporter.py" "$ctx/abtui/"
+    cp "$ROOT"/abtui/telemetry/*.py "$ctx/abtui/telemetry/"
+    cp "$dir"/*.whl "$ctx/wheels/"
+    docker build --network none --label "abtui.inputs=$inputs" -t "$image:latest" "$ctx" \
+        >"$log" 2>&1 || { cat "$log" >&2; die "docker build of $image failed"; }
+    rm -rf "$ctx" "$log"
+    say "$image built in $((SECONDS - t0)) s"
+}
+
 case "${1:-all}" in
     busybox) build_busybox ;;
     runner) build_runner ;;
-    all) build_busybox; build_runner ;;
-    *) die "usage: $0 [busybox|runner|all]" ;;
+    agent) build_runner; build_agent ;;
+    all) build_busybox; build_runner; build_agent ;;
+    *) die "usage: $0 [busybox|runner|agent|all]" ;;
 esac
