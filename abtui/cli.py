@@ -95,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true")
     demo.add_argument("--runs-dir", default="runs")
 
-    sub.add_parser("doctor", help="what is usable here: Docker, NVIDIA runtime, NVML, torch")
+    doc = sub.add_parser("doctor", help="what is usable here: Docker, NVIDIA runtime, NVML, torch; "
+                         "with a spec, each of its Docker hosts or its Slurm cluster")
+    doc.add_argument("spec", nargs="?", default=None,
+                     help="check where this spec's arms would run: each host reachable, its "
+                          "version, GPUs, the image present (and the same everywhere)")
 
     v = sub.add_parser("validate", help="check an experiment spec and print the resolved arms")
     v.add_argument("spec")
@@ -194,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "doctor":
         from abtui.doctor import doctor
 
-        return doctor()
+        return doctor(args.spec)
     if cmd == "validate":
         from abtui.commands import validate
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+from abtui.errors import EXIT_ENVIRONMENT
+
 OK, MISSING = "ok", "missing"
 
 
@@ -107,7 +109,58 @@ def _slurm() -> tuple[bool, str, str]:
         "" if up else "no node is up (sinfo -N -l; scontrol update nodename=N state=resume)")
 
 
-def doctor() -> int:
+def _host(host: str, image: str | None, agent: str | None) -> tuple[bool, str, str]:
+    from abtui.backends.docker_hosts import client_for
+
+    try:
+        client = client_for(host, timeout=20)
+        version, info = client.version(), client.info()
+    except Exception as exc:
+        return False, f"not reachable ({str(exc).splitlines()[0][:120]})", (
+            "check the URL or context, and that `docker -H HOST info` works from here")
+    gpus = "nvidia runtime" if "nvidia" in (info.get("Runtimes") or {}) else "no nvidia runtime"
+    parts = [f"{info.get('Name')}: Engine {version.get('Version')}, {info.get('NCPU')} cores, {gpus}"]
+    ok, hint = True, ""
+    for what, ref in (("image", image), ("agent", agent)):
+        if not ref:
+            continue
+        try:
+            parts.append(f"{what} {ref} = {client.images.get(ref).id.removeprefix('sha256:')[:12]}")
+        except Exception:
+            ok, hint = False, f"{ref} is not on this host: docker save {ref} | docker -H HOST load"
+            parts.append(f"{what} {ref} MISSING")
+    return ok, "; ".join(parts), hint
+
+
+def spec_checks(spec_path: str) -> list[tuple[str, bool, str, str]]:
+    """Where a spec's arms would run: each Docker host, or the Slurm cluster; and whether
+    every host holds the same image."""
+    from abtui.spec import load_spec
+
+    spec = load_spec(spec_path)
+    if spec.backend == "slurm":
+        return [_check("slurm", _slurm)]
+    if spec.backend != "docker":
+        return []
+    image = spec.image or next((a.image for a in spec.arms.values() if a.image), None)
+    out = [_check(f"host {h}", lambda h=h: _host(h, image, spec.telemetry.agent_image))
+           for h in spec.hosts or ["local"]]
+    ids = {d.split(f"image {image} = ")[1].split(";")[0] for _, ok, d, _ in out
+           if image and f"image {image} = " in d}
+    if len(ids) > 1:
+        out.append(("same image", False, f"{image} is {len(ids)} different images across the "
+                    "hosts", "load one image everywhere (docker save | docker load)"))
+    return out
+
+
+def doctor(spec: str | None = None) -> int:
+    if spec is not None:
+        checks = spec_checks(spec)
+        for name, ok, detail, hint in checks:
+            print(f"{name:<15} {OK if ok else MISSING:<8} {detail}")
+            if hint:
+                print(f"{'':<24} hint: {hint}")
+        return 0 if all(ok for _, ok, _, _ in checks) else EXIT_ENVIRONMENT
     checks = [
         _check("docker", _docker),
         _check("slurm", _slurm),

@@ -212,3 +212,13 @@ def test_a_remote_arm_is_sampled_by_an_agent_beside_it_and_without_one_fairness_
     fair = json.loads((root / "report.json").read_text())["fairness"]
     assert fair["state"] == "unverifiable", fair
     assert any("host load not measured where adam ran" in m for m in fair["missing"]), fair
+
+
+def test_doctor_checks_each_host_and_names_a_missing_image(tmp_path, remote_engine) -> None:
+    ok = _abtui("doctor", str(_spec(tmp_path, steps=10)), cwd=tmp_path, timeout=120)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "host local" in ok.stdout and f"host {REMOTE}" in ok.stdout
+    assert ok.stdout.count("image abtui-test/runner = ") == 2
+    missing = _abtui("doctor", str(_spec(tmp_path, steps=10, image="abtui-test/nowhere")),
+                     cwd=tmp_path, timeout=120)
+    assert missing.returncode == 4 and "MISSING" in missing.stdout and "docker save" in missing.stdout

@@ -1,7 +1,8 @@
-"""The Slurm backend's pure parts: the job it submits (exact text), the spec's ``slurm:``
-section, node rotation, the nodes' telemetry merged into the monitor's, node findings and
-the job states read from Slurm's tools (recorded output; the real cluster is in
-test_slurm.py)."""
+"""The remote backends' pure parts: the Slurm job abtui submits (exact text), the spec's
+``slurm:`` and ``hosts:`` sections, rotation across nodes and hosts, the nodes' telemetry
+merged into the monitor's, node findings, and the job states read from Slurm's tools
+(recorded output; the real cluster is in test_slurm.py, real SSH hosts in
+test_docker_hosts.py)."""
 
 from __future__ import annotations
 
@@ -182,3 +183,34 @@ def test_job_states_come_from_one_squeue_then_the_ended_jobs_record(tmp_path, mo
     _fake_tool(bin_dir, "squeue", "slurm_load_jobs error: Unable to contact slurm controller", 1)
     fresh = JobStates(ttl=0)
     assert fresh.get("9").state == "UNREACHABLE"  # never taken for ended: the job may run on
+
+
+DOCKER = """
+name: h
+backend: docker
+image: img
+steps: 10
+arms:
+  A: {config: {lr: 1}}
+  B: {config: {lr: 2}}
+treatment: [lr]
+"""
+
+
+def test_replicates_rotate_across_docker_hosts() -> None:
+    spec = parse_spec(DOCKER + "replicates: 2\nhosts: [local, 'ssh://me@gpu-2', ctx-3]\n")
+    placed = {r.run_id: r.extra["host"] for r in resolve_runs(spec)}
+    assert placed == {"A.r0": "local", "B.r0": "ssh://me@gpu-2", "A.r1": "ssh://me@gpu-2",
+                      "B.r1": "ctx-3"}
+
+
+@pytest.mark.parametrize("bad", ["hosts: ['ssh://a b']", "hosts: [local, local]",
+                                 "hosts: ['-H evil']", "hosts: ['http://x']"])
+def test_bad_hosts_are_refused(bad: str) -> None:
+    with pytest.raises(SpecError):
+        parse_spec(DOCKER + bad + "\n")
+
+
+def test_hosts_need_the_docker_backend() -> None:
+    with pytest.raises(SpecError, match="backend: docker"):
+        parse_spec(DOCKER.replace("backend: docker", "backend: local") + "hosts: [local]\n")
