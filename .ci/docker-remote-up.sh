@@ -98,6 +98,10 @@ Host abtui-remote 127.0.0.1
     ConnectTimeout 10
     ServerAliveInterval 5
     ServerAliveCountMax 2
+    # one SSH connection for every request docker-py makes (docs/scale.md recommends it)
+    ControlMaster auto
+    ControlPath /run/abtui-docker2/ssh-%C
+    ControlPersist 120
 Host abtui-remote
     Port $PORT
 EOF

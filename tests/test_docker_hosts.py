@@ -100,7 +100,8 @@ def _lines_of(client: docker.DockerClient, container_id: str) -> list[bytes]:
 
 def test_arms_are_placed_on_both_engines_with_one_image_and_the_same_report(
         tmp_path, docker_client, remote_engine) -> None:
-    out = _abtui("run", str(_spec(tmp_path, steps=300, replicates=2)), "--headless", "--keep",
+    agent = f"telemetry: {{agent_image: {AGENT}}}\n"
+    out = _abtui("run", str(_spec(tmp_path, steps=4000, replicates=2, extra=agent)), "--headless", "--keep",
                  "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [root] = list((tmp_path / "runs").iterdir())
@@ -121,9 +122,17 @@ def test_arms_are_placed_on_both_engines_with_one_image_and_the_same_report(
     assert all(r["status"] == "done" for a in report["arms"].values() for r in a["runs"])
     keys = {f["key"] for f in report["findings"]}
     assert not {"hardware.host", "node.engine", "node.kernel"} & keys  # same machine here
-    # the remote engine's containers run on this machine too: found by their experiment tag,
-    # they are arms, not foreign load
-    assert report["fairness"]["state"] == "fair", report["fairness"]
+    # every run's host load was measured (the agents beside the remote arms), so the verdict
+    # is fair or confounded on evidence, never unverifiable; the remote engine's containers
+    # run on this machine too and are found by their experiment tag (arms, not foreign
+    # load). What can remain on this 2-core machine is real: the second engine, sshd and
+    # the SSH client take up to ~0.6 of a core beside two arms that want a core each, and
+    # the faster arm finishes first (the slower one then runs alone).
+    fair = report["fairness"]
+    assert report["corun"]["unmeasured"] == [] and fair["missing"] == [], fair
+    assert {c["key"] for c in fair["confounds"]} <= {"host.foreign_cpu", "host.overlap"}, fair["confounds"]
+    for run in report["corun"]["runs"].values():
+        assert run["foreign"]["samples"] > 0 and run["foreign"]["mean_cores"] < 1.0, run
 
 
 def test_a_different_image_under_the_same_tag_on_one_host_is_refused(
@@ -190,7 +199,7 @@ def test_a_remote_arm_is_sampled_by_an_agent_beside_it_and_without_one_fairness_
     assert seen and max(s["arms"]["adam"]["cpu_percent"] or 0 for s in seen) > 30  # it trained
     # the experiment's other arm on this machine is an arm there too, not foreign load: the
     # agent names it (by its ABTUI_EXPERIMENT tag) and subtracts it
-    assert any("ABTUI_RUN_ID=sgd" in s["arms"] for s in seen)
+    assert any("sgd" in s["arms"] for s in seen)  # the local arm, seen from the far side
     assert any(s["host"].get("foreign_cores") is not None for s in seen)
     merged = [json.loads(line) for line in (root / "telemetry.jsonl").read_text().splitlines()]
     assert any("adam" in (s.get("nodes") or {}) for s in merged)

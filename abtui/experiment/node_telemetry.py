@@ -101,7 +101,7 @@ class NodeTelemetry:
         """Fold what the node files gained into ``sample`` (in place)."""
         now = time.time() if now is None else now
         for pos, run_id in enumerate(self.run_ids):
-            newest = None
+            newest, judged = None, None
             for obj in self._read(run_id):
                 kind = obj.get("kind", "sample")
                 if kind == "gpu_info":
@@ -111,8 +111,16 @@ class NodeTelemetry:
                     lag = now - float(obj["t"])
                     self.skew[run_id] = min(self.skew.get(run_id, lag), lag)
                     newest = obj
+                    if "foreign_cores" in (obj.get("host") or {}):
+                        judged = obj["host"]
             if newest is None:
                 continue
+            host = newest.get("host") or {}
+            if judged is not None and "foreign_cores" not in host:
+                # the sampler states material foreign load only on samples that listed the
+                # processes: keep the latest such judgement of this tick's samples
+                newest = {**newest, "host": {**host, **{k: judged[k] for k in
+                                                        ("foreign_cores", "foreign_top") if k in judged}}}
             self._fold(sample, pos, run_id, newest)
 
     def _hostname(self, run_id: str) -> str | None:

@@ -80,7 +80,10 @@ class TelemetryLoop(threading.Thread):
         for run in exp.runs:
             state = exp.store.arms.get(run.run_id)
             handle = exp.handles.get(run.run_id)
-            if state is None or handle is None or state.status in ArmStatus.ENDED:
+            if state is None or handle is None:
+                continue
+            if state.status in ArmStatus.ENDED:
+                sampler.forget_arm(run.run_id)
                 continue
             for g in () if run.run_id in self.remote else run.gpus:  # not this host's GPUs
                 owners[g] = run.run_id

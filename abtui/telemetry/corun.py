@@ -177,7 +177,7 @@ def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]],
           remote: Collection[str] = ()) -> dict[str, Any]:
     """Per run ``{"alone_share", "window", "window_share", "foreign": {...}}`` and the
     confound sentences, judged over the compared windows (``compare_windows``);
-    ``unmeasured``: the ``remote`` runs whose host load nobody sampled."""
+    ``unmeasured``: the ``remote`` runs whose host nobody sampled (no node agent's sample)."""
     windows = compare_windows(spans)
     judged = [_windowed(s, windows.get(s.run_id)) for s in spans]
     shares = {s.run_id: alone_share(s, spans) for s in judged}
@@ -193,5 +193,8 @@ def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]],
         text = foreign_sentence(s, load)
         if text:
             sentences.append(text)
-    unmeasured = sorted(r for r in remote if r in runs and not runs[r]["foreign"]["samples"])
+    # a remote run whose node nobody sampled at all (a run shorter than a sample interval
+    # in its steady state is measured, just not long enough: as on this host)
+    sampled = {rid for smp in samples for rid in (smp.get("nodes") or {})}
+    unmeasured = sorted(r for r in remote if r in runs and r not in sampled)
     return {"runs": runs, "sentences": sentences, "unmeasured": unmeasured}

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from abtui.reporter import host_facts
-from abtui.telemetry.host import tagged_processes
 from abtui.telemetry.nvml import NvmlTelemetry
 from abtui.telemetry.sampler import TelemetrySampler
 
@@ -70,37 +69,19 @@ def _write_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 class Watch:
-    """Which processes are the arm, which are the experiment's other arms: by the
-    ``ABTUI_EXPERIMENT`` tag every backend puts in its arms' environment, grouped by
-    ``key`` (``SLURM_JOB_ID`` on a Slurm node; ``ABTUI_RUN_ID`` beside a container)."""
+    """Whether the arm is still there (a sidecar container has nobody to tell it): its
+    processes, found by the sampler's tag scan, gone for ``GONE_SCANS`` scans, or never
+    seen within ``NEVER_S``."""
 
-    GONE_SCANS = 3  # the arm is gone after this many scans (every 5 s) without a process
-    NEVER_S = 300.0  # ... or when it never appeared
+    GONE_SCANS = 3
+    NEVER_S = 300.0
 
-    def __init__(self, sampler: TelemetrySampler, run_id: str, experiment: str | None,
-                 key: str, own: str | None) -> None:
-        self.sampler, self.run_id, self.experiment = sampler, run_id, experiment
-        self.key, self.own = key, own or run_id
+    def __init__(self, sampler: TelemetrySampler, run_id: str) -> None:
+        self.sampler, self.run_id = sampler, run_id
         self.seen, self.missing, self.started = False, 0, time.monotonic()
-        self.others: set[str] = set()
 
-    def scan(self) -> bool:
-        """Refresh the arms' processes; False once the arm has gone (or never came)."""
-        if not self.experiment:
-            return True
-        found = tagged_processes(self.experiment, self.key)
-        mine = found.pop(self.own, set()) - {os.getpid()}
-        if mine:
-            self.sampler.set_arm_pids(self.run_id, mine)
-        else:
-            self.sampler.forget_arm(self.run_id)
-        others = {f"{self.key}={group}": pids - {os.getpid()} for group, pids in found.items()}
-        for name in self.others - set(others):  # another arm ended: no longer sampled
-            self.sampler.forget_arm(name)
-        for name, pids in others.items():
-            self.sampler.set_arm_pids(name, pids)
-        self.others = set(others)
-        if mine:
+    def alive(self) -> bool:
+        if self.sampler.tagged.get(self.run_id):
             self.seen, self.missing = True, 0
             return True
         self.missing += 1
@@ -114,30 +95,32 @@ def sample_until_stopped(out: Path, run_id: str, interval: float, until: Path | 
                          until_gone: bool = False) -> None:
     """Sample every ``interval`` s into ``out`` until SIGTERM / SIGINT / SIGHUP, until the
     file ``until`` exists (the arm's exit status), or with ``until_gone`` until the arm's
-    processes are gone (a sidecar container: nobody else tells it the arm ended).
+    processes are gone.
 
-    The arm's own processes are the arm; the experiment's other arms on this machine are
-    arms too (not foreign load); anything else that takes CPU is foreign."""
+    The arm's own processes (by the ``ABTUI_EXPERIMENT`` tag, grouped by ``key``: the
+    job id on a Slurm node, the run id beside a container) are the arm; the experiment's
+    other arms on this machine are arms too (not foreign load); anything else is foreign."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
-    sampler = TelemetrySampler(out, interval=interval)
+    own = os.environ.get(key) if key == "SLURM_JOB_ID" else run_id
+    sampler = TelemetrySampler(out, interval=interval,
+                               experiment=experiment or os.environ.get("ABTUI_EXPERIMENT"),
+                               tag_key=key, tag_names={own: run_id} if own else {})
     sampler.arm_of_gpu = {i: run_id for i in sampler.gpu_indices()}
-    watch = Watch(sampler, run_id, experiment or os.environ.get("ABTUI_EXPERIMENT"), key,
-                  os.environ.get(key) if key == "SLURM_JOB_ID" else run_id)
+    watch = Watch(sampler, run_id)
     every = max(1, round(5.0 / interval))
     ticks = [0]
 
-    def find_arms(_sample: dict[str, Any]) -> None:
+    def check(_sample: dict[str, Any]) -> None:
         if until is not None and until.exists():
             stop.set()
-        if ticks[0] % every == 0 and not watch.scan() and until_gone:
+        if until_gone and ticks[0] % every == every - 1 and not watch.alive():
             stop.set()
         ticks[0] += 1
 
-    find_arms({})
     try:
-        sampler.run(stop, merge=find_arms)
+        sampler.run(stop, merge=check)
     finally:
         sampler.close()
 

@@ -148,6 +148,8 @@ class TelemetrySampler:
         nvml: NvmlTelemetry | None = None,
         foreign_cpu: bool = True,
         experiment: str | None = None,
+        tag_key: str = "ABTUI_RUN_ID",
+        tag_names: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path) if path is not None else None
         self.interval = interval
@@ -162,9 +164,14 @@ class TelemetrySampler:
         self._known = set(known_pids) | {os.getpid()}
         self._only_gpus = list(gpus) if gpus is not None else None
         self.foreign_cpu = foreign_cpu  # off where the arms do not run (remote backends)
-        # with arms of this experiment on other engines of this machine: their processes,
-        # found by the ABTUI_EXPERIMENT tag, are arms here too (never foreign load)
+        # the experiment's processes, found by the ABTUI_EXPERIMENT tag every arm carries
+        # (arms under another engine of this machine, or the jobs beside a node agent), are
+        # arms here too, never foreign load: grouped by ``tag_key``, named by ``tag_names``
+        # (group value -> arm; else the value, or "KEY=value" for another key than run ids)
         self.experiment = experiment
+        self.tag_key = tag_key
+        self.tag_names = dict(tag_names or {})
+        self.tagged: dict[str, set[int]] = {}  # arm -> PIDs, as the last listing found them
         self._host = HostReader()
         self._trees = ProcessTreeReader()
         self._foreign_procs = ForeignProcesses()
@@ -185,9 +192,11 @@ class TelemetrySampler:
             self._arm_pids[arm] = set(pids)
 
     def forget_arm(self, arm: str) -> None:
-        """An arm that is gone (its processes are no longer sampled)."""
+        """An arm that has ended: its processes or container are no longer sampled (an
+        ended arm's empty reading would otherwise hide every later foreign-load figure)."""
         with self._lock:
             self._arm_pids.pop(arm, None)
+            self._containers.pop(arm, None)
 
     def set_arm_container(self, arm: str, container_id: str) -> None:
         """The container of a docker arm."""
@@ -238,9 +247,7 @@ class TelemetrySampler:
             self._refresh_next = False
             self._count += 1
             if listing and self.experiment:
-                for run_id, pids in tagged_processes(self.experiment).items():
-                    if run_id not in self._containers and run_id not in self._arm_pids:
-                        self._arm_pids[run_id] = pids
+                self._find_tagged()
             arms, owner = self._trees.read(
                 {a: p for a, p in self._arm_pids.items() if a not in self._containers},
                 refresh_tree=listing,
@@ -278,6 +285,20 @@ class TelemetrySampler:
             sample["cost_ms"] = round((time.perf_counter() - wall0) * 1000, 3)
             sample["cost_cpu_ms"] = round((time.thread_time() - cpu0) * 1000, 3)
             return sample
+
+    def _find_tagged(self) -> None:
+        """The experiment's processes on this machine, as arms (with ``_lock`` held)."""
+        me = os.getpid()
+        found = {}
+        for group, pids in tagged_processes(str(self.experiment), self.tag_key).items():
+            name = self.tag_names.get(group) or (
+                group if self.tag_key == "ABTUI_RUN_ID" else f"{self.tag_key}={group}")
+            if name not in self._containers:
+                found[name] = pids - {me}
+        for gone in set(self.tagged) - set(found):  # ended since the last listing
+            self._arm_pids.pop(gone, None)
+        self._arm_pids.update(found)
+        self.tagged = found
 
     FOREIGN_CORES = 0.5  # foreign load above half a core names its processes
 
