@@ -324,8 +324,8 @@ class ExperimentSpec(_Strict):
                 raise ValueError("code: {git: REF} on every arm or on none (an arm without one "
                                  "would run the live working tree)")
             if self.backend == "docker":
-                raise ValueError("code: {git: REF} arms run on the local and slurm backends (a worktree "
-                                 "per arm); the docker backend does not take them yet")
+                raise ValueError("code: {git: REF} arms run on the local backend or on Slurm (a "
+                                 "worktree per arm); the docker backend does not take them yet")
             if "code" not in self.treatment:
                 self.treatment.append("code")  # the code difference is what is compared
         return self

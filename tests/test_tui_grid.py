@@ -1,0 +1,135 @@
+"""Every metric at a glance (Pilot, on the fixture experiment): the grid of small charts, the
+step cursor's readout, per-chart log y, and the layout at 80×24, 120×40 and 200×60."""
+
+from __future__ import annotations
+
+import pytest
+
+from abtui.tui.fixtures import fixture_app
+from abtui.tui.widgets.curves import CurvesPanel, CurvesPlot
+from abtui.tui.widgets.grid import GridCell, MetricGrid, layout
+
+
+async def _ready(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def _cells(app) -> dict[str, GridCell]:
+    return {c.metric: c for c in app.screen.query(GridCell)}
+
+
+def _title(cell: GridCell) -> str:
+    return str(cell.query_one(".grid-title").render())
+
+
+def _value_at(app, run_id: str, metric: str, step: float) -> float:
+    at = app.screen.exp.store.arm(run_id).series[metric].at_step(step)
+    assert at is not None
+    return at[1]
+
+
+@pytest.mark.asyncio
+async def test_the_grid_shows_every_metric_with_every_arm_overlaid() -> None:
+    app = fixture_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        grid = app.screen.query_one(MetricGrid)
+        assert not grid.display and not _cells(app)  # the focus view first; no grid work
+        await pilot.press("v")
+        await _ready(pilot)
+        assert grid.display and not app.screen.query_one(CurvesPanel).display
+        names = app.screen.exp.store.metric_names()
+        cells = _cells(app)
+        assert list(cells) == names  # one chart per metric, all on one page here
+        legend = str(grid.query_one("#grid-legend").render())
+        assert "fp32" in legend and "amp" in legend
+        for cell in cells.values():
+            plot = cell.query_one(CurvesPlot)
+            assert plot.builds >= 1 and plot.first_points_at is not None
+            assert plot.drawn == 2  # both arms' curves, overlaid
+        assert "▸ loss" in _title(cells["loss"])  # the selection is the focus chart's metric
+        await pilot.press("v")
+        await _ready(pilot)
+        assert app.screen.query_one(CurvesPanel).display and not grid.display
+
+
+@pytest.mark.asyncio
+async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
+    app = fixture_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("c")
+        await _ready(pilot)
+        curves = app.screen.query_one(CurvesPanel)
+        common = curves.settings.cursor
+        assert common == 400  # the last step both arms reached (amp is at 400 of 500)
+        caption = str(app.screen.query_one("#curves-caption").render())
+        for run_id in ("fp32", "amp"):
+            value = _value_at(app, run_id, "loss", 400)
+            assert f"{run_id} {value:.4g}" in caption, caption
+        assert "@400" in caption
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await _ready(pilot)
+        assert curves.settings.cursor == 400 + 2 * 12  # a fortieth of 500, twice
+        caption = str(app.screen.query_one("#curves-caption").render())
+        # past amp's last step the cursor reads amp's last value, at its own step
+        assert f"amp {_value_at(app, 'amp', 'loss', 424):.4g} @400" in caption, caption
+        assert f"fp32 {_value_at(app, 'fp32', 'loss', 424):.4g} @420" in caption, caption
+        await pilot.press("v")
+        await _ready(pilot)
+        acc = _title(_cells(app)["accuracy"])
+        assert f"fp32 {_value_at(app, 'fp32', 'accuracy', 424):.4g}" in acc, acc
+        await pilot.press("c")  # off again
+        await _ready(pilot)
+        assert curves.settings.cursor is None
+
+
+@pytest.mark.asyncio
+async def test_log_y_is_per_chart() -> None:
+    app = fixture_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("v", "l")
+        await _ready(pilot)
+        cells = _cells(app)
+        assert "(log y)" in _title(cells["loss"])
+        assert all("(log y)" not in _title(c) for m, c in cells.items() if m != "loss")
+        await pilot.press("m", "l")  # the next chart, on its own log axis
+        await _ready(pilot)
+        cells = _cells(app)
+        assert "▸ accuracy" in _title(cells["accuracy"]) and "(log y)" in _title(cells["accuracy"])
+        assert "(log y)" in _title(cells["loss"])
+        await pilot.press("m", "v")  # the focus view of the selected metric, its own scale
+        await _ready(pilot)
+        settings = app.screen.query_one(CurvesPanel).settings
+        assert settings.metric == "throughput_samples_per_sec" and not settings.log_y
+        await pilot.press("m", "m", "m", "m")  # back round to loss: log, as set in the grid
+        await _ready(pilot)
+        settings = app.screen.query_one(CurvesPanel).settings
+        assert settings.metric == "loss" and settings.log_y
+
+
+@pytest.mark.parametrize("size,cols", [((80, 24), 2), ((200, 60), 4)])
+@pytest.mark.asyncio
+async def test_the_grid_fits_small_terminals_and_uses_big_ones(size, cols) -> None:
+    app = fixture_app()
+    async with app.run_test(size=size) as pilot:
+        await _ready(pilot)
+        await pilot.press("v")
+        await _ready(pilot)
+        grid = app.screen.query_one(MetricGrid)
+        assert grid.query_one("#grid-cells").styles.grid_size_columns == cols
+        cells = list(app.screen.query(GridCell))
+        names = app.screen.exp.store.metric_names()
+        assert cells and all(c.size.width >= 20 and c.size.height >= 3 for c in cells)
+        if len(cells) < len(names):  # paged: the legend says so
+            assert f"{len(cells)} of {len(names)} metrics" in str(grid.query_one("#grid-legend").render())
+
+
+def test_layout_columns_and_rows() -> None:
+    assert layout(80, 20, 5) == (2, 2)
+    assert layout(152, 50, 5) == (4, 2)
+    assert layout(30, 10, 5) == (1, 1)
+    assert layout(200, 60, 1) == (1, 1)
