@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from abtui.tui import units
 from abtui.tui.fixtures import fixture_app
 from abtui.tui.widgets.curves import CurvesPanel, CurvesPlot
 from abtui.tui.widgets.grid import GridCell, MetricGrid, layout
@@ -63,24 +64,26 @@ async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
         await pilot.press("c")
         await _ready(pilot)
         curves = app.screen.query_one(CurvesPanel)
-        common = curves.settings.cursor
-        assert common == 400  # the last step both arms reached (amp is at 400 of 500)
+        store = app.screen.exp.store
+        lasts = {r: store.arm(r).series["loss"].steps[-1] for r in ("fp32", "amp")}
+        common, last = min(lasts.values()), max(lasts.values())
+        assert curves.settings.cursor == common  # the last step every arm reached
         caption = str(app.screen.query_one("#curves-caption").render())
         for run_id in ("fp32", "amp"):
-            value = _value_at(app, run_id, "loss", 400)
-            assert f"{run_id} {value:.4g}" in caption, caption
-        assert "@400" in caption
+            assert f"{run_id} {units.num(_value_at(app, run_id, 'loss', common))} @{common:g}" in caption, caption
         await pilot.press("right_square_bracket", "right_square_bracket")
         await _ready(pilot)
-        assert curves.settings.cursor == 400 + 2 * 12  # a fortieth of 500, twice
+        at = common + 2 * max(1.0, round(last / 40))  # a fortieth of the x range, twice
+        assert curves.settings.cursor == at
         caption = str(app.screen.query_one("#curves-caption").render())
-        # past amp's last step the cursor reads amp's last value, at its own step
-        assert f"amp {_value_at(app, 'amp', 'loss', 424):.4g} @400" in caption, caption
-        assert f"fp32 {_value_at(app, 'fp32', 'loss', 424):.4g} @420" in caption, caption
+        behind = min(lasts, key=lasts.get)  # past its last step it reads its last value
+        assert f"{behind} {units.num(_value_at(app, behind, 'loss', at))} @{lasts[behind]:g}" in caption
+        ahead = max(lasts, key=lasts.get)
+        assert f"{ahead} {units.num(_value_at(app, ahead, 'loss', at))} @{at - at % 5:g}" in caption
         await pilot.press("v")
         await _ready(pilot)
         acc = _title(_cells(app)["accuracy"])
-        assert f"fp32 {_value_at(app, 'fp32', 'accuracy', 424):.4g}" in acc, acc
+        assert f"■{units.num(_value_at(app, ahead, 'accuracy', at))}" in acc and f"@{at:g}" in acc, acc
         await pilot.press("c")  # off again
         await _ready(pilot)
         assert curves.settings.cursor is None
@@ -105,13 +108,13 @@ async def test_log_y_is_per_chart() -> None:
         await _ready(pilot)
         settings = app.screen.query_one(CurvesPanel).settings
         assert settings.metric == "throughput_samples_per_sec" and not settings.log_y
-        await pilot.press("m", "m", "m", "m")  # back round to loss: log, as set in the grid
+        await pilot.press("m", "m", "m")  # round to loss again: log, as set in the grid
         await _ready(pilot)
         settings = app.screen.query_one(CurvesPanel).settings
         assert settings.metric == "loss" and settings.log_y
 
 
-@pytest.mark.parametrize("size,cols", [((80, 24), 2), ((200, 60), 4)])
+@pytest.mark.parametrize("size,cols", [((80, 24), 2), ((120, 40), 3), ((200, 60), 4)])
 @pytest.mark.asyncio
 async def test_the_grid_fits_small_terminals_and_uses_big_ones(size, cols) -> None:
     app = fixture_app()
@@ -130,6 +133,6 @@ async def test_the_grid_fits_small_terminals_and_uses_big_ones(size, cols) -> No
 
 def test_layout_columns_and_rows() -> None:
     assert layout(80, 20, 5) == (2, 2)
-    assert layout(152, 50, 5) == (4, 2)
+    assert layout(200, 50, 5) == (4, 2)
     assert layout(30, 10, 5) == (1, 1)
     assert layout(200, 60, 1) == (1, 1)

@@ -16,6 +16,7 @@ log2(n / BUCKETS) times over a run: about 2n point reads in all).
 
 from __future__ import annotations
 
+import bisect
 import math
 import struct
 import threading
@@ -146,6 +147,15 @@ class Series:
     @property
     def last(self) -> float | None:
         return self.values[-1] if self.values else None
+
+    def at_step(self, step: float) -> tuple[float, float, float] | None:
+        """The last point at or before ``step``: (step, value, receive time); None if the
+        series starts after it. A binary search: the console's cursor reads it per repaint."""
+        n = len(self.values)
+        i = bisect.bisect_right(self.steps, step, 0, n) - 1
+        if i < 0:
+            return None
+        return self.steps[i], self.values[i], self.times[i]
 
     def arrays(self) -> tuple[Any, Any, Any]:
         """Copies of the steps, values and times as numpy arrays, as long as each other

@@ -1,6 +1,7 @@
 """Regenerate the README pictures: ``python -m abtui.tui.screenshots screenshots``.
 
-Writes ``console.svg`` (main screen), ``diff.svg`` (diff view, code tab) and ``gpus.svg``
+Writes ``console.svg`` (main screen), ``diff.svg`` (diff view, code tab), ``grid.svg``
+(every metric, with the cursor) and ``gpus.svg``
 (GPU view with the power-capped GPU) from the fixed fixtures in :mod:`abtui.tui.fixtures`,
 so the pictures are the same on every machine. With ``--png`` (needs cairosvg) each SVG
 also gets a PNG beside it.
@@ -36,8 +37,15 @@ async def _gpus(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _grid(pilot: Any) -> None:
+    await pilot.press("v")
+    await pilot.pause(0.3)
+    await pilot.press("c", "right_square_bracket")
+    await pilot.pause(0.3)
+
+
 SHOTS: dict[str, Callable[[Any], Awaitable[None]]] = {
-    "console": _console, "diff": _diff, "gpus": _gpus,
+    "console": _console, "diff": _diff, "gpus": _gpus, "grid": _grid,
 }
 
 

@@ -20,6 +20,7 @@ from abtui.tui.widgets.arms_table import ArmsTable
 from abtui.tui.widgets.curves import ChartSettings, CurvesPanel
 from abtui.tui.widgets.diff_pane import DiffPane
 from abtui.tui.widgets.gpus import GpuPanel
+from abtui.tui.widgets.grid import MetricGrid, readout
 from abtui.tui.widgets.logs import LogPane
 from abtui.tui.widgets.text import set_text
 from abtui.tui.widgets.verdict import VerdictStrip
@@ -62,6 +63,10 @@ class ConsoleScreen(Screen):
         Binding("minus", "smoothing(-1)", "Less EMA", show=False),
         Binding("x", "toggle_axis", "Step/time"),
         Binding("l", "toggle_log", "Log y"),
+        Binding("v", "toggle_grid", "Grid"),
+        Binding("c", "toggle_cursor", "Cursor"),
+        Binding("left_square_bracket", "cursor(-1)", "Cursor left", key_display="[/]", show=False),
+        Binding("right_square_bracket", "cursor(1)", "Cursor right", show=False),
         Binding("slash", "search", "Search", key_display="/"),
         Binding("a", "next_run", "Next run", show=False),
         Binding("r", "app.results", "Results", show=False),
@@ -83,6 +88,7 @@ class ConsoleScreen(Screen):
         yield ArmsTable(store, self.exp.manifest, self.colours, id="arms")
         with Horizontal(id="middle"):
             yield CurvesPanel(store, self.colours, id="curves")
+            yield MetricGrid(store, self.colours, id="grid")
             with Vertical(id="side"):
                 yield GpuPanel(store, self.colours, id="gpus")
                 yield DiffPane(id="diff")
@@ -94,6 +100,7 @@ class ConsoleScreen(Screen):
         names = self.exp.store.metric_names()
         if names and "loss" not in names:
             self.curves.settings = replace(self.curves.settings, metric=names[0])
+        self.query_one(MetricGrid).settings = self.curves.settings
         first = next(iter(self.exp.store.arms), None)
         self.query_one(LogPane).run_id = first
         self.query_one(ArmsTable).focus()
@@ -114,9 +121,13 @@ class ConsoleScreen(Screen):
         if self._due("title", TITLE_REPAINT_S, now):
             set_text(self.query_one("#title", Static), title_text(self.exp, self.clock()))
         if not self._followers:  # looked up once: the tick comes every second
-            self._followers = (self.query_one(ArmsTable), self.curves, self.query_one(GpuPanel),
-                               self.query_one(VerdictStrip), self.query_one(LogPane))
+            self._followers = (self.query_one(ArmsTable), self.curves, self.query_one(MetricGrid),
+                               self.query_one(GpuPanel), self.query_one(VerdictStrip),
+                               self.query_one(LogPane))
+        grid = self.has_class("-grid")
         for widget in self._followers:
+            if (widget.id == "grid") != grid and widget.id in ("grid", "curves"):
+                continue  # the hidden view of the curves does no work
             if self._due(widget.id or "", getattr(widget, "REPAINT_S", 0.0), now):
                 widget.data_version = version
 
@@ -127,9 +138,19 @@ class ConsoleScreen(Screen):
         return True
 
     # ---- chart ----------------------------------------------------------------------
+    def apply(self, settings: ChartSettings) -> None:
+        """New chart settings for both views of the curves (the grid's selection is the
+        focus chart's metric), and the cursor's readout in the caption."""
+        self.curves.settings = settings
+        grid = self.query_one(MetricGrid)
+        grid.settings = settings
+        grid.selected = settings.metric
+        self.curves.readout = (readout(self.exp.store, settings.metric, settings.cursor,
+                                       self.colours) if settings.cursor is not None else None)
+
     def set_metric(self, name: str) -> None:
         """Plot ``name`` (any metric the runs logged)."""
-        self.curves.settings = replace(self.curves.settings, metric=name)
+        self.apply(self.curves.settings.with_metric(name))
 
     def action_next_metric(self) -> None:
         names = self.exp.store.metric_names()
@@ -142,18 +163,50 @@ class ConsoleScreen(Screen):
 
     def action_toggle_smoothing(self) -> None:
         s = self.curves.settings
-        self.curves.settings = replace(s, smoothed=not s.smoothed)
+        self.apply(replace(s, smoothed=not s.smoothed))
 
     def action_smoothing(self, direction: int) -> None:
-        self.curves.settings = self.curves.settings.smoother(direction)
+        self.apply(self.curves.settings.smoother(direction))
 
     def action_toggle_axis(self) -> None:
         s = self.curves.settings
-        self.curves.settings = replace(s, by_time=not s.by_time)
+        self.apply(replace(s, by_time=not s.by_time))
 
     def action_toggle_log(self) -> None:
+        """Log y for the chart in view: the focus chart, or the grid's selected chart."""
+        self.apply(self.curves.settings.toggle_log())
+
+    def action_toggle_grid(self) -> None:
+        """The grid of every metric, or the focus chart of the selected one."""
+        self.toggle_class("-grid")
+        self._synced.pop("grid", None)
+        self._synced.pop("curves", None)
+        self.apply(self.curves.settings)
+        self.sync(self.exp.store.version)
+        grid = self.query_one(MetricGrid)
+        self.call_after_refresh(grid.redraw)  # once the class has shown it
+
+    def _steps(self) -> tuple[float, float]:
+        """The last step every run reached, and the last any run reached (the cursor's
+        start and its right end), for the shown metric."""
+        m = self.curves.settings.metric
+        lasts = [float(a.series[m].steps[len(a.series[m]) - 1])
+                 for a in self.exp.store.arms.values() if m in a.series and len(a.series[m])]
+        return (min(lasts), max(lasts)) if lasts else (0.0, 0.0)
+
+    def action_toggle_cursor(self) -> None:
+        """A cursor at the last step every run reached (press again: no cursor)."""
         s = self.curves.settings
-        self.curves.settings = replace(s, log_y=not s.log_y)
+        common, _ = self._steps()
+        self.apply(replace(s, cursor=None if s.cursor is not None else common))
+
+    def action_cursor(self, direction: int) -> None:
+        """Move the cursor a fortieth of the x range left or right."""
+        s = self.curves.settings
+        common, last = self._steps()
+        at = common if s.cursor is None else s.cursor
+        step = max(1.0, round(last / 40))
+        self.apply(replace(s, cursor=min(last, max(0.0, at + direction * step))))
 
     @property
     def chart_settings(self) -> ChartSettings:

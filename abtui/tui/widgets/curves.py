@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import var
@@ -43,13 +44,26 @@ class ChartSettings:
     smoothed: bool = True
     smoothing: float = 0.6  # EMA weight of the past per raw point
     by_time: bool = False
-    log_y: bool = False
+    log_y: bool = False  # this chart's (the focus chart's: its metric's entry of log_metrics)
+    log_metrics: frozenset[str] = frozenset()  # the metrics drawn on a log y axis, per chart
+    cursor: float | None = None  # the step the cursor reads, or None (no cursor)
 
     def caption(self) -> str:
         smooth = f"EMA {self.smoothing:.2f}" if self.smoothed else "raw"
         axis = "wall time" if self.by_time else "step"
         scale = "log y" if self.log_y else "linear y"
         return f"{self.metric}  ·  {smooth}  ·  x: {axis}  ·  {scale}"
+
+    def with_metric(self, metric: str) -> ChartSettings:
+        """Show ``metric``, on the y scale chosen for it."""
+        return replace(self, metric=metric, log_y=metric in self.log_metrics)
+
+    def toggle_log(self, metric: str | None = None) -> ChartSettings:
+        """Log y on or off for ``metric`` (default: this chart's)."""
+        metric = metric or self.metric
+        logs = self.log_metrics ^ {metric}
+        return replace(self, log_metrics=logs,
+                       log_y=self.metric in logs)
 
     def smoother(self, direction: int) -> ChartSettings:
         """One step more (+1) or less (-1) smoothing; smoothing is switched on."""
@@ -67,6 +81,8 @@ class CurvesPlot(PlotextPlot):
         self.store = store
         self.colours = colours
         self.builds = 0  # how many times the data was handed over (tests, benchmarks)
+        self.drawn = 0  # runs on the chart at the last build
+        self.legend = True  # a legend in the chart (grid cells have one line for all)
         self.paints = 0  # how many times plotext drew it (render)
         self.first_points_at: float | None = None  # when a rebuild first had points
         self.marker = "braille"  # 2x4 dots a cell: the finest lines a terminal can draw
@@ -123,15 +139,18 @@ class CurvesPlot(PlotextPlot):
                 xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
             if not xs:
                 continue
-            plt.plot(xs, ys, marker=self.marker, label=state.run_id,
+            plt.plot(xs, ys, marker=self.marker, label=state.run_id if self.legend else None,
                      color=rgb(self.colours.get(state.arm, "#ffffff")))
             drawn += 1
         if settings.log_y and drawn:  # plotext fails on a log axis without data
             plt.yscale("log")
+        if settings.cursor is not None and drawn and not settings.by_time:
+            plt.vline(settings.cursor, "white")
         if settings.by_time:
             plt.xlabel("minutes" if minutes else "seconds")
         else:
             plt.xlabel("step")
+        self.drawn = drawn  # runs on the chart (tests)
         if drawn and self.first_points_at is None:
             self.first_points_at = time.time()  # wall clock, as the store's receive times
         if not drawn:
@@ -145,6 +164,7 @@ class CurvesPanel(Vertical):
 
     settings: var[ChartSettings] = var(ChartSettings, init=False)
     data_version: var[int] = var(-1, init=False)
+    readout: var[Any] = var(None, init=False)  # a Text: every arm's value at the cursor
 
     def __init__(self, store: Store, colours: dict[str, str], clock: Any = time.monotonic,
                  **kwargs: Any) -> None:
@@ -168,8 +188,18 @@ class CurvesPanel(Vertical):
         self.call_after_refresh(self._draw)
 
     def watch_settings(self, settings: ChartSettings) -> None:
-        self.query_one("#curves-caption", Static).update(settings.caption(), layout=False)
+        self._caption()
         self._draw()
+
+    def watch_readout(self) -> None:
+        self._caption()
+
+    def _caption(self) -> None:
+        text = Text(self.settings.caption())
+        if self.readout is not None and self.settings.cursor is not None:
+            text.append(f"  │  step {self.settings.cursor:g}: ", style="bold")
+            text.append_text(self.readout)
+        self.query_one("#curves-caption", Static).update(text, layout=False)
 
     def watch_data_version(self) -> None:
         key = self._key()

@@ -4,7 +4,8 @@ The grid is the console's second view of the curves (``v`` switches; the focus v
 ``CurvesPanel``). Each cell is a ``CurvesPlot`` of one metric with the same settings as
 the focus chart (smoothing, x axis, the step cursor), its own log-y flag, and a title that
 reads every arm's value at the cursor. The layout fits the space it gets: one column per
-~38 cells of width (1 at 80 columns beside nothing, 4 at 200), rows of at least 7 lines;
+~34 cells of width (2 at 80 columns, 3 at 120, 4 at 200; the GPU and diff panes
+make room while the grid shows), rows of at least 7 lines;
 metrics beyond one page are paged with the selection (``m`` moves it).
 
 Cost: a cell paints like the focus chart (plotext build, ANSI, strips: a few ms at this
@@ -29,15 +30,16 @@ from abtui.tui import units
 from abtui.tui.widgets.curves import CHART_SHARE, ChartSettings, CurvesPlot
 from abtui.tui.widgets.text import set_text
 
-CELL_WIDTH = 38  # columns per chart (a readable braille chart with its axis labels)
+CELL_WIDTH = 34  # columns per chart (a readable braille chart with its axis labels)
 CELL_HEIGHT = 7  # rows per chart, its title included
 GRID_REDRAW_MIN_S, GRID_REDRAW_MAX_S = 0.5, 2.0
 
 
 def readout(store: Store, metric: str, step: float | None,
-            colours: dict[str, str]) -> Text:
+            colours: dict[str, str], compact: bool = False) -> Text:
     """Every run's value of ``metric`` at the cursor's step (its last point at or before
-    it), with the step and the time since the run's first record: what a cursor reads."""
+    it), with the step and the time since the run's first record: what a cursor reads.
+    ``compact`` (a grid cell's title): the arm's colour and the value only."""
     t = Text()
     for state in store.arms.values():
         series = state.series.get(metric)
@@ -48,8 +50,11 @@ def readout(store: Store, metric: str, step: float | None,
             continue
         s, value, when = at
         if len(t):
-            t.append("  ")
-        t.append("■ ", style=colours.get(state.arm, ""))
+            t.append(" " if compact else "  ")
+        t.append("■ " if not compact else "■", style=colours.get(state.arm, ""))
+        if compact:
+            t.append(units.num(value))
+            continue
         t.append(f"{state.run_id} {units.num(value)}")
         since = when - state.first_time if state.first_time is not None else None
         t.append(f" @{s:g}" + (f" {units.duration(since)}" if since is not None else ""),
@@ -70,18 +75,32 @@ class GridCell(Vertical):
     def __init__(self, store: Store, colours: dict[str, str], metric: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store, self.colours, self.metric = store, colours, metric
+        self._pending: tuple[ChartSettings, bool] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="grid-title", markup=False)
-        yield CurvesPlot(self.store, self.colours, classes="grid-plot")
+        plot = CurvesPlot(self.store, self.colours, classes="grid-plot")
+        plot.legend = False  # the grid's legend line names the arms once, for every cell
+        yield plot
+
+    def on_mount(self) -> None:
+        if self._pending is not None:  # asked to draw before its children were there
+            self.call_after_refresh(self.draw, *self._pending)
 
     def draw(self, settings: ChartSettings, selected: bool) -> None:
+        if not self.query(".grid-title"):
+            self._pending = (settings, selected)
+            return
+        self._pending = None
         log = self.metric in settings.log_metrics
         title = Text(("▸ " if selected else "  ") + self.metric, style="bold" if selected else "")
         if log:
             title.append(" (log y)", style="dim")
         title.append("  ")
-        title.append_text(readout(self.store, self.metric, settings.cursor, self.colours))
+        title.append_text(readout(self.store, self.metric, settings.cursor, self.colours,
+                                  compact=True))
+        if settings.cursor is not None:
+            title.append(f" @{settings.cursor:g}", style="dim")
         set_text(self.query_one(".grid-title", Static), title)
         self.set_class(selected, "-selected")
         self.query_one(CurvesPlot).rebuild(replace(settings, metric=self.metric, log_y=log))
@@ -145,8 +164,8 @@ class MetricGrid(Vertical):
 
     def redraw(self) -> None:
         """Lay out the page's cells (new ones only when the metrics on it change), draw them."""
-        if not self.is_mounted:
-            return
+        if not self.is_mounted or not self.display:
+            return  # hidden (the focus view): the grid does no work
         self._last = self.clock()
         self._key = tuple((n, len(s)) for a in self.store.arms.values() for n, s in a.series.items())
         names, cols, rows = self.page()
