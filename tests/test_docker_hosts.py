@@ -231,3 +231,20 @@ def test_doctor_checks_each_host_and_names_a_missing_image(tmp_path, remote_engi
     missing = _abtui("doctor", str(_spec(tmp_path, steps=10, image="abtui-test/nowhere")),
                      cwd=tmp_path, timeout=120)
     assert missing.returncode == 4 and "MISSING" in missing.stdout and "docker save" in missing.stdout
+
+
+def test_a_docker_context_names_a_host(tmp_path, remote_engine) -> None:
+    """A host given as a Docker context name: its endpoint (here the SSH hop) is used."""
+    ctx = "abtui-test-remote"
+    subprocess.run(["docker", "context", "rm", "-f", ctx], capture_output=True)
+    subprocess.run(["docker", "context", "create", ctx, "--docker", f"host={REMOTE}"],
+                   check=True, capture_output=True, timeout=30)
+    try:
+        spec = _spec(tmp_path, steps=10).read_text().replace(f'"{REMOTE}"', ctx)
+        path = tmp_path / "ctx.yaml"
+        path.write_text(spec)
+        out = _abtui("doctor", str(path), cwd=tmp_path, timeout=120)
+    finally:
+        subprocess.run(["docker", "context", "rm", "-f", ctx], capture_output=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"host {ctx}" in out.stdout and out.stdout.count("image abtui-test/runner = ") == 2

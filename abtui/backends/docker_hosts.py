@@ -24,8 +24,10 @@ folder is bind-mounted); the arms' output itself comes through each daemon's log
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,9 +55,10 @@ def client_for(host: str, timeout: int = 60) -> docker.DockerClient:
     url, tls = host, None
     if "://" not in host:
         ctx = docker.ContextAPI.get_context(host)
-        if ctx is None:
-            raise BackendError(f"host {host!r}: no such Docker context (docker context ls)")
-        url, tls = ctx.Host, ctx.TLSConfig
+        if ctx is not None:
+            url, tls = ctx.Host, ctx.TLSConfig
+        else:
+            url = _context_host(host)
     if url.startswith("ssh://"):
         try:
             import paramiko  # noqa: F401  (docker-py's SSH adapter imports it)
@@ -64,6 +67,23 @@ def client_for(host: str, timeout: int = 60) -> docker.DockerClient:
                                "pip install 'abtui[remote]'") from None
     return docker.DockerClient(base_url=url, tls=tls or False, timeout=timeout, max_pool_size=64,
                                use_ssh_client=url.startswith("ssh://"))
+
+
+def _context_host(name: str) -> str:
+    """A context's Docker endpoint from its metadata, as the docker CLI stores it.
+
+    docker-py looks for contexts only beside an existing ``config.json`` (its
+    ``find_config_file``); the CLI creates contexts without one, so read the CLI's file:
+    ``$DOCKER_CONFIG/contexts/meta/<sha256 of the name>/meta.json``."""
+    base = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    meta = base / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest() / "meta.json"
+    try:
+        host = json.loads(meta.read_text(encoding="utf-8"))["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise BackendError(f"host {name!r}: no such Docker context (docker context ls)") from None
+    if not isinstance(host, str) or "://" not in host:
+        raise BackendError(f"host {name!r}: its context has no Docker endpoint")
+    return host
 
 
 def node_of(daemon: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
