@@ -133,11 +133,16 @@ class DockerBackend(Backend):
             return None
 
     # ------------------------------------------------------------------ prepare
+    def image_ref(self, run: ArmRun) -> str:
+        """The image an arm runs: its own, else the spec's; a BackendError without one."""
+        ref = run.image or self.spec.image
+        if not ref:
+            raise BackendError("the docker backend needs an image (spec 'image' or the arm's)")
+        return ref
+
     def prepare(self, spec: ExperimentSpec, runs: list[ArmRun], rundir: RunDir) -> dict[str, Any]:
         """Resolve every image reference once (ID, digests, labels ...) and check the mounts."""
-        refs = list(dict.fromkeys(r.image or spec.image for r in runs))
-        if None in refs:
-            raise BackendError("the docker backend needs an image (spec 'image' or the arm's)")
+        refs = list(dict.fromkeys(self.image_ref(r) for r in runs))
         facts: dict[str, dict[str, Any]] = {}
         warnings: list[str] = []
         for ref in refs:
@@ -153,7 +158,7 @@ class DockerBackend(Backend):
         main = spec.image if spec.image in facts else refs[0]
         return {
             "image": facts[main],
-            "images": {r.run_id: self._image_ids[r.image or spec.image] for r in runs},
+            "images": {r.run_id: self._image_ids[self.image_ref(r)] for r in runs},
             "image_refs": facts,
             "warnings": warnings,
             "daemon": self.daemon_facts(),
@@ -192,7 +197,7 @@ class DockerBackend(Backend):
 
     def container_config(self, run: ArmRun, rundir: RunDir) -> dict[str, Any]:
         """Everything ``containers.create`` gets for one arm (the image is an ID, never a tag)."""
-        ref = run.image or self.spec.image
+        ref = self.image_ref(run)
         if ref not in self._image_ids:
             with _daemon(f"resolving image {ref!r}"):
                 self._image_ids[ref] = resolve_image(self.client, ref)[0]["id"]

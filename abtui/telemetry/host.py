@@ -238,7 +238,7 @@ class ProcessTreeReader:
                 cached = self._procs.get(pid)
                 fresh = cached is None
                 try:
-                    p = psutil.Process(pid) if fresh else cached
+                    p = cached if cached is not None else psutil.Process(pid)
                     with p.oneshot():
                         if p.status() == psutil.STATUS_ZOMBIE:  # exited, parent has not reaped it
                             raise psutil.ZombieProcess(pid)

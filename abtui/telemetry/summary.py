@@ -102,6 +102,8 @@ class _ArmAccumulator:
 
     def add_gpu(self, t: float, g: Mapping[str, Any]) -> None:
         s, i = self.s, g.get("index")
+        if not isinstance(i, int):
+            return  # a GPU entry without its index cannot be told from the others
         s.gpu_samples += 1
         self.times.append(t)
         if i not in s.gpus:

@@ -202,7 +202,7 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
         store.add_arm(arm, arm, 0, spec.steps, (i,))
         last, per_step, speed, tput, mem, seed = plan
         if scenario == "done":
-            last = spec.steps
+            last = spec.steps or last
         for t, rec in _records(arm, last, per_step, speed, tput, mem, seed):
             ingest(store, arm, t, rec)
         state = store.arm(arm)

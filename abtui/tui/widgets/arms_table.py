@@ -15,7 +15,7 @@ from textual.widget import Widget
 from abtui.store import ArmState, ArmStatus, Store
 from abtui.tui import units
 
-STATUS_STYLE = {
+STATUS_STYLE: dict[str, str] = {
     ArmStatus.PENDING: "dim", ArmStatus.STARTING: "dim", ArmStatus.RUNNING: "green",
     ArmStatus.DONE: "bold", ArmStatus.FAILED: "bold red", ArmStatus.OOM: "bold red",
     ArmStatus.STOPPED: "yellow", ArmStatus.STALLED: "bold yellow", ArmStatus.QUEUED: "cyan", ArmStatus.DETACHED: "dim",

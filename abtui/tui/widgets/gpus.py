@@ -225,7 +225,7 @@ class GpuPanel(VerticalScroll):
             return
         self._key = key
         sample, gpus = latest_gpus(store)
-        indices = [g.get("index") for g in gpus]
+        indices = [int(g["index"]) for g in gpus if isinstance(g.get("index"), int)]
         if indices != self._indices:
             self.query(GpuCard).remove()
             self.mount_all([GpuCard(i, self.full) for i in indices], before=".gpu-host")

@@ -52,10 +52,11 @@ class LogLines(Log):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(highlight=True, max_lines=SHOWN, auto_scroll=True, **kwargs)
-        self.highlighter = MatchHighlighter()
+        self.matches = MatchHighlighter()
+        self.highlighter = self.matches
 
     def set_query(self, query: str) -> None:
-        self.highlighter.query = query
+        self.matches.query = query
         self._render_line_cache.clear()
         self.refresh()
 
@@ -74,7 +75,7 @@ class LogPane(Vertical):
     """Header, search box and the lines of one run."""
 
     run_id: var[str | None] = var(None, init=False)
-    query: var[str] = var("", init=False)
+    search: var[str] = var("", init=False)  # the filter (not "query": Textual's DOM query)
     data_version: var[int] = var(-1, init=False)
 
     def __init__(self, store: Store, colours: dict[str, str], cursor_blink: bool = True,
@@ -111,7 +112,7 @@ class LogPane(Vertical):
     @on(Input.Changed, "#log-search")
     def _search_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.query = event.value
+        self.search = event.value
 
     @on(Input.Submitted, "#log-search")
     def _search_submitted(self, event: Input.Submitted) -> None:
@@ -126,7 +127,7 @@ class LogPane(Vertical):
     def watch_run_id(self) -> None:
         self.reload()
 
-    def watch_query(self) -> None:
+    def watch_search(self) -> None:
         self.reload()
 
     def watch_data_version(self) -> None:
@@ -135,7 +136,7 @@ class LogPane(Vertical):
             return
         new = state.log_count - self._seen
         self._seen = state.log_count
-        lines = matching(state.recent_logs(min(new, SHOWN)), self.query)
+        lines = matching(state.recent_logs(min(new, SHOWN)), self.search)
         if new > SHOWN:
             lines.insert(0, f"… {new - SHOWN:,} lines not shown here (the run directory has all)")
         if lines:
@@ -147,10 +148,10 @@ class LogPane(Vertical):
         """Show the selected run's lines again from the store (new run or new filter)."""
         log = self.query_one(LogLines)
         log.clear()
-        log.set_query(self.query)
+        log.set_query(self.search)
         state = self.state
         self._seen = state.log_count if state else 0
-        lines = matching(state.recent_logs(5000), self.query)[-SHOWN:] if state else []
+        lines = matching(state.recent_logs(5000), self.search)[-SHOWN:] if state else []
         self._shown = len(lines)
         if lines:
             log.write_lines(lines)
@@ -166,7 +167,7 @@ class LogPane(Vertical):
             t.append("■ ", style=self.colours.get(state.arm, ""))
             t.append(state.run_id, style="bold")
             t.append(f"  {state.log_count:,} plain lines", style="dim")
-            if self.query:
-                t.append(f"   filter “{self.query}”: {self._shown} shown", style="yellow")
+            if self.search:
+                t.append(f"   filter “{self.search}”: {self._shown} shown", style="yellow")
         t.append("   / search  a: next run", style="dim")
         set_text(self.query_one("#log-header", Static), t)
