@@ -10,7 +10,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported when used: `abtui --help` stays fast
+    from abtui.experiment import Experiment
 
 EPILOG = """exit codes: 0 done, 1 a gate failed, 2 bad spec or usage, 3 an arm failed
 docs: README.md, docs/protocol.md (log protocol), docs/report.md (report.json)"""
@@ -314,7 +317,7 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
     return run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
 
 
-def _tui(exp: object, gates: list[str], keep: bool = False) -> int:
+def _tui(exp: Experiment, gates: list[str], keep: bool = False) -> int:
     # no guard: a broken console is a bug to see, never a silent switch to headless
     from abtui.tui.app import run_console
 

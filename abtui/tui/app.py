@@ -38,6 +38,7 @@ from abtui.tui.screens.diff import DiffScreen
 from abtui.tui.screens.gpus import GpuScreen
 from abtui.tui.screens.quit import DETACH, STOP, QuitScreen
 from abtui.tui.screens.results import ResultsScreen
+from abtui.tui.view import ExperimentView
 from abtui.tui.widgets.diff_pane import DiffPane
 from abtui.tui.widgets.verdict import VerdictStrip
 
@@ -76,7 +77,7 @@ class ConsoleApp(App[int]):
             self.code = code
             self.error = error
 
-    def __init__(self, exp: Any, gates: Iterable[str] = (), keep: bool = False, *,
+    def __init__(self, exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False, *,
                  findings: Callable[[Any], Differences] = load_findings,
                  concluder: Concluder = conclude_run, clock: Callable[[], float] = time.time,
                  cursor_blink: bool = True, tick_s: float = TICK_S,
@@ -297,7 +298,7 @@ class ConsoleApp(App[int]):
         yield from console_commands(self.exp.store, screen)
 
 
-def make_app(exp: Any, gates: Iterable[str] = (), keep: bool = False, **options: Any) -> ConsoleApp:
+def make_app(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False, **options: Any) -> ConsoleApp:
     """The console for ``exp``; the CLI, the tests and the screenshots all build it here.
 
     ``options`` go to :class:`ConsoleApp` (``findings``, ``concluder``, ``clock``,
@@ -307,7 +308,7 @@ def make_app(exp: Any, gates: Iterable[str] = (), keep: bool = False, **options:
     return ConsoleApp(exp, gates, keep, **options)
 
 
-def run_console(exp: Any, gates: Iterable[str] = (), keep: bool = False) -> int:
+def run_console(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False) -> int:
     """Run the console until the user leaves; returns the exit code.
 
     Detached: 0, and the arms keep running. Stopped or concluded: the report's exit code

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static
 
 from abtui.store import ArmStatus
 from abtui.tui import units
+from abtui.tui.view import ExperimentView
 from abtui.tui.widgets.arms_table import ArmsTable
 from abtui.tui.widgets.curves import ChartSettings, CurvesPanel
 from abtui.tui.widgets.diff_pane import DiffPane
@@ -29,7 +30,7 @@ TITLE_REPAINT_S = 2.0  # seconds in the first minute; with the arms table: one u
 SLACK_S = 0.15  # a tick this much early still counts as on time (timers jitter)
 
 
-def title_text(exp: Any, now: float) -> Text:
+def title_text(exp: ExperimentView, now: float) -> Text:
     """``abtui  quickstart  runs/quickstart-…  2 running · 1 done  1m23s``."""
     arms = list(exp.store.arms.values())
     counts: dict[str, int] = {}
@@ -72,7 +73,7 @@ class ConsoleScreen(Screen):
         Binding("r", "app.results", "Results", show=False),
     ]
 
-    def __init__(self, exp: Any, colours: dict[str, str], clock: Callable[[], float] = time.time,
+    def __init__(self, exp: ExperimentView, colours: dict[str, str], clock: Callable[[], float] = time.time,
                  cursor_blink: bool = True) -> None:
         super().__init__()
         self.exp = exp
