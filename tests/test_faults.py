@@ -146,7 +146,7 @@ def test_no_shell_strings_anywhere() -> None:
 def test_the_core_never_imports_textual() -> None:
     code = ("import sys, abtui.cli, abtui.spec, abtui.ingest, abtui.store, abtui.backends.local, "
             "abtui.experiment.orchestrator, abtui.telemetry, abtui.diff, abtui.compare, abtui.report, "
-            "abtui.headless, abtui.conclude; "
+            "abtui.cli.headless, abtui.conclude; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import shutil
 import subprocess
@@ -143,7 +144,7 @@ def spec_checks(spec_path: str) -> list[tuple[str, bool, str, str]]:
     if spec.backend != "docker":
         return []
     image = spec.image or next((a.image for a in spec.arms.values() if a.image), None)
-    out = [_check(f"host {h}", lambda h=h: _host(h, image, spec.telemetry.agent_image))
+    out = [_check(f"host {h}", functools.partial(_host, h, image, spec.telemetry.agent_image))
            for h in spec.hosts or ["local"]]
     ids = {d.split(f"image {image} = ")[1].split(";")[0] for _, ok, d, _ in out
            if image and f"image {image} = " in d}

@@ -169,7 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         _serve_metrics(exp, args.metrics_addr, args.metrics_arms_only)
         if _interactive(args.headless):
             return _tui(exp, args.gate)
-        from abtui.headless import run_headless
+        from abtui.cli.headless import run_headless
 
         return run_headless(exp, args.gate)
     if cmd == "report":
@@ -184,11 +184,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"abtui: wrote {exp.rundir.report_md}, report.json, report.html")
         return exit_code(exp, report)
     if cmd == "stop":
-        from abtui.commands import stop_run
+        from abtui.cli.runs import stop_run
 
         return stop_run(args.run_dir, args.grace)
     if cmd == "ls":
-        from abtui.commands import list_runs
+        from abtui.cli.runs import list_runs
 
         return list_runs(args.runs_dir)
     if cmd == "diff":
@@ -199,11 +199,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(shown(render_findings(found, checks=checks)))
         return 0
     if cmd == "doctor":
-        from abtui.doctor import doctor
+        from abtui.cli.doctor import doctor
 
         return doctor(args.spec)
     if cmd == "validate":
-        from abtui.commands import validate
+        from abtui.cli.runs import validate
 
         return validate(args.spec)
     return 2
@@ -312,7 +312,7 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
     _serve_metrics(exp, metrics[0], metrics[1])
     if _interactive(headless):
         return _tui(exp, gates, keep=keep)
-    from abtui.headless import run_headless
+    from abtui.cli.headless import run_headless
 
     return run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
 

@@ -1,4 +1,4 @@
-"""Small CLI commands: ls, stop, validate."""
+"""The commands about run directories: ``abtui ls``, ``abtui stop``, ``abtui validate``."""
 
 from __future__ import annotations
 
@@ -38,8 +38,10 @@ def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
         except (psutil.Error, ValueError):
             pass
         return "lost"
-    if ref.get("container"):
+    if ref.get("container_id"):
         return "running?"  # a container: `abtui attach` asks the engine
+    if ref.get("job_id"):
+        return "running?"  # a Slurm job: `abtui attach` asks the controller
     return "pending" if not ref else "?"
 
 
