@@ -6,7 +6,6 @@ No UI here: the TUI and the headless mode read ``experiment.store`` and call the
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import time
@@ -16,14 +15,13 @@ from typing import Any
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
 from abtui.errors import AbtuiError, EnvironmentFailure, RunDirError
-from abtui.experiment import git_arms
+from abtui.experiment import git_arms, reattach
 from abtui.experiment.files_watcher import FilesWatcher
 from abtui.experiment.manifest import (
     NoBackend,
     cpu_placement,
     new_manifest,
     place_on_cores,
-    read_jsonl,
     with_env_file,
 )
 from abtui.experiment.telemetry_loop import TelemetryLoop
@@ -33,7 +31,6 @@ from abtui.numeric import numpy
 from abtui.rundir import OBSERVED_ENV, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
-from abtui.store.parallel import replay_arms
 from abtui.store.snapshot import covered_size, write_snapshot
 
 
@@ -66,21 +63,7 @@ class Experiment:
             state.adapter = make_adapter(spec.log_format)
 
     def _log_to_rundir(self) -> None:
-        """The monitor's own diagnostics go to monitor.log in the run dir, never the screen."""
-        logger = logging.getLogger("abtui")
-        for h in list(logger.handlers):
-            if getattr(h, "_abtui", False):
-                logger.removeHandler(h)
-                h.close()
-        handler: logging.Handler
-        try:
-            handler = logging.FileHandler(self.rundir.root / "monitor.log", encoding="utf-8")
-        except OSError:
-            handler = logging.NullHandler()
-        handler._abtui = True  # type: ignore[union-attr]  # marks the handlers added here
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+        reattach.log_to_rundir(self.rundir)
 
     # ---- starting -------------------------------------------------------------------
     @classmethod
@@ -284,47 +267,15 @@ class Experiment:
         return catch_up(cls.attach(root, follow=False))
 
     def replay(self) -> None:
-        """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
-        and telemetry sample into the store."""
-        arms = []
-        for run_id in self.rundir.run_ids():
-            state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
-            arms.append((state, self.rundir.events_path(run_id)))
-        replay_arms(arms)  # long arms in parallel processes, when no snapshot covers them
-        for run_id in self.rundir.run_ids():
-            self.restore_status(run_id, self.store.arms[run_id])
-        for sample in read_jsonl(self.rundir.telemetry_path):
-            self.store.add_telemetry(sample)
+        """Fold every persisted line and telemetry sample into the store (``reattach``)."""
+        reattach.replay(self)
 
     def restore_status(self, run_id: str, state: ArmState) -> None:
-        """An arm's status as the run dir says: its exit.json, else detached if it spoke."""
-        ex = self.rundir.read_json(self.rundir.exit_path(run_id))
-        if isinstance(ex, dict):
-            state.exit = ex
-            state.status = ex.get("status") or ArmStatus.DONE
-        elif state.lines:
-            state.status = ArmStatus.DETACHED
+        """An arm's status as the run dir says (``reattach.restore_status``)."""
+        reattach.restore_status(self.rundir, run_id, state)
 
     def _reattach(self) -> None:
-        try:
-            found = self.backend.find(self.rundir)
-        except AbtuiError as exc:
-            self.store.notice(f"cannot reach the arms: {exc}")
-            found = {}
-        for run_id, handle in found.items():
-            # ended arms too: if the disk was full, events.jsonl lags the arm's own output,
-            # and following from the last recorded token catches up (a no-op otherwise)
-            if run_id in self.store.arms:
-                self.handles[run_id] = handle
-        for run in self.runs:
-            state = self.store.arm(run.run_id)
-            if run.run_id in self.handles or state.status in ArmStatus.ENDED:
-                continue
-            if "ref" not in self.manifest["runs"].get(run.run_id, {}) and not self.read_only:
-                state.status = ArmStatus.PENDING
-                self.pending.append(run)  # never launched: the scheduler starts it now
-            else:
-                state.status = ArmStatus.LOST
+        reattach.follow_again(self)
         self._start_threads()
 
     # ---- running --------------------------------------------------------------------

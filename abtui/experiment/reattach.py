@@ -1,0 +1,83 @@
+"""Rebuilding an experiment from its run directory: the store from events.jsonl (after the
+arms' snapshots), each arm's status from its exit.json, the arms the backend can still see
+followed again; and the monitor's own log file. Used by ``Experiment.attach``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from abtui.errors import AbtuiError
+from abtui.experiment.manifest import read_jsonl
+from abtui.rundir import RunDir
+from abtui.store import ArmState, ArmStatus
+from abtui.store.parallel import replay_arms
+
+if TYPE_CHECKING:
+    from abtui.experiment.orchestrator import Experiment
+
+
+def log_to_rundir(rundir: RunDir) -> None:
+    """The monitor's own diagnostics go to monitor.log in the run dir, never the screen."""
+    logger = logging.getLogger("abtui")
+    for h in list(logger.handlers):
+        if getattr(h, "_abtui", False):
+            logger.removeHandler(h)
+            h.close()
+    handler: logging.Handler
+    try:
+        handler = logging.FileHandler(rundir.root / "monitor.log", encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler._abtui = True  # type: ignore[union-attr]  # marks the handlers added here
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def replay(exp: Experiment) -> None:
+    """Fold every persisted line (after the arm's store snapshot, if it has a valid one)
+    and telemetry sample into the store."""
+    arms = []
+    for run_id in exp.rundir.run_ids():
+        state = exp.store.arms.get(run_id) or exp.store.add_arm(run_id, run_id)
+        arms.append((state, exp.rundir.events_path(run_id)))
+    replay_arms(arms)  # long arms in parallel processes, when no snapshot covers them
+    for run_id in exp.rundir.run_ids():
+        restore_status(exp.rundir, run_id, exp.store.arms[run_id])
+    for sample in read_jsonl(exp.rundir.telemetry_path):
+        exp.store.add_telemetry(sample)
+
+
+def restore_status(rundir: RunDir, run_id: str, state: ArmState) -> None:
+    """An arm's status as the run dir says: its exit.json, else detached if it spoke."""
+    ex = rundir.read_json(rundir.exit_path(run_id))
+    if isinstance(ex, dict):
+        state.exit = ex
+        state.status = ex.get("status") or ArmStatus.DONE
+    elif state.lines:
+        state.status = ArmStatus.DETACHED
+
+
+def follow_again(exp: Experiment) -> None:
+    """Hand the arms the backend still sees to the experiment; never-launched runs go back
+    to the scheduler; the others are lost."""
+    try:
+        found = exp.backend.find(exp.rundir)
+    except AbtuiError as exc:
+        exp.store.notice(f"cannot reach the arms: {exc}")
+        found = {}
+    for run_id, handle in found.items():
+        # ended arms too: if the disk was full, events.jsonl lags the arm's own output,
+        # and following from the last recorded token catches up (a no-op otherwise)
+        if run_id in exp.store.arms:
+            exp.handles[run_id] = handle
+    for run in exp.runs:
+        state = exp.store.arm(run.run_id)
+        if run.run_id in exp.handles or state.status in ArmStatus.ENDED:
+            continue
+        if "ref" not in exp.manifest["runs"].get(run.run_id, {}) and not exp.read_only:
+            state.status = ArmStatus.PENDING
+            exp.pending.append(run)  # never launched: the scheduler starts it now
+        else:
+            state.status = ArmStatus.LOST
