@@ -214,3 +214,22 @@ def test_bad_hosts_are_refused(bad: str) -> None:
 def test_hosts_need_the_docker_backend() -> None:
     with pytest.raises(SpecError, match="backend: docker"):
         parse_spec(DOCKER.replace("backend: docker", "backend: local") + "hosts: [local]\n")
+
+
+def test_a_node_gpu_keeps_its_static_facts_on_disk(tmp_path) -> None:
+    """telemetry.jsonl's gpu_info describes this host's GPUs only: a merged node GPU keeps
+    its model and clock ceiling in its own entry, or the report would lose them."""
+    from abtui.telemetry.samples import SampleWriter, read_samples
+
+    path = tmp_path / "telemetry.jsonl"
+    w = SampleWriter(path)
+    w.write_info({"kind": "gpu_info", "t": 1.0, "gpus": [{"index": 0, "name": "local GPU"}]})
+    node_gpu = {"index": REMOTE_BASE, "node_index": 0, "name": "NVIDIA H100",
+                "sm_clock_max_mhz": 1980, "temp_c": 60, "arm": "A"}
+    w.write_sample({"kind": "sample", "t": 2.0, "gpus": [{"index": 0, "name": "local GPU",
+                                                           "temp_c": 50}, node_gpu]})
+    w.close()
+    [sample] = list(read_samples(path))
+    local, node = sample["gpus"]
+    assert local["name"] == "local GPU"  # from gpu_info
+    assert node["name"] == "NVIDIA H100" and node["sm_clock_max_mhz"] == 1980

@@ -16,7 +16,7 @@ import pytest
 
 from abtui.telemetry import confounds, read_samples, summarize
 from abtui.telemetry.reasons import decode_names
-from abtui.telemetry.sampler import SampleWriter
+from abtui.telemetry.samples import SampleWriter
 
 FIXTURE = Path(__file__).parent / "fixtures" / "telemetry" / "h100-synthesised-resnet-vs-matmul.jsonl"
 T0 = 1732300000.0

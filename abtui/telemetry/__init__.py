@@ -6,7 +6,8 @@ hands samples to the store; the front ends only read the store.
 
 from abtui.telemetry.nvml import NA, GpuInfo, Nvml, NvmlTelemetry
 from abtui.telemetry.reasons import ClockEventReason, decode_names, describe
-from abtui.telemetry.sampler import SamplerCost, TelemetrySampler, read_lines, read_samples
+from abtui.telemetry.sampler import SamplerCost, TelemetrySampler
+from abtui.telemetry.samples import read_lines, read_samples
 from abtui.telemetry.summary import ArmTelemetrySummary, confounds, foreign_sentence, summarize
 
 __all__ = [

@@ -18,7 +18,8 @@ import threading
 import time
 
 from abtui.telemetry.reasons import describe
-from abtui.telemetry.sampler import TelemetrySampler, read_samples
+from abtui.telemetry.sampler import TelemetrySampler
+from abtui.telemetry.samples import read_samples
 from abtui.telemetry.summary import confounds, summarize
 
 MATMUL = """

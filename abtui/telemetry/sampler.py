@@ -40,12 +40,11 @@ a sample read back equals the dict :meth:`TelemetrySampler.sample` returned.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,8 @@ from abtui.telemetry.host import (
     process_name,
     tagged_processes,
 )
-from abtui.telemetry.nvml import STATIC_KEYS, NvmlTelemetry
+from abtui.telemetry.nvml import NvmlTelemetry
+from abtui.telemetry.samples import SampleWriter
 
 log = logging.getLogger("abtui.telemetry")
 
@@ -87,41 +87,6 @@ class SamplerCost:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
-
-
-class SampleWriter:
-    """Appends samples to telemetry.jsonl: gpu_info once, then compact sample lines, flushed."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the run
-        if torn:  # a monitor died mid-line: do not glue the next line onto it
-            self._file.write("\n")
-
-    def write_info(self, info: dict[str, Any]) -> None:
-        """Write a gpu_info line (static GPU facts that following samples leave out)."""
-        self._write(info)
-
-    def write_sample(self, sample: dict[str, Any]) -> None:
-        """Write one sample without the static GPU keys (they are in gpu_info)."""
-        line = dict(sample)
-        line["gpus"] = [{k: v for k, v in g.items() if k not in STATIC_KEYS} for g in sample["gpus"]]
-        self._write(line)
-
-    def _write(self, obj: dict[str, Any]) -> None:
-        self._file.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
 
 
 class TelemetrySampler:
@@ -416,32 +381,3 @@ class TelemetrySampler:
         """Close the file and shut NVML down."""
         self.close_file()
         self.nvml.close()
-
-
-def read_lines(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Every JSON object line of a telemetry file as written; torn or garbage lines skipped."""
-    with open(path, "rb") as f:
-        for raw in f:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(obj, dict):
-                yield obj
-
-
-def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Samples of a telemetry file, each GPU entry completed from the latest gpu_info line.
-
-    Tolerates a torn last line (a monitor killed mid-write) and a file still being written.
-    """
-    static: dict[int, dict[str, Any]] = {}
-    for obj in read_lines(path):
-        kind = obj.get("kind", "sample")
-        if kind == "gpu_info":
-            static = {g["index"]: g for g in obj.get("gpus") or () if "index" in g}
-        elif kind == "sample":
-            for g in obj.get("gpus") or ():
-                for k, v in static.get(g.get("index"), {}).items():
-                    g.setdefault(k, v)
-            yield obj
