@@ -233,3 +233,11 @@ def test_a_node_gpu_keeps_its_static_facts_on_disk(tmp_path) -> None:
     local, node = sample["gpus"]
     assert local["name"] == "local GPU"  # from gpu_info
     assert node["name"] == "NVIDIA H100" and node["sm_clock_max_mhz"] == 1980
+
+
+def test_the_gpu_panel_names_a_node_gpu_by_its_host() -> None:
+    from abtui.tui.widgets.gpus import gpu_name
+
+    assert gpu_name({"index": 3}) == "3"
+    assert gpu_name({"index": REMOTE_BASE + 19, "node_index": 3, "host": "gpu-17"}) == "gpu-17:3"
+    assert "\x1b" not in gpu_name({"index": 1000, "node_index": 0, "host": "evil\x1b[2J"})

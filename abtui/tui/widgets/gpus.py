@@ -21,6 +21,7 @@ from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.widgets.sparkline import ScaledSparkline
 from abtui.tui.widgets.text import set_text
+from abtui.untrusted import shown
 
 HISTORY = 120  # samples kept for a sparkline (two minutes at 1 Hz)
 
@@ -47,6 +48,14 @@ def latest_gpus(store: Store) -> tuple[dict[str, Any] | None, list[dict[str, Any
     return sample, gpus
 
 
+def gpu_name(gpu: Mapping[str, Any]) -> str:
+    """``3`` for this host's GPU 3; ``gpu-17:3`` for GPU 3 of a remote arm's node (merged
+    under a unique index, see abtui.experiment.node_telemetry)."""
+    if "node_index" in gpu:
+        return f"{shown(str(gpu.get('host') or 'node'))}:{gpu['node_index']}"
+    return str(gpu.get("index"))
+
+
 def history(store: Store, index: int, key: str, n: int = HISTORY) -> list[float]:
     """The last ``n`` values of one GPU field, oldest first (O(n), not O(samples))."""
     out: list[float] = []
@@ -67,7 +76,7 @@ def _of(value: Any, limit: Any, unit: str, fmt: str = ".0f") -> str:
 def gpu_text(gpu: Mapping[str, Any], owner: str | None, colour: str) -> Text:
     """The three lines of a compact GPU card (no markup: names come from the driver)."""
     t = Text()
-    t.append(f"GPU{gpu.get('index')} ", style="bold")
+    t.append(f"GPU{gpu_name(gpu)} ", style="bold")
     if owner:
         t.append("■ ", style=colour)
         t.append(owner, style="bold")
@@ -102,7 +111,7 @@ def full_gpu_text(gpu: Mapping[str, Any], owner: str | None, colour: str) -> Tex
         return f" ({100 * v / of:.0f} %)" if v is not None and of else ""
 
     t = Text()
-    t.append(f"GPU {gpu.get('index')}  ", style="bold")
+    t.append(f"GPU {gpu_name(gpu)}  ", style="bold")
     if owner:
         t.append("■ ", style=colour)
     t.append(f"arm {owner}" if owner else "no arm", style="bold" if owner else "dim")
