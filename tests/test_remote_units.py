@@ -241,3 +241,22 @@ def test_the_gpu_panel_names_a_node_gpu_by_its_host() -> None:
     assert gpu_name({"index": 3}) == "3"
     assert gpu_name({"index": REMOTE_BASE + 19, "node_index": 3, "host": "gpu-17"}) == "gpu-17:3"
     assert "\x1b" not in gpu_name({"index": 1000, "node_index": 0, "host": "evil\x1b[2J"})
+
+
+def test_node_gpus_stay_on_screen_between_their_samples_and_carry_dcgm_labels() -> None:
+    """A tick without a new node sample does not drop the node's GPUs from the panel or
+    the Prometheus endpoint; they are labelled with the node's own index and hostname."""
+    from abtui.experiment.exporter import ExperimentCollector
+    from abtui.store import Store
+
+    store = Store()
+    store.add_arm("A", "A", 0, 10, (0,))
+    node = {"index": REMOTE_BASE, "node_index": 2, "host": "GPU-Node-7", "arm": "A",
+            "temp_c": 61, "name": "NVIDIA H100", "uuid": "GPU-abc"}
+    store.add_telemetry({"kind": "sample", "t": 1.0, "gpus": [node], "host": {}})
+    store.add_telemetry({"kind": "sample", "t": 2.0, "gpus": [], "host": {}})  # none merged
+    assert [g["index"] for g in store.current_gpus()] == [REMOTE_BASE]
+    families = {f.name: f for f in ExperimentCollector(store, "exp").collect()}
+    [temp] = families["DCGM_FI_DEV_GPU_TEMP"].samples
+    assert temp.labels["gpu"] == "2" and temp.labels["hostname"] == "gpu-node-7"
+    assert temp.labels["run_id"] == "A" and temp.value == 61

@@ -89,9 +89,14 @@ class ExperimentCollector(Collector):
         info = {**self.store.gpu_info.get(int(g.get("index") or 0), {}), **g}
         run = info.get("arm") or ""
         arm = self.store.arms[run].arm if run in self.store.arms else ""
-        return info, [str(info.get("index", "")), label(info.get("uuid") or ""),
-                      label(info.get("name") or ""), label(info.get("pci_bus_id") or ""),
-                      self.hostname, self.experiment, label(arm), label(run)]
+        # a remote node's GPU is labelled as dcgm-exporter on that node labels it: its own
+        # index there and the node's hostname (abtui.experiment.node_telemetry)
+        node = "node_index" in info
+        return info, [str(info["node_index"] if node else info.get("index", "")),
+                      label(info.get("uuid") or ""), label(info.get("name") or ""),
+                      label(info.get("pci_bus_id") or ""),
+                      label(str(info.get("host") or "")).lower() if node else self.hostname,
+                      self.experiment, label(arm), label(run)]
 
     def _gpus(self) -> Iterator[Any]:
         samples = list(self.store.telemetry)
@@ -105,7 +110,7 @@ class ExperimentCollector(Collector):
                 for name in decode_names(g.get("reasons")) or ():
                     seen = (str(g.get("index")), name)
                     self._events[seen] = self._events.get(seen, 0) + 1
-        rows = [self._gpu_row(g) for g in (last or {}).get("gpus") or []]
+        rows = [self._gpu_row(g) for g in self.store.current_gpus()] if last else []
         owned = [(info, values) for info, values in rows if values[-1]]  # run_id: an arm's GPU
         names = list(self._GPU_LABELS)
         owner = GaugeMetricFamily("abtui_gpu_arm", "1 for each GPU an arm owns (join on UUID).",
@@ -132,7 +137,7 @@ class ExperimentCollector(Collector):
         events = GaugeMetricFamily("DCGM_EXP_CLOCK_EVENTS_COUNT",
                                    "Samples in which each clock event reason was active.",
                                    labels=[*names, "clock_event"])
-        by_index = {values[0]: values for _, values in rows}
+        by_index = {str(info.get("index")): values for info, values in rows}
         for (gpu, name), count in sorted(self._events.items()):
             if gpu in by_index:
                 events.add_metric([*by_index[gpu], name], float(count))
@@ -143,8 +148,8 @@ class ExperimentCollector(Collector):
         counts: dict[str, int] = {}
         for f in (last or {}).get("foreign") or ():
             counts[str(f.get("gpu"))] = counts.get(str(f.get("gpu")), 0) + 1
-        for _, values in owned:
-            foreign.add_metric(values, float(counts.get(values[0], 0)))
+        for info, values in owned:
+            foreign.add_metric(values, float(counts.get(str(info.get("index")), 0)))
         yield foreign
 
     # ---- training -----------------------------------------------------------------------

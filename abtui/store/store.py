@@ -41,6 +41,19 @@ class Store:
             self.telemetry.append(sample)
         self._tversion += 1
 
+    def current_gpus(self, within: int = 3) -> list[dict[str, Any]]:
+        """The latest sample's GPU entries, plus a remote node's GPUs from the ``within``
+        samples before it when the latest missed them (a node's samples arrive on their
+        own clock: a tick may carry none), newest first per GPU."""
+        seen: dict[Any, dict[str, Any]] = {}
+        for k, sample in enumerate(reversed(self.telemetry)):
+            if k > within:
+                break
+            for g in sample.get("gpus") or ():
+                if k == 0 or "node_index" in g:
+                    seen.setdefault(g.get("index"), g)
+        return list(seen.values())
+
     def notice(self, text: str) -> None:
         """A one-line message for the user (shown once)."""
         with self._lock:

@@ -43,8 +43,9 @@ def latest_gpus(store: Store) -> tuple[dict[str, Any] | None, list[dict[str, Any
     """The latest sample and its GPUs, each merged with its static facts."""
     sample = store.telemetry[-1] if store.telemetry else None
     gpus = []
-    for g in (sample or {}).get("gpus") or ():
-        gpus.append({**store.gpu_info.get(g.get("index"), {}), **g})
+    for g in store.current_gpus():
+        idx = g.get("index")
+        gpus.append({**(store.gpu_info.get(idx, {}) if isinstance(idx, int) else {}), **g})
     return sample, gpus
 
 
