@@ -36,11 +36,15 @@ if [[ "${1:-}" == "--cut" ]]; then
     exit 0
 fi
 
-command -v sshd >/dev/null || {
-    say "installing openssh-server"
+missing=()
+[[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+command -v ip >/dev/null || missing+=(iproute2)
+if ((${#missing[@]})); then
+    say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server openssh-client >/dev/null
-}
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
 # ---- engine #2 ----------------------------------------------------------------------------
 mkdir -p "$STATE" "$DATA"
