@@ -73,7 +73,8 @@ def _monitor(tmp_path: Path, spec: Path) -> subprocess.Popen[str]:
 
 
 def test_quickstart_runs_as_slurm_jobs_with_the_same_report(tmp_path, slurm_cluster) -> None:
-    out = _abtui("run", str(_spec(tmp_path, steps=400)), "--headless", "--runs-dir",
+    # long enough that both jobs' steady states overlap however Slurm staggers their starts
+    out = _abtui("run", str(_spec(tmp_path, steps=2000)), "--headless", "--runs-dir",
                  str(tmp_path / "runs"), cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [root] = list((tmp_path / "runs").iterdir())
