@@ -210,7 +210,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _quickstart() -> Path:
-    here = Path(__file__).resolve().parent.parent / "configs" / "quickstart.yaml"
+    here = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"  # abtui/cli/..
     if here.is_file():
         return here
     from abtui.errors import AbtuiError
