@@ -143,7 +143,9 @@ def test_abtui_stop_cancels_the_jobs(tmp_path, slurm_cluster) -> None:
         assert _job(j)["JobState"] in ("CANCELLED", "COMPLETED", "FAILED"), _job(j)
     for run_id in ("sgd", "adam"):
         record = json.loads((root / "arms" / run_id / "exit.json").read_text())
-        assert record["status"] != "done" and record["exit_code"] == -15, record  # SIGTERM, relayed
+        # SIGTERM reached the arm through the relay: killed by it (-15), or the runner's own
+        # handler exited 128 + 15 (it installs one once it has started training)
+        assert record["status"] != "done" and record["exit_code"] in (-15, 143), record
     assert mon.returncode == 3, out[-2000:]  # an arm did not finish
 
 
