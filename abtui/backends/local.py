@@ -48,7 +48,26 @@ def _lowest_priority() -> None:
         os.nice(19)
 
 
-class LocalBackend(Backend):
+class FollowsOutputFile:
+    """``follow`` / ``follow_batches`` for a backend whose arms write, through abtui's relay,
+    to ``arms/<run>/output.log`` on a path the monitor reads (local processes, Slurm jobs):
+    the backend says only whether the writer may still append (``_alive``)."""
+
+    def _alive(self, handle: ArmHandle) -> bool:
+        raise NotImplementedError
+
+    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+               stop: threading.Event) -> Iterator[LogLine]:
+        for batch in self.follow_batches(handle, rundir, resume, stop):
+            yield from batch
+
+    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
+                       stop: threading.Event) -> Iterator[list[LogLine]]:
+        yield from follow_file(rundir.output_path(handle.run_id), resume, stop,
+                               lambda: self._alive(handle))
+
+
+class LocalBackend(FollowsOutputFile, Backend):
     """Arms as local processes; GPUs pinned through ``CUDA_VISIBLE_DEVICES``."""
 
     name = "local"
@@ -173,16 +192,6 @@ class LocalBackend(Backend):
             return p.status() != psutil.STATUS_ZOMBIE
         except psutil.Error:
             return False
-
-    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
-               stop: threading.Event) -> Iterator[LogLine]:
-        for batch in self.follow_batches(handle, rundir, resume, stop):
-            yield from batch
-
-    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
-                       stop: threading.Event) -> Iterator[list[LogLine]]:
-        yield from follow_file(rundir.output_path(handle.run_id), resume, stop,
-                               lambda: self._alive(handle))
 
     def poll(self, handle: ArmHandle) -> ArmExit | None:
         if self._alive(handle):

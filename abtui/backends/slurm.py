@@ -19,14 +19,12 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
-from abtui.backends.local import WRAPPER, describe_exit, follow_file, read_marker
+from abtui.backends.base import ArmExit, ArmHandle, Backend
+from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
 from abtui.errors import BackendError
@@ -38,7 +36,7 @@ from abtui.spec import ArmRun, ExperimentSpec
 LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "REVOKED", "", "UNKNOWN"})
 
 
-class SlurmBackend(Backend):
+class SlurmBackend(FollowsOutputFile, Backend):
     """Arms as Slurm jobs; GPUs allocated by Slurm (``--gres=gpu:N``), never by index."""
 
     name = "slurm"
@@ -106,6 +104,7 @@ class SlurmBackend(Backend):
         self.states.watch(job_id)
         return ArmHandle(run.run_id, {"job_id": job_id, "marker": str(arm_dir / "exit_code"),
                                       "argv": mask_argv(argv), "sbatch": options,
+                                      "remote": True,  # on its node: see is_remote
                                       "submitted_at": time.time()})
 
     def _alive(self, handle: ArmHandle) -> bool:
@@ -115,21 +114,11 @@ class SlurmBackend(Backend):
         job = self.states.get(str(job_id))
         return job.live or job.state == "UNREACHABLE"  # an unreachable controller: still running
 
-    def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
-               stop: threading.Event) -> Iterator[LogLine]:
-        for batch in self.follow_batches(handle, rundir, resume, stop):
-            yield from batch
-
-    def follow_batches(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,
-                       stop: threading.Event) -> Iterator[list[LogLine]]:
-        yield from follow_file(rundir.output_path(handle.run_id), resume, stop,
-                               lambda: self._alive(handle))
-
     def poll(self, handle: ArmHandle) -> ArmExit | None:
+        if self._alive(handle):
+            return None
         job_id = str(handle.ref.get("job_id") or "")
         job = self.states.get(job_id)
-        if job.live or job.state == "UNREACHABLE":
-            return None
         marker = Path(handle.ref.get("marker") or "")
         code = read_marker(marker) if handle.ref.get("marker") else None
         try:

@@ -174,12 +174,14 @@ class JobStates:
                 try:
                     self._cache = query_squeue(live)
                 except BackendError as exc:
-                    self._cache = {}
-                    if "Invalid job id" not in str(exc):  # unreachable: the job may still run
-                        return JobState(job_id, "UNREACHABLE", str(exc))
+                    # unreachable: the jobs may still run; said for ``ttl`` without asking
+                    # again (a controller that does not answer costs a timeout a call)
+                    down = "Invalid job id" not in str(exc)
+                    self._cache = {j: JobState(j, "UNREACHABLE", str(exc)) for j in live} \
+                        if down else {}
                 self._at = time.monotonic()
             state = self._cache.get(job_id)
-            if state is not None and state.live:
+            if state is not None and (state.live or state.state == "UNREACHABLE"):
                 return state
             final = query_scontrol(job_id) or query_sacct(job_id) or state \
                 or JobState(job_id, "")
