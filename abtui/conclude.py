@@ -68,8 +68,9 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
         span = span_of(run_id, st.arm, st.replicate, first, last, steady)
         if span is not None:
             spans.append(span)
+    # the backends mark an arm on another machine in its ref (Slurm jobs, remote engines)
     remote = [rid for rid, r in (exp.manifest.get("runs") or {}).items()
-              if (r.get("ref") or {}).get("remote") or exp.spec.backend == "slurm"]
+              if (r.get("ref") or {}).get("remote")]
     out = corun(spans, list(exp.store.telemetry), remote=remote)
     out["placement"] = exp.manifest.get("placement")
     out["cpus"] = {rid: r.get("cpus") for rid, r in (exp.manifest.get("runs") or {}).items()}

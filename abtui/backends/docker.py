@@ -10,7 +10,6 @@ init process, and never with the Docker socket.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import math
 import os
@@ -28,6 +27,7 @@ from docker.types import DeviceRequest, LogConfig, Mount
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
+from abtui.backends.docker_mounts import volume_mounts
 from abtui.errors import BackendError
 from abtui.rundir import RunDir
 from abtui.secrets import mask_argv
@@ -37,12 +37,6 @@ log = logging.getLogger(__name__)
 OUT_DIR = "/abtui/out"  # the arm's own output dir (rundir/arms/<run>/out), mounted read-write
 _DAEMON_HINT = ("is dockerd running (`sudo systemctl start docker`, or `bash .ci/docker-up.sh`)? "
                 "is your user in the docker group (`sudo usermod -aG docker $USER`, then log in again)?")
-_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
-            "/var/run/containerd/containerd.sock", "/run/podman/podman.sock",
-            "/var/run/crio/crio.sock", "/run/crio/crio.sock", "/var/run/cri-dockerd.sock",
-            "/run/buildkit/buildkitd.sock", "/run/k3s/containerd/containerd.sock")
-#: Per-user engines (rootless Docker, Podman): any of these under /run/user/<uid>/.
-_USER_SOCKETS = ("docker.sock", "podman/podman.sock", "containerd/containerd.sock")
 DEFAULT_PIDS = 4096
 NOBODY = 65534  # the uid / gid arms run as when abtui itself runs as root
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=2g"}
@@ -171,29 +165,13 @@ class DockerBackend(Backend):
         return {"host": info.get("Name"), "engine": version.get("Version"),
                 "api": version.get("ApiVersion"), "storage_driver": info.get("Driver"),
                 "cgroup_version": info.get("CgroupVersion"), "live_restore": info.get("LiveRestoreEnabled"),
-                "runtimes": sorted(info.get("Runtimes") or {}), "default_runtime": info.get("DefaultRuntime")}
+                "runtimes": sorted(info.get("Runtimes") or {}), "default_runtime": info.get("DefaultRuntime"),
+                "cpus": info.get("NCPU"), "kernel": info.get("KernelVersion"),
+                "memory_mb": int(info["MemTotal"]) // 2**20 if info.get("MemTotal") else None}
 
     # ------------------------------------------------------------------ launch
     def _mounts(self) -> list[Mount]:
-        sockets = {os.path.realpath(s) for s in _SOCKETS}
-        sockets |= {os.path.realpath(p) for name in _USER_SOCKETS
-                    for p in glob.glob(f"/run/user/*/{name}")}
-        host = os.environ.get("DOCKER_HOST", "")
-        if host.startswith("unix://"):
-            sockets.add(os.path.realpath(host[len("unix://"):]))
-        mounts = []
-        for vol in self.spec.volumes:
-            src = os.path.realpath(self.workdir / Path(vol.source).expanduser())
-            for sock in sockets:
-                if sock == src or sock.startswith(src.rstrip("/") + "/"):
-                    raise BackendError(
-                        f"volume {vol.source} -> {vol.target}: refusing to mount a container "
-                        f"engine's socket ({sock}) into an arm; whoever holds it controls the "
-                        "host. Mount only data.")
-            if not os.path.exists(src):
-                raise BackendError(f"volume {vol.source} -> {vol.target}: {src} does not exist")
-            mounts.append(Mount(vol.target, src, type="bind", read_only=vol.read_only))
-        return mounts
+        return volume_mounts(self.spec.volumes, self.workdir)
 
     def container_config(self, run: ArmRun, rundir: RunDir) -> dict[str, Any]:
         """Everything ``containers.create`` gets for one arm (the image is an ID, never a tag)."""

@@ -86,11 +86,12 @@ def _context_host(name: str) -> str:
     return host
 
 
-def node_of(daemon: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
-    """A host's facts in the shape of a Slurm node's (``diff/nodes.py`` compares them)."""
-    return {"host": info.get("Name"), "engine": daemon.get("engine"),
-            "cpu": {"cpu_count": info.get("NCPU"), "kernel": info.get("KernelVersion"),
-                    "memory_mb": int(info["MemTotal"]) // 2**20 if info.get("MemTotal") else None},
+def node_of(daemon: dict[str, Any]) -> dict[str, Any]:
+    """A host's daemon facts (``DockerBackend.daemon_facts``) in the shape of a Slurm
+    node's, which ``diff/nodes.py`` compares."""
+    return {"host": daemon.get("host"), "engine": daemon.get("engine"),
+            "cpu": {"cpu_count": daemon.get("cpus"), "kernel": daemon.get("kernel"),
+                    "memory_mb": daemon.get("memory_mb")},
             "runtimes": daemon.get("runtimes"), "gpus": []}
 
 
@@ -156,8 +157,7 @@ class DockerHostsBackend(Backend):
             facts[host] = self.engine(host).prepare(spec, host_runs, rundir)
             if host not in LOCAL and spec.telemetry.agent_image:
                 self._agent_image(host)  # refused now, not after the first arm started
-            info = self.engine(host).client.info()
-            self._nodes[host] = node_of(facts[host]["daemon"], info)
+            self._nodes[host] = node_of(facts[host]["daemon"])
         self._same_images(facts)
         first = next(iter(facts.values()))
         images = {k: v for f in facts.values() for k, v in f["images"].items()}
@@ -264,9 +264,8 @@ class DockerHostsBackend(Backend):
     def inspect(self, handle: ArmHandle) -> dict[str, Any]:
         host = self.host_of(handle)
         facts = self.engine(host).inspect(handle)
-        if host not in self._nodes:
-            engine = self.engine(host)
-            self._nodes[host] = node_of(engine.daemon_facts(), engine.client.info())
+        if host not in self._nodes:  # attached: prepare ran in another monitor
+            self._nodes[host] = node_of(self.engine(host).daemon_facts())
         node = dict(self._nodes[host])
         try:  # what the agent beside the arm saw: its GPUs, driver and CPU
             seen = json.loads(Path(handle.ref["agent_facts"]).read_text(encoding="utf-8"))
