@@ -21,13 +21,8 @@ SSHD_DIR=/etc/abtui-sshd
 PORT=2222
 say() { echo "docker-remote-up: $*" >&2; }
 
-wait_for() {  # wait_for <seconds> <command...>
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        (( SECONDS < deadline )) || return 1
-        sleep 0.5
-    done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${1:-}" == "--cut" ]]; then
     # sessions are children of the listener; the listener itself carries -f $SSHD_DIR

@@ -21,13 +21,8 @@ say() { echo "docker-up: $*" >&2; }
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-wait_for() {  # wait_for <seconds> <command...>
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        (( SECONDS < deadline )) || return 1
-        sleep 0.5
-    done
-}
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_engine() {
     local missing=()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from test_docker_e2e import SPEC as ONE_ENGINE
 
 from abtui.ingest.events import read_events
 
@@ -26,22 +27,9 @@ REMOTE = "ssh://root@127.0.0.1:2222"
 REMOTE_SOCK = "unix:///run/abtui-docker2/docker.sock"
 AGENT = "abtui-test/agent"
 
-SPEC = """
-name: hosts
-backend: docker
-image: {image}
-hosts: [local, "{remote}"]
-replicates: {replicates}
-command: [python3, -u, runners/train.py]
-steps: {steps}
-treatment: [optimizer, lr]
-config: {{model: mlp, hidden: 64, dataset: digits, batch_size: 64, device: cpu, threads: 1,
-          log_interval: 10, eval_interval: 100}}
-arms:
-  sgd: {{config: {{optimizer: sgd, lr: 0.05}}}}
-  adam: {{config: {{optimizer: adam, lr: 0.003}}}}
-resources: {{cpus: 1, memory: 2g}}
-{extra}"""
+# the one-engine spec of test_docker_e2e, placed on both engines
+SPEC = ONE_ENGINE.replace("name: dock", "name: hosts") + \
+    'hosts: [local, "{remote}"]\nreplicates: {replicates}\n{extra}'
 
 
 @pytest.fixture(scope="session")
