@@ -19,10 +19,16 @@ def test_a_run_that_goes_on_alone_is_measured_over_the_overlap_when_it_can() -> 
     a, b = span("a", "a", 0, 10), span("b", "b", 0, 14)
     assert alone_share(b, [a, b]) == pytest.approx(4 / 13)
     windows = compare_windows([a, b])
-    assert windows == {"a": (1, 10), "b": (1, 10)}  # 9 of b's 13 s: more than half
+    assert windows == {"a": (1, 10), "b": (1, 10)}  # 9 of b's 13 s: more than a quarter
     out = corun([a, b], [])
     assert out["sentences"] == [] and out["runs"]["b"]["alone_share"] == 0.0
     assert out["runs"]["b"]["window_share"] == pytest.approx(9 / 13)
+
+
+def test_a_treatment_twice_as_slow_is_compared_over_its_half_beside_the_other() -> None:
+    a, b = span("a", "a", 0, 10), span("b", "b", 0, 19)
+    assert compare_windows([a, b]) == {"a": (1, 10), "b": (1, 10)}  # 9 of b's 18 s
+    assert corun([a, b], [])["sentences"] == []
 
 
 def test_too_little_overlap_is_a_confound_sentence() -> None:

@@ -53,7 +53,9 @@ def test_demo_headless_writes_a_report_with_both_arms(tmp_path) -> None:
 
 
 def test_replicated_quickstart_gives_intervals_and_gates_decide_the_exit_code(tmp_path) -> None:
-    spec = _spec(tmp_path, steps=300, replicates=3)
+    # each run trains for seconds, so that the arms' start-up jitter (imports, first batch)
+    # is small beside their steady states and the gate is decided on a fair comparison
+    spec = _spec(tmp_path, steps=2500, replicates=3)
     out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
                  "--gate", "accuracy_delta >= -0.5", cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
@@ -87,7 +89,7 @@ def test_real_aa_quickstart_is_judged_no_detectable_difference(tmp_path) -> None
     training. One run at a time (no co-run interference): an honest A/A. By calibration this
     can fail in at most 5 % of runs; here less (loss and accuracy are deterministic per seed,
     so only throughput can move, and Holm spreads 5 % over three effects)."""
-    spec = _write_spec(tmp_path, "aa", """steps: 300
+    spec = _write_spec(tmp_path, "aa", """steps: 1500
 replicates: 3
 concurrency: 1
 treatment: [optimizer]
