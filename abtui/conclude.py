@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from abtui.errors import EXIT_ARM_FAILED, EXIT_GATE_FAILED, EXIT_OK
+from abtui.infra.errors import EXIT_ARM_FAILED, EXIT_GATE_FAILED, EXIT_OK
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:

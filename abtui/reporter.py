@@ -53,7 +53,7 @@ ENV_VAR_NAMES = (
 )
 ENV_VAR_PREFIXES = ("NCCL_", "PYTORCH_", "TORCH_", "CUDA_", "CUDNN_", "KMP_", "MKL_", "OMP_")
 #: Substrings of a variable's name (upper-cased) whose value is replaced by ``MASK``.
-# keep in step with abtui/secrets.py (this file must stay stdlib-only, so it cannot import it)
+# keep in step with abtui/infra/secrets.py (this file must stay stdlib-only, so it cannot import it)
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSW", "PWD", "CREDENTIAL", "AUTH", "COOKIE",
                   "SESSION", "PRIVATE", "CONNECTION_STRING", "CONNECTIONSTRING", "CONNSTR")
 #: Whole words of a name that mark it secret (as substrings they would catch PATH, BYPASS).
@@ -62,7 +62,7 @@ _WORDS = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])")
 
 
 def is_secret_name(name: str) -> bool:
-    """WANDB_API_KEY, HF_TOKEN, DB_PASS, GH_PAT …: the rule of ``abtui.secrets``."""
+    """WANDB_API_KEY, HF_TOKEN, DB_PASS, GH_PAT …: the rule of ``abtui.infra.secrets``."""
     upper = name.upper()
     return (any(m in upper for m in SECRET_MARKERS)
             or any(w.upper() in SECRET_WORDS for w in _WORDS.split(name) if w))

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from abtui.errors import EnvironmentFailure, RunDirError
+from abtui.infra.errors import EnvironmentFailure, RunDirError
 
 MANIFEST = "manifest.json"
 

@@ -27,7 +27,7 @@ def child(lines_per_arm: int) -> dict:
     import psutil
     from common import line_batches
 
-    from abtui.numeric import numpy
+    from abtui.infra.numeric import numpy
     from abtui.store import Store
 
     numpy()  # imported by the first fold: a fixed cost, not a cost per point

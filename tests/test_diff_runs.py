@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from abtui.diff import diff_runs, fairness, find_differences, findings_to_json, render_findings
-from abtui.errors import RunDirError
 from abtui.experiment import Experiment
+from abtui.infra.errors import RunDirError
 from abtui.spec import load_spec
 
 REPO = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from docker_fixtures import BUSYBOX, REPO, RUNNER, collect, wait_exit
 
 from abtui.backends.docker import DockerBackend
 from abtui.backends.docker_logs import STDERR, STDOUT, ResumePoint, format_ts, parse_ts
-from abtui.errors import AbtuiError, BackendError
+from abtui.infra.errors import AbtuiError, BackendError
 from abtui.rundir import RunDir
 from abtui.spec import ExperimentSpec, resolve_runs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abtui.compare import GATE_METRICS, GateError, evaluate_gates, parse_gate, parse_gates
-from abtui.errors import EXIT_USAGE, AbtuiError
+from abtui.infra.errors import EXIT_USAGE, AbtuiError
 
 
 def report(**arms: dict) -> dict:

@@ -17,8 +17,8 @@ from abtui.backends.slurm_cli import JobStates, query_scontrol
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
 from abtui.diff.context import RunFacts, RunPair, Treatment
 from abtui.diff.nodes import node_findings
-from abtui.errors import SpecError
 from abtui.experiment.node_telemetry import REMOTE_BASE, NodeTelemetry
+from abtui.infra.errors import SpecError
 from abtui.rundir import NODE_FACTS, NODE_TELEMETRY, RunDir
 from abtui.spec import parse_spec, resolve_runs
 

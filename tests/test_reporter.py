@@ -270,7 +270,7 @@ def test_schema_is_valid_and_rejects_what_the_protocol_forbids() -> None:
 
 def test_reporter_masks_every_name_abtui_secrets_masks() -> None:
     from abtui import reporter
-    from abtui.secrets import is_secret_name
+    from abtui.infra.secrets import is_secret_name
 
     names = ["HF_TOKEN", "WANDB_API_KEY", "DB_PASSWORD", "MYSQL_PWD", "AWS_SECRET_ACCESS_KEY",
              "GIT_CREDENTIALS", "SESSION_COOKIE", "SSH_PRIVATE", "BASIC_AUTH", "PLAIN"]
@@ -280,7 +280,8 @@ def test_reporter_masks_every_name_abtui_secrets_masks() -> None:
 
 def test_the_reporter_masks_the_names_abtui_masks() -> None:
     """reporter.py is stdlib-only and copied into images: its rule must stay abtui's."""
-    from abtui import reporter, secrets
+    from abtui import reporter
+    from abtui.infra import secrets
 
     names = ["WANDB_API_KEY", "HF_TOKEN", "DB_PASS", "GH_PAT", "DB_CONNECTION_STRING", "dbPass",
              "PATH", "BYPASS", "OMP_NUM_THREADS", "MASTER_PORT", "NCCL_DEBUG", "AUTHOR", "PG_DSN",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from abtui.errors import SpecError
+from abtui.infra.errors import SpecError
 from abtui.spec import config_flags, load_spec, parse_spec, resolve_runs
 
 GOOD = """

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from abtui.untrusted import sanitize
+from abtui.infra.untrusted import sanitize
 
 
 @pytest.mark.parametrize(("raw", "shown"), [

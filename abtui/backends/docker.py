@@ -28,9 +28,9 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
 from abtui.backends.docker_mounts import volume_mounts
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
+from abtui.infra.secrets import mask_argv
 from abtui.rundir import RunDir
-from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from docker.types import DeviceRequest, Mount
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
 from abtui.backends.docker import OUT_DIR, TMPFS, DockerBackend, arm_user, container_name
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
 from abtui.rundir import RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import docker.errors
 
-from abtui.errors import BackendError
-from abtui.secrets import mask_env
+from abtui.infra.errors import BackendError
+from abtui.infra.secrets import mask_env
 
 BUILD_HINT = "docker build -f docker/Dockerfile -t {ref} ."
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")

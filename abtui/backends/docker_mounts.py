@@ -10,7 +10,7 @@ from pathlib import Path
 
 from docker.types import Mount
 
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
 from abtui.spec import Volume
 
 _SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",

@@ -23,10 +23,10 @@ from typing import Any
 import psutil
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
+from abtui.infra.secrets import mask_argv
 from abtui.ingest.lines import LineAssembler
 from abtui.rundir import RunDir
-from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
 _POLL_S = 0.5  # a line reaches the store within 0.5 s; the console looks every 0.2 s (TICK_S)

@@ -27,9 +27,9 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend
 from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
+from abtui.infra.secrets import mask_argv
 from abtui.rundir import NODE_FACTS, NODE_TELEMETRY, RunDir
-from abtui.secrets import mask_argv
 from abtui.spec import ArmRun, ExperimentSpec
 
 #: Ended states in which the arm was taken away, not failed on its own (status "lost").

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from abtui.errors import BackendError
+from abtui.infra.errors import BackendError
 
 TIMEOUT_S = 30.0
 STATE_TTL_S = 2.0

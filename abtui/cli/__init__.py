@@ -112,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from abtui.errors import EXIT_USAGE, AbtuiError
+    from abtui.infra.errors import EXIT_USAGE, AbtuiError
 
     # diagnostics go to the run dir's monitor.log; never let them print over the console
     logging.getLogger("abtui").addHandler(logging.NullHandler())
@@ -151,7 +151,7 @@ def _interactive(headless: bool) -> bool:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from abtui.untrusted import shown
+    from abtui.infra.untrusted import shown
 
     cmd = args.cmd
     if cmd == "run":
@@ -213,7 +213,7 @@ def _quickstart() -> Path:
     here = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"  # abtui/cli/..
     if here.is_file():
         return here
-    from abtui.errors import AbtuiError
+    from abtui.infra.errors import AbtuiError
 
     raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
 
@@ -222,7 +222,7 @@ def _ab(args: argparse.Namespace) -> int:
     """``abtui ab``: the spec the commands describe, then exactly ``abtui run``."""
     import yaml
 
-    from abtui.errors import SpecError
+    from abtui.infra.errors import SpecError
     from abtui.spec import parse_spec
     from abtui.spec.ab import ab_spec, git_ab_spec
 
@@ -305,7 +305,7 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
         try:
             parse_addr(metrics[0] or spec.metrics_addr or "")
         except ValueError as exc:  # a usage error before anything starts
-            from abtui.errors import SpecError
+            from abtui.infra.errors import SpecError
 
             raise SpecError("metrics_addr", [str(exc)]) from None
     exp = Experiment.start(spec, spec_path, runs_dir)

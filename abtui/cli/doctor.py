@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from abtui.errors import EXIT_ENVIRONMENT
+from abtui.infra.errors import EXIT_ENVIRONMENT
 
 OK, MISSING = "ok", "missing"
 

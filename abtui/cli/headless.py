@@ -9,8 +9,8 @@ from typing import TextIO
 
 from abtui.conclude import conclude, exit_code
 from abtui.experiment import Experiment
+from abtui.infra.untrusted import shown
 from abtui.store import ArmState, ArmStatus
-from abtui.untrusted import shown
 
 
 def _fmt(v: float | None, spec: str = ".4g") -> str:
@@ -39,7 +39,7 @@ class _Detach(Exception):
 
 
 def _say(*parts: object, file: TextIO = sys.stdout, flush: bool = True) -> None:
-    """Everything headless prints goes through the sanitising boundary (abtui.untrusted):
+    """Everything headless prints goes through the sanitising boundary (abtui.infra.untrusted):
     arm names, notices, failure tails and the summary can all carry arm-made strings."""
     text = " ".join(str(p) for p in parts)
     print(shown(text), file=file, flush=flush)

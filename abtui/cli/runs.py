@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from abtui.errors import RunDirError
+from abtui.infra.errors import RunDirError
 
 if TYPE_CHECKING:
     from abtui.rundir import RunDir
@@ -113,7 +113,7 @@ def stop_run(run_dir: str, grace: float) -> int:
 
 
 def validate(spec_path: str) -> int:
-    from abtui.secrets import mask_argv
+    from abtui.infra.secrets import mask_argv
     from abtui.spec import load_spec, resolve_runs, spec_warnings
 
     spec = load_spec(spec_path)

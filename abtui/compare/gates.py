@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.compare.effects import GATE_METRICS
-from abtui.errors import AbtuiError
+from abtui.infra.errors import AbtuiError
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from abtui.numeric import numpy
+from abtui.infra.numeric import numpy
 
 CONFIDENCE = 0.95
 

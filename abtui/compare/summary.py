@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.compare import resample, stats
-from abtui.numeric import numpy
+from abtui.infra.numeric import numpy
 from abtui.store import ArmState, ArmStatus
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.diff.findings import INFO, WARNING, Finding, Severity
-from abtui.secrets import MASK, is_secret_name
+from abtui.infra.secrets import MASK, is_secret_name
 
 #: Finding-key prefixes a treatment entry may name besides config keys
 #: (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference).

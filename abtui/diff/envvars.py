@@ -10,7 +10,7 @@ from typing import Any
 
 from abtui.diff.context import RunFacts, RunPair
 from abtui.diff.findings import WARNING, Finding, show
-from abtui.secrets import MASK, is_secret_name
+from abtui.infra.secrets import MASK, is_secret_name
 
 CATEGORY = "envvars"
 #: Variables that differ between runs by design (each run's own GPUs, ports and paths).

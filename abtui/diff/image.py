@@ -11,7 +11,7 @@ from typing import Any
 
 from abtui.diff.context import RunFacts, RunPair, Treatment, mask_value, pairs_of
 from abtui.diff.findings import ERROR, INFO, WARNING, Finding, short_id, show
-from abtui.secrets import is_secret_name, mask_env
+from abtui.infra.secrets import is_secret_name, mask_env
 
 CATEGORY = "image"
 _SCALARS = ("created", "architecture", "os", "entrypoint", "cmd", "working_dir")

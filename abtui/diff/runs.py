@@ -25,7 +25,7 @@ from abtui.diff.engine import (
 )
 from abtui.diff.findings import INFO, WARNING, Finding, show
 from abtui.diff.working_tree import snapshot_findings
-from abtui.errors import RunDirError
+from abtui.infra.errors import RunDirError
 from abtui.ingest.decode import Decoder, EnvRecord, EventRecord, MetricRecord
 from abtui.ingest.events import read_events
 from abtui.rundir import RunDir

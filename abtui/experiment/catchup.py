@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from abtui.backends import make_backend
-from abtui.errors import AbtuiError
 from abtui.experiment.watcher import ArmWatcher
+from abtui.infra.errors import AbtuiError
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:

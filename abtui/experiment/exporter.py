@@ -31,9 +31,9 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from abtui.infra.untrusted import inert
 from abtui.store import Store
 from abtui.telemetry.reasons import decode_names
-from abtui.untrusted import inert
 
 MAX_METRICS = 64
 MAX_LABEL = 64

@@ -20,7 +20,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from abtui.errors import SpecError
+from abtui.infra.errors import SpecError
 from abtui.spec import ArmRun, ExperimentSpec
 
 GIT_TIMEOUT_S = 60.0

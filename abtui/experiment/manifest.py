@@ -15,8 +15,8 @@ from typing import Any
 
 from abtui import __version__
 from abtui.backends import Backend
-from abtui.errors import BackendError, SpecError
-from abtui.secrets import mask_argv, mask_config, mask_env, secret_digests
+from abtui.infra.errors import BackendError, SpecError
+from abtui.infra.secrets import mask_argv, mask_config, mask_env, secret_digests
 from abtui.spec import ArmRun, ExperimentSpec
 from abtui.spec.resolve import flatten
 

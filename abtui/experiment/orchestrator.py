@@ -14,7 +14,6 @@ from typing import Any
 
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
-from abtui.errors import AbtuiError, EnvironmentFailure, RunDirError
 from abtui.experiment import git_arms, reattach
 from abtui.experiment.files_watcher import FilesWatcher
 from abtui.experiment.manifest import (
@@ -26,8 +25,9 @@ from abtui.experiment.manifest import (
 )
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
+from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
+from abtui.infra.numeric import numpy
 from abtui.ingest.adapters import make_adapter
-from abtui.numeric import numpy
 from abtui.rundir import OBSERVED_ENV, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from abtui.errors import AbtuiError
 from abtui.experiment.manifest import read_jsonl
+from abtui.infra.errors import AbtuiError
 from abtui.rundir import RunDir
 from abtui.store import ArmState, ArmStatus
 from abtui.store.parallel import replay_arms

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend
-from abtui.errors import AbtuiError
+from abtui.infra.errors import AbtuiError
 from abtui.ingest.events import EventWriter, last_token
 from abtui.rundir import RunDir
 from abtui.store.arm import ArmState, ArmStatus

@@ -22,13 +22,13 @@ from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
-from abtui.errors import EnvironmentFailure
+from abtui.infra.errors import EnvironmentFailure
+from abtui.infra.secrets import mask_config
+from abtui.infra.untrusted import shown
 from abtui.report import traces
 from abtui.report.environment import environment_section
 from abtui.rundir import RunDir
-from abtui.secrets import mask_config
 from abtui.store import ArmState, ArmStatus
-from abtui.untrusted import shown
 
 if TYPE_CHECKING:
     from abtui.spec import ExperimentSpec

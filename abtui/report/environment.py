@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from abtui.secrets import mask_env, mask_env_list
+from abtui.infra.secrets import mask_env, mask_env_list
 
 
 def environment_section(exp: Any) -> dict[str, Any]:

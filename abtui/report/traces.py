@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from abtui.numeric import numpy
+from abtui.infra.numeric import numpy
 from abtui.store import ArmState
 
 CURVE_POINTS = 200

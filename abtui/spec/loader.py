@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from abtui.errors import SpecError
+from abtui.infra.errors import SpecError
 from abtui.spec.models import ExperimentSpec
 
 

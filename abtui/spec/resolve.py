@@ -147,7 +147,7 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
 
 def spec_warnings(spec: ExperimentSpec) -> list[str]:
     """What in a valid spec a demanding user would still want to hear about."""
-    from abtui.secrets import secret_config_keys
+    from abtui.infra.secrets import secret_config_keys
 
     out = []
     for where, config in [("config", spec.config),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from abtui.infra.untrusted import inert, inert_deep
 from abtui.ingest.adapters import LogAdapter, Parsed
 from abtui.ingest.decode import (
     Decoder,
@@ -22,7 +23,6 @@ from abtui.ingest.decode import (
     TextRecord,
 )
 from abtui.store.series import Series, doubles
-from abtui.untrusted import inert, inert_deep
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
 MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
@@ -156,7 +156,7 @@ class ArmState:
                     self.logs.append((t, f"[abtui] arm {self.run_id}: reading "
                                          f"{self.adapter.words} as metrics"))
                 self._adapted(parsed, t)
-        elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.untrusted)
+        elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.infra.untrusted)
             self.env = inert_deep(rec.data)  # type: ignore[assignment]
         elif type(rec) is FinalRecord:
             self.final = inert_deep(rec.data)  # type: ignore[assignment]

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.numeric import numpy as _numpy
+from abtui.infra.numeric import numpy as _numpy
 
 BUCKETS = 2048
 

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abtui.diff.findings import CATEGORIES
+
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("config", "image", "environment", "code", "hardware", "data", "envvars")
 _RANK = {"info": 0, "warning": 1, "error": 2}
 
 

@@ -12,9 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from abtui.infra.untrusted import sanitize
 from abtui.tui.differences import Differences, by_category, kind
 from abtui.tui.widgets.diff_pane import KIND_MARK, KIND_STYLE, summary_text
-from abtui.untrusted import sanitize
 
 DETAIL_LINES = 400  # a huge diff is cut here (the report has all of it)
 

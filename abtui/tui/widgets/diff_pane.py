@@ -9,9 +9,9 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
+from abtui.infra.untrusted import sanitize
 from abtui.tui.differences import Differences, count_by_category, kind
 from abtui.tui.widgets.text import set_text
-from abtui.untrusted import sanitize
 
 KIND_STYLE = {"treatment": "bold cyan", "confound": "bold yellow", "note": "dim"}
 KIND_MARK = {"treatment": "●", "confound": "▲", "note": "·"}

@@ -17,11 +17,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import var
 from textual.widgets import Label, Static
 
+from abtui.infra.untrusted import shown
 from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.widgets.sparkline import ScaledSparkline
 from abtui.tui.widgets.text import set_text
-from abtui.untrusted import shown
 
 HISTORY = 120  # samples kept for a sparkline (two minutes at 1 Hz)
 

@@ -19,10 +19,10 @@ from textual.containers import Vertical
 from textual.reactive import var
 from textual.widgets import Input, Log, Static
 
-from abtui.secrets import redact
+from abtui.infra.secrets import redact
+from abtui.infra.untrusted import sanitize
 from abtui.store import ArmState, Store
 from abtui.tui.widgets.text import set_text
-from abtui.untrusted import sanitize
 
 SHOWN = 1000  # lines kept in the pane (the store keeps 5000, the run dir all of them)
 

@@ -58,8 +58,8 @@ def inert_block(text: str) -> str:
 
 def shown(text: str) -> str:
     """Text as it may reach a terminal or a file a person reads: secret-shaped values
-    masked (``abtui.secrets.redact``), then made inert, newlines kept."""
-    from abtui.secrets import redact
+    masked (``abtui.infra.secrets.redact``), then made inert, newlines kept."""
+    from abtui.infra.secrets import redact
 
     return inert_block(redact(text))
 
