@@ -43,11 +43,11 @@ def test_warmup_rule_spec_value_else_ten_percent() -> None:
 
 def test_steady_state_always_drops_the_first_record() -> None:
     steps, values = [5.0, 6.0, 7.0], [1.0, 100.0, 101.0]
-    assert steady_state(steps, values, cutoff_step=0) == [100.0, 101.0]
-    assert steady_state(steps, values, cutoff_step=6) == [101.0]
+    assert steady_state(steps, values, cutoff_step=0).tolist() == [100.0, 101.0]
+    assert steady_state(steps, values, cutoff_step=6).tolist() == [101.0]
     # a rule that leaves nothing (the run died in warm-up) falls back to all but the first
-    assert steady_state(steps, values, cutoff_step=100) == [100.0, 101.0]
-    assert steady_state([1.0], [3.0], 10) == [3.0]
+    assert steady_state(steps, values, cutoff_step=100).tolist() == [100.0, 101.0]
+    assert steady_state([1.0], [3.0], 10).tolist() == [3.0]
 
 
 def test_slow_first_records_do_not_drag_throughput_or_step_time() -> None:

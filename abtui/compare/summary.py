@@ -7,7 +7,7 @@ can be tested without a run; ``summarize_run`` applies them to one ``ArmState``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,23 +57,25 @@ def warmup_rule(warmup_steps: int | None, total_steps: int | None,
                       "and the first record")
 
 
-def steady_state(steps: Sequence[float], values: Sequence[float], cutoff_step: float) -> list[float]:
-    """Values after the warm-up: step > ``cutoff_step``, never the first record.
+def steady_state(steps: Sequence[float], values: Sequence[float], cutoff_step: float) -> Any:
+    """Values after the warm-up: step > ``cutoff_step``, never the first record (an array).
 
     If the rule leaves nothing (a run that died early), every record but the first is used;
     a single record is returned as it is.
     """
-    if len(values) <= 1:
-        return list(values)
     np = numpy()
-    s, v = np.asarray(steps, dtype=float)[1:], np.asarray(values, dtype=float)[1:]
+    v = np.asarray(values, dtype=float)
+    if len(v) <= 1:
+        return v
+    s, v = np.asarray(steps, dtype=float)[1:], v[1:]
     kept = v[s > cutoff_step]
-    return (kept if len(kept) else v).tolist()
+    return kept if len(kept) else v
 
 
 def steady_pairs(steps: Sequence[float], rates: Sequence[float],
-                 cutoff_step: float) -> tuple[list[float], list[float], bool]:
-    """Steady-state (work, time) per throughput record, and whether the warm-up rule fell back.
+                 cutoff_step: float) -> tuple[Any, Any, bool]:
+    """Steady-state (work, time) per throughput record (arrays), and whether the warm-up
+    rule fell back.
 
     A record's rate covers the steps since the previous record, so its work is that step
     delta and its time work / rate (in units of one sample's share of a step: the batch
@@ -90,8 +92,9 @@ def steady_pairs(steps: Sequence[float], rates: Sequence[float],
     for fallback in (False, True):
         keep = usable if fallback else usable & (st[1:] > cutoff_step)
         if keep.any():
-            return dw[keep].tolist(), (dw[keep] / r[keep]).tolist(), fallback
-    return [], [], False
+            return dw[keep], dw[keep] / r[keep], fallback
+    empty = np.empty(0)
+    return empty, empty, False
 
 
 STATIONARY_CHUNKS = 10  # the steady state in this many consecutive chunks
@@ -111,12 +114,14 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     out: dict[str, Any] = {"stationary": None, "change": None, "p_value": None, "note": None}
     if n < 2 * STATIONARY_CHUNKS:
         return out
+    np = numpy()
     bounds = [round(k * n / STATIONARY_CHUNKS) for k in range(STATIONARY_CHUNKS + 1)]
-    logs = [math.log(resample.rate(work[lo:hi], time[lo:hi]))
-            for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    w = np.add.reduceat(np.asarray(work, dtype=float), bounds[:-1])  # per chunk, one C loop
+    t = np.add.reduceat(np.asarray(time, dtype=float), bounds[:-1])
+    logs = np.log(w / t).tolist()
     half = STATIONARY_CHUNKS // 2
-    first = resample.rate(work[:bounds[half]], time[:bounds[half]])
-    second = resample.rate(work[bounds[half]:], time[bounds[half]:])
+    first = float(w[:half].sum() / t[:half].sum())
+    second = float(w[half:].sum() / t[half:].sum())
     test = stats.welch_t_test(logs[half:], logs[:half])
     change = second / first - 1
     out.update(change=change, p_value=test.p_value, stationary=True)
@@ -143,12 +148,21 @@ def _in_window(steps: Any, values: Any, times: Any, window: tuple[float, float]
     return steps[a:b], values[a:b], times[a:b]
 
 
-def first_crossing(values: Sequence[float], target: float, lower_is_better: bool) -> int | None:
+def first_crossing(values: Iterable[float], target: float, lower_is_better: bool) -> int | None:
     """Index of the first value at or past ``target`` (<= for a loss, >= for accuracy)."""
     for i, v in enumerate(values):
         if (v <= target) if lower_is_better else (v >= target):
             return i
     return None
+
+
+def _ema_iter(values: Iterable[float], alpha: float) -> Iterator[float]:
+    """``stats.ema`` one value at a time: a crossing early in a long run stops the loop."""
+    keep, acc, weight = 1.0 - alpha, 0.0, 0.0
+    for v in values:
+        acc = keep * acc + alpha * v
+        weight = keep * weight + alpha
+        yield acc / weight
 
 
 def time_to_target(steps: Sequence[float], values: Sequence[float], times: Sequence[float],
@@ -157,14 +171,18 @@ def time_to_target(steps: Sequence[float], values: Sequence[float], times: Seque
     """(step, seconds) when the EMA-smoothed curve first reaches ``target``; None if never.
 
     Seconds count from ``t0`` (the run's first received line) or else the first record.
+    Arrays or lists.
     """
-    if not values:
+    if not len(values):
         return None
-    i = first_crossing(stats.ema(values, alpha), target, lower_is_better)
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    seq = values.tolist() if hasattr(values, "tolist") else values
+    i = first_crossing(_ema_iter(seq, alpha), target, lower_is_better)
     if i is None:
         return None
-    start = t0 if t0 is not None else times[0]
-    return (steps[i], max(0.0, times[i] - start))
+    start = t0 if t0 is not None else float(times[0])
+    return (float(steps[i]), max(0.0, float(times[i]) - start))
 
 
 def memory_peak(peaks: Mapping[str, float]) -> tuple[float | None, str | None]:
@@ -247,14 +265,16 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     tp = tp if tp is not None and len(tp[1]) else None
     steady_tp = steady_state(tp[0], tp[1], rule.cutoff_step) if tp else []
     work, time, fallback = steady_pairs(tp[0], tp[1], rule.cutoff_step) if tp else ([], [], False)
-    samples["throughput_work"], samples["throughput_time"] = work, time
-    m["throughput"] = resample.rate(work, time) if work else None
-    m["throughput_source"] = "records" if work else None
-    if not work and _number(final.get("throughput_samples_per_sec")):
+    # the within-run bootstrap's own coarsening, done once (the rate of the whole is a
+    # ratio of sums, unchanged): a long steady state is not carried as millions of floats
+    samples["throughput_work"], samples["throughput_time"] = resample.coarsen_pairs(work, time)
+    m["throughput"] = resample.rate(work, time) if len(work) else None
+    m["throughput_source"] = "records" if len(work) else None
+    if not len(work) and _number(final.get("throughput_samples_per_sec")):
         # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
         m["throughput"] = _number(final.get("throughput_samples_per_sec"))
         m["throughput_source"] = "final record"
-    m["throughput_median"] = stats.median(steady_tp) if steady_tp else None
+    m["throughput_median"] = float(numpy().median(steady_tp)) if len(steady_tp) else None
     m["throughput_records"] = len(work)
     m["throughput_window"] = list(window) if window is not None else None
     m["warmup_fallback"] = fallback
@@ -262,10 +282,11 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
 
     st = series.get(STEP_TIME)
     st = st if st is not None and len(st[1]) else None
-    steady_st = steady_state(st[0], st[1], rule.cutoff_step) if st else []
-    samples["step_time_ms"] = steady_st
-    m["step_time_p50_ms"] = stats.percentile(steady_st, 50) if steady_st else None
-    m["step_time_p95_ms"] = stats.percentile(steady_st, 95) if steady_st else None
+    steady_st = steady_state(st[0], st[1], rule.cutoff_step) if st else None
+    # numpy's default percentile is stats.percentile's definition (linear), in one C sort
+    p50, p95 = (numpy().percentile(steady_st, [50, 95]).tolist()
+                if steady_st is not None and len(steady_st) else (None, None))
+    m["step_time_p50_ms"], m["step_time_p95_ms"] = p50, p95
 
     m["peak_memory"], m["memory_metric"] = memory_peak(peaks)
     m["memory_unit"] = "MB" if m["memory_metric"] else None
@@ -289,8 +310,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
 
     for key, data, target, lower in (("loss", loss, target_loss, True),
                                      ("accuracy", acc, target_accuracy, False)):
-        hit = (time_to_target(data[0].tolist(), data[1].tolist(), data[2].tolist(), target,
-                              lower, t0=first_time)
+        hit = (time_to_target(data[0], data[1], data[2], target, lower, t0=first_time)
                if data and target is not None else None)
         m[f"steps_to_target_{key}"] = hit[0] if hit else None
         m[f"time_to_target_{key}_s"] = hit[1] if hit else None
