@@ -230,9 +230,11 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     the last step every one of them reached.
     """
     with state.lock:  # numpy copies of the columns: the summary is vectorised over them
-        series = {name: s.arrays() for name, s in state.series.items()
-                  if name in (THROUGHPUT, STEP_TIME, LOSS, ACCURACY)}
-        peaks = dict(state.peak)
+        series = state.columns((THROUGHPUT, STEP_TIME, LOSS, ACCURACY))
+        # the peaks that memory_peak reads (folding every series for its peak: a pass over
+        # each column)
+        peaks = {name: p for name in MEMORY_METRICS
+                 if (sr := state.series.get(name)) is not None and (p := sr.peak) is not None}
         final = dict(state.final or {})
         exit_info = dict(state.exit or {})
         first_time, last_time = state.first_time, state.last_time

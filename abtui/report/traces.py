@@ -42,7 +42,7 @@ def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
     contributes its mean in a bin; ``mean`` is the mean over the arm's runs and ``lo`` /
     ``hi`` the min / max over them (the replicate band; None with a single run).
     """
-    cols = {arm: [s.series[metric].arrays()[:2]
+    cols = {arm: [s.series[metric].arrays("sv")
                   for s in states if metric in s.series and len(s.series[metric])]
             for arm, states in runs_by_arm.items()}
     all_steps = [st for runs in cols.values() for st, _ in runs]

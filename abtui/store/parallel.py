@@ -67,24 +67,34 @@ def replay_arms(arms: list[tuple[ArmState, Path]]) -> None:
     long = [(st, p) for st, p in arms if _uncovered(p) >= MIN_BYTES]
     done: dict[int, int] = {}
     if len(long) >= 2 and processes >= 2:
+        # the first long arm is replayed here while children take the others: one core
+        # each, and one snapshot written and read back fewer
+        here, away = long[0], long[1:]
         tmp = tempfile.mkdtemp(prefix="abtui-replay-")
+        pool, jobs = None, []
         try:
-            ctx = get_context("spawn")  # the parent may run threads: never fork it
-            with ProcessPoolExecutor(max_workers=min(len(long), processes), mp_context=ctx) as pool:
-                jobs = [(st, p, Path(tmp) / f"{k}.snap",
-                         pool.submit(_replay_child, str(p), st.adapter.mode, st.adapter.pattern,
-                                     str(Path(tmp) / f"{k}.snap")))
-                        for k, (st, p) in enumerate(long)]
-                for st, p, out, job in jobs:
-                    with contextlib.suppress(Exception):  # the arm is replayed here instead
-                        if job.result() > 0:
-                            done[id(st)] = load_snapshot(st, p, out)
-                    with contextlib.suppress(OSError):
-                        out.unlink()
-        except Exception:  # no processes here (a sandbox, a full /tmp): replay in this one
-            pass
+            pool = ProcessPoolExecutor(max_workers=min(len(away), processes - 1),
+                                       mp_context=get_context("spawn"))  # never fork threads
+            jobs = [(st, p, Path(tmp) / f"{k}.snap",
+                     pool.submit(_replay_child, str(p), st.adapter.mode, st.adapter.pattern,
+                                 str(Path(tmp) / f"{k}.snap")))
+                    for k, (st, p) in enumerate(away)]
+        except Exception:  # no processes here (a sandbox): every arm is replayed in this one
+            jobs = []
+        try:
+            if jobs:
+                replay_events(*here)  # an error here is the caller's, as without children
+                done[id(here[0])] = -1  # replayed in full: nothing to fold after it
+            for st, p, out, job in jobs:
+                with contextlib.suppress(Exception):  # the arm is replayed here instead
+                    if job.result() > 0:
+                        done[id(st)] = load_snapshot(st, p, out)
         finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(tmp, ignore_errors=True)
     for st, p in arms:
         offset = done.get(id(st))
+        if offset == -1:
+            continue
         replay_events(st, p, offset=offset or None)

@@ -157,13 +157,14 @@ class Series:
             return None
         return self.steps[i], self.values[i], self.times[i]
 
-    def arrays(self) -> tuple[Any, Any, Any]:
-        """Copies of the steps, values and times as numpy arrays, as long as each other
-        (safe while the ingest thread appends: each slice is copied under the GIL)."""
+    def arrays(self, which: str = "svt") -> tuple[Any, ...]:
+        """Copies of the steps (``s``), values (``v``) and times (``t``) as numpy arrays,
+        in the order ``which`` names them, as long as each other (safe while the ingest
+        thread appends: each slice is copied under the GIL)."""
         np = _numpy()
         n = len(self.values)
-        return tuple(np.frombuffer(col[:n], dtype=np.float64)
-                     for col in (self.steps, self.values, self.times))
+        cols = {"s": self.steps, "v": self.values, "t": self.times}
+        return tuple(np.frombuffer(cols[c][:n], dtype=np.float64) for c in which)
 
     # ---- the buckets ----------------------------------------------------------------------
 
