@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from abtui.infra.errors import EnvironmentFailure, RunDirError
 
 MANIFEST = "manifest.json"
@@ -33,6 +35,53 @@ OBSERVED_ENV = "observed_env.json"
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
 NODE_TELEMETRY = "node_telemetry.jsonl"
+
+
+class ArmExit(msgspec.Struct, frozen=True):
+    """How an arm ended: what a backend's ``poll`` says, and ``arms/<run>/exit.json``
+    (with ``status``, the arms-table state it was recorded as).
+
+    On disk: ``exit_code``, ``oom_killed``, ``error`` and ``finished_at`` always (null
+    when unknown), ``lost`` only when true, ``status`` once recorded.
+    """
+
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str | None = None
+    finished_at: float | None = None
+    lost: bool = False  # taken away (its node failed, preempted), not failed on its own
+    status: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.oom_killed
+
+    def recorded(self, status: str) -> ArmExit:
+        """This exit as recorded with the arm's ``status``."""
+        return msgspec.structs.replace(self, status=status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of exit.json (and of ``report.json`` and the store snapshot)."""
+        return {"exit_code": self.exit_code, "oom_killed": self.oom_killed,
+                "error": self.error, "finished_at": self.finished_at,
+                **({"lost": True} if self.lost else {}),
+                **({"status": self.status} if self.status is not None else {})}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> ArmExit | None:
+        """An exit.json as read (None when it is not one: absent, or not an object). A
+        field of the wrong type is read as unknown, never fatal."""
+        if not isinstance(d, dict):
+            return None
+        try:
+            return msgspec.convert(d, cls)
+        except msgspec.ValidationError:  # a hand-edited or foreign file: keep what is sound
+            code, fin = d.get("exit_code"), d.get("finished_at")
+            return cls(code if type(code) is int else None, d.get("oom_killed") is True,
+                       d["error"] if isinstance(d.get("error"), str) else None,
+                       float(fin) if isinstance(fin, (int, float)) and not isinstance(fin, bool)
+                       else None, d.get("lost") is True,
+                       d["status"] if isinstance(d.get("status"), str) else None)
 
 
 class RunDir:
@@ -157,6 +206,13 @@ class RunDir:
 
     def exit_path(self, run_id: str) -> Path:
         return self.arm_dir(run_id) / "exit.json"
+
+    def read_exit(self, run_id: str) -> ArmExit | None:
+        """The arm's exit.json, None before it ended (RunDirError: unreadable)."""
+        return ArmExit.from_dict(self.read_json(self.exit_path(run_id)))
+
+    def write_exit(self, run_id: str, ended: ArmExit) -> None:
+        self.write_json(self.exit_path(run_id), ended.to_dict())
 
     def run_ids(self) -> list[str]:
         arms = self.root / "arms"

@@ -69,7 +69,7 @@ def test_a_crashing_arm_never_stops_the_other(tmp_path, fake_runner) -> None:
     assert exp.wait(timeout=60)
     exp.finish()
     a, b = exp.store.arm("A"), exp.store.arm("B")
-    assert a.status == ArmStatus.FAILED and a.exit["exit_code"] == 7
+    assert a.status == ArmStatus.FAILED and a.exit.exit_code == 7
     assert any("planted crash" in text for _, text in a.recent_logs())
     assert b.status == ArmStatus.DONE and b.step == 30
 
@@ -171,5 +171,5 @@ def test_relative_runs_dir_with_arms_working_elsewhere(tmp_path, fake_runner, mo
     assert exp.wait(timeout=60)
     exp.finish()
     for state in exp.store.arms.values():
-        assert state.status == ArmStatus.DONE and state.exit["exit_code"] == 0, state.exit
+        assert state.status == ArmStatus.DONE and state.exit.exit_code == 0, state.exit
         assert any(str(work) in text for _, text in state.recent_logs())  # ran in its workdir

@@ -264,7 +264,7 @@ def test_a_finished_run_leaves_snapshots_that_attach_uses(tmp_path: Path, fake_r
     for r in ("A", "B"):
         got, want = state_of(attached.store.arm(r)), state_of(replayed.store.arm(r))
         assert got == want
-        assert got["scalars"][1]["exit_code"] == 0 and got["scalars"][7] > 300
+        assert got["scalars"][1].exit_code == 0 and got["scalars"][7] > 300
         # the live store is the replayed one (receive times as the file keeps them)
         for key in ("series", "logs", "last", "peak", "oddities", "decoder"):
             assert live[r][key] == want[key], key

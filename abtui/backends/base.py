@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from abtui.rundir import RunDir
+from abtui.rundir import ArmExit, RunDir
 from abtui.spec import ArmRun, ExperimentSpec
+
+__all__ = ["ArmExit", "ArmHandle", "Backend", "LogLine"]  # ArmExit: the run directory's
 
 
 class LogLine(NamedTuple):
@@ -29,35 +31,6 @@ class LogLine(NamedTuple):
     raw: bytes
     token: int | str
     truncated: bool = False
-
-
-@dataclass(frozen=True)
-class ArmExit:
-    """How an arm ended."""
-
-    exit_code: int | None
-    oom_killed: bool = False
-    error: str | None = None
-    finished_at: float | None = None
-    lost: bool = False  # taken away (its node failed, preempted), not failed on its own
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.oom_killed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "exit_code": self.exit_code,
-            "oom_killed": self.oom_killed,
-            "error": self.error,
-            "finished_at": self.finished_at,
-            **({"lost": True} if self.lost else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ArmExit:
-        return cls(d.get("exit_code"), bool(d.get("oom_killed")), d.get("error"), d.get("finished_at"),
-                   bool(d.get("lost")))
 
 
 @dataclass

@@ -92,7 +92,7 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
     _say(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)
     for state in exp.store.arms.values():
         if state.status != ArmStatus.DONE:
-            err = (state.exit or {}).get("error") or state.status
+            err = (state.exit.error if state.exit is not None else None) or state.status
             _say(f"abtui: arm {state.run_id} did not finish: {err}", file=out, flush=True)
             for _, text in state.recent_logs(3):  # usually the error that ended it
                 _say(f"    {state.run_id}| {text[:300]}", file=out, flush=True)

@@ -17,9 +17,9 @@ def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
     wrapper left, else whether its process is still alive."""
     import psutil
 
-    ex = rd.read_json(rd.exit_path(run_id)) if (rd.root / "arms" / run_id).is_dir() else None
-    if isinstance(ex, dict) and ex.get("status"):
-        return str(ex["status"])
+    ex = rd.read_exit(run_id) if (rd.root / "arms" / run_id).is_dir() else None
+    if ex is not None and ex.status:
+        return ex.status
     ref = entry.get("ref") or {}
     marker = ref.get("marker")
     if marker:

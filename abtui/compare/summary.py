@@ -236,7 +236,7 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
         peaks = {name: p for name in MEMORY_METRICS
                  if (sr := state.series.get(name)) is not None and (p := sr.peak) is not None}
         final = dict(state.final or {})
-        exit_info = dict(state.exit or {})
+        ended = state.exit
         first_time, last_time = state.first_time, state.last_time
         # the other metrics count for the last step and the record count as they are
         others = [(s.steps[len(s) - 1] if len(s) else None, len(s))
@@ -256,8 +256,8 @@ def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
     m: dict[str, Any] = {
         "run_id": state.run_id, "arm": state.arm, "replicate": state.replicate,
-        "status": state.status, "exit_code": exit_info.get("exit_code"),
-        "exit_error": exit_info.get("error"), "last_step": last_step,
+        "status": state.status, "exit_code": ended.exit_code if ended else None,
+        "exit_error": ended.error if ended else None, "last_step": last_step,
         "records": max((k for _, k in ends + others), default=0),
         "warmup_cutoff_step": rule.cutoff_step,
     }

@@ -46,8 +46,8 @@ def catch_up(exp: Experiment) -> Experiment:
         if ended and exp.manifest.get("status") == "running":
             exp.manifest["status"] = "finished"
             exp.manifest["finished_at"] = max(
-                (float(s.exit.get("finished_at") or 0) for s in exp.store.arms.values()
-                 if s.exit), default=0.0) or time.time()
+                (s.exit.finished_at or 0.0 for s in exp.store.arms.values()
+                 if s.exit is not None), default=0.0) or time.time()
             exp.manifest["caught_up_at"] = time.time()
             exp.rundir.write_manifest(exp.manifest)
     finally:

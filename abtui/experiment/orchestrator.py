@@ -28,7 +28,7 @@ from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
 from abtui.infra.numeric import numpy
 from abtui.ingest.adapters import make_adapter
-from abtui.rundir import OBSERVED_ENV, RunDir
+from abtui.rundir import OBSERVED_ENV, ArmExit, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
 from abtui.store.snapshot import covered_size, write_snapshot
@@ -180,11 +180,10 @@ class Experiment:
         except AbtuiError as exc:
             # one arm that cannot start never stops the others
             state.status = ArmStatus.FAILED
-            state.exit = {"exit_code": None, "oom_killed": False, "error": str(exc)}
+            state.exit = ArmExit(None, error=str(exc), status=ArmStatus.FAILED)
             entry["launch_error"] = str(exc)
             with contextlib.suppress(EnvironmentFailure):
-                self.rundir.write_json(self.rundir.exit_path(run.run_id),
-                                       {**state.exit, "status": "failed"})
+                self.rundir.write_exit(run.run_id, state.exit)
             self.store.notice(f"arm {run.run_id} could not start: {exc}")
             return
         self.handles[run.run_id] = handle

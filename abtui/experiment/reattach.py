@@ -51,10 +51,10 @@ def replay(exp: Experiment) -> None:
 
 def restore_status(rundir: RunDir, run_id: str, state: ArmState) -> None:
     """An arm's status as the run dir says: its exit.json, else detached if it spoke."""
-    ex = rundir.read_json(rundir.exit_path(run_id))
-    if isinstance(ex, dict):
+    ex = rundir.read_exit(run_id)
+    if ex is not None:
         state.exit = ex
-        state.status = ex.get("status") or ArmStatus.DONE
+        state.status = ex.status or ArmStatus.DONE
     elif state.lines:
         state.status = ArmStatus.DETACHED
 

@@ -142,13 +142,12 @@ class ArmWatcher(threading.Thread):
             time.sleep(0.1)
         if ex is None:
             return
-        self.state.exit = ex.to_dict()
         self.state.status = status_for_exit(ex, self.stopped_by_user)
+        self.state.exit = ex = ex.recorded(self.state.status)
         self.state.version += 1
         if self.writable:
             try:
-                self.rundir.write_json(self.rundir.exit_path(self.handle.run_id),
-                                       {**ex.to_dict(), "status": self.state.status})
+                self.rundir.write_exit(self.handle.run_id, ex)
             except (OSError, AbtuiError) as exc:
                 self.persist_error = f"cannot write exit.json: {exc}"
         log.info("arm %s ended: %s", self.handle.run_id, json.dumps(ex.to_dict()))

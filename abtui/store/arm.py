@@ -22,6 +22,7 @@ from abtui.ingest.decode import (
     Record,
     TextRecord,
 )
+from abtui.rundir import ArmExit
 from abtui.store.series import Series, doubles
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
@@ -63,7 +64,7 @@ class ArmState:
     total_steps: int | None = None
     gpus: tuple[int, ...] = ()
     status: str = ArmStatus.PENDING
-    exit: dict[str, Any] | None = None
+    exit: ArmExit | None = None
     env: dict[str, Any] | None = None
     final: dict[str, Any] | None = None
     step: int | None = None

@@ -168,7 +168,8 @@ def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], li
         "byteorder": sys.byteorder, "itemsize": {"d": array("d").itemsize, "l": array("l").itemsize},
         "events_size": size, "events_crc": mark,
         "state": {
-            "status": state.status, "exit": state.exit, "env": state.env, "final": state.final,
+            "status": state.status, "exit": state.exit.to_dict() if state.exit else None,
+            "env": state.env, "final": state.final,
             "step": state.step, "first_time": state.first_time, "last_time": state.last_time,
             "last": state.last, "logs": list(state.logs),
             "log_count": state.log_count, "lines": state.lines, "events": state.events,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from abtui.rundir import ArmExit
 from abtui.spec import ExperimentSpec
 from abtui.store import ArmStatus, Store
 from abtui.tui.differences import Differences
@@ -209,7 +210,7 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
         state.status = ArmStatus.RUNNING
         if scenario == "done":
             ingest(store, arm, state.last_time or T0, {"event": "final", "samples": 64000})
-            state.exit = {"exit_code": 0, "oom_killed": False, "error": None}
+            state.exit = ArmExit(0, status=ArmStatus.DONE)
             state.status = ArmStatus.DONE
     if scenario == "nogpu":
         store.notice("GPU telemetry unavailable: NVML Shared Library Not Found")

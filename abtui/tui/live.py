@@ -75,7 +75,7 @@ def recent_throughput(state: ArmState, window: int = WINDOW) -> float | None:
         return float(s.values[0])
     lo = max(0, len(s) - window - 1)
     work, time, _ = steady_pairs(list(s.steps[lo:]), list(s.values[lo:]), -math.inf)
-    return rate(work, time) if work else None
+    return rate(work, time) if len(work) else None
 
 
 def common_step(runs: Iterable[ArmState], name: str = "loss") -> float | None:

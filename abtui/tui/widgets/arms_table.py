@@ -42,7 +42,7 @@ def row_cells(state: ArmState, colour: str, image: str) -> tuple[Any, ...]:
         step += f"/{state.total_steps}"
     memory = next((state.peak[m] for m in ("gpu_memory_mb", "rss_mb") if m in state.peak), None)
     tput = state.last.get(THROUGHPUT)
-    code = (state.exit or {}).get("exit_code")
+    code = state.exit.exit_code if state.exit is not None else None
     eta = units.duration(state.eta_s()) if state.status == ArmStatus.RUNNING else "-"
     return (
         Text.assemble(("■ ", colour), state.run_id),
