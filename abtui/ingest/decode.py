@@ -238,7 +238,7 @@ class Decoder:
             else:
                 out.append((lo, self._block(shape, raws, lo, lines)))
                 return
-        pending: list[Any] = []
+        pending: list[Any] = []  # lines the fast path decoded, all by ``shape`` (not None)
         start = lo
         for i in range(lo, hi):
             raw = raws[i]
@@ -249,14 +249,14 @@ class Decoder:
                     continue
                 except _FAST_MISS:
                     pass
-            if pending:
-                out.append((start, self._block(shape, raws, start, pending)))  # type: ignore[arg-type]
+            if pending and shape is not None:
+                out.append((start, self._block(shape, raws, start, pending)))
                 pending = []
             out.append((i, self._decode_slow(raw, cut)))
             shape = self._shape  # it may have learned a wider shape
             start = i + 1
-        if pending:
-            out.append((start, self._block(shape, raws, start, pending)))  # type: ignore[arg-type]
+        if pending and shape is not None:
+            out.append((start, self._block(shape, raws, start, pending)))
 
     def _block(self, shape: _Shape, raws: Sequence[bytes], start: int, lines: list[Any]
                ) -> MetricBlock:

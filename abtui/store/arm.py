@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from abtui.infra.untrusted import inert, inert_deep
+from abtui.infra.untrusted import inert, inert_record
 from abtui.ingest.adapters import LogAdapter, Parsed
 from abtui.ingest.decode import (
     Decoder,
@@ -135,15 +135,15 @@ class ArmState:
             self.last_time = each[-1] if each is not None else one
             for i, item in items:
                 at = each[i] if each is not None else one
-                if type(item) is MetricBlock:
+                if isinstance(item, MetricBlock):
                     k = len(item.steps)
                     times = (doubles(each[i:i + k]) if each is not None
                              else array("d", [one]) * k)
                     self._metric_block(item, times)
-                elif type(item) is MetricRecord:
+                elif isinstance(item, MetricRecord):
                     self._metric(item, at)
                 else:
-                    self._other(item, at)  # type: ignore[arg-type]
+                    self._other(item, at)
         return n
 
     def _other(self, rec: Record, t: float) -> None:
@@ -158,13 +158,13 @@ class ArmState:
                                          f"{self.adapter.words} as metrics"))
                 self._adapted(parsed, t)
         elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.infra.untrusted)
-            self.env = inert_deep(rec.data)  # type: ignore[assignment]
+            self.env = inert_record(rec.data)
         elif type(rec) is FinalRecord:
-            self.final = inert_deep(rec.data)  # type: ignore[assignment]
+            self.final = inert_record(rec.data)
         elif type(rec) is EventRecord:
-            data = inert_deep(rec.data)
+            data = inert_record(rec.data)
             if len(self.events) < MAX_EVENTS:
-                self.events.append(data)  # type: ignore[arg-type]
+                self.events.append(data)
             else:
                 self.decoder.oddities.note("events_capped", rec.name)
             self.logs.append((t, f"[{inert(rec.name)}] {data}"))
@@ -198,8 +198,8 @@ class ArmState:
         s = self.series[name] = Series(clock if base == 0 and clock is not None else None)
         return s
 
-    def _tick(self, steps: Sequence[float], times: Sequence[float]) -> int:
-        """Put metric lines on the clock; returns how many it held before (-1: no clock)."""
+    def _clock_base(self) -> int:
+        """How many metric lines the clock holds (-1: no clock, or none any more)."""
         clock = self.clock
         if clock is None:
             return -1
@@ -207,12 +207,22 @@ class ArmState:
         if base and not any(s.shared for s in self.series.values()):
             self.clock = None  # nothing shares it, nothing ever will
             return -1
-        if type(steps) is array:
-            clock[0].extend(steps)
-            clock[1].extend(times)
-        else:
-            clock[0].append(steps)
-            clock[1].append(times)
+        return base
+
+    def _tick(self, steps: array, times: array) -> int:
+        """Put metric lines on the clock; returns how many it held before (-1: no clock)."""
+        base = self._clock_base()
+        if base >= 0 and self.clock is not None:
+            self.clock[0].extend(steps)
+            self.clock[1].extend(times)
+        return base
+
+    def _tick_one(self, step: float, t: float) -> int:
+        """``_tick`` for one metric line."""
+        base = self._clock_base()
+        if base >= 0 and self.clock is not None:
+            self.clock[0].append(step)
+            self.clock[1].append(t)
         return base
 
     def _untick(self, carried: set[str] | dict[str, float]) -> None:
@@ -229,7 +239,7 @@ class ArmState:
         series = self.series
         last = self.last
         values = rec.values
-        base = self._tick(step, t)  # type: ignore[arg-type]
+        base = self._tick_one(step, t)
         if base > 0:
             self._untick(values)
         for name, v in values.items():

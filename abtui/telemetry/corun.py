@@ -60,17 +60,17 @@ def span_of(run_id: str, arm: str, replicate: int, first: float | None, last: fl
 def _covered(lo: float, hi: float, spans: Iterable[tuple[float, float]]) -> float:
     """Length of [lo, hi] covered by the union of ``spans``."""
     cut = sorted((max(lo, a), min(hi, b)) for a, b in spans if b > lo and a < hi)
-    total, cur_a, cur_b = 0.0, None, None
-    for a, b in cut:
-        if cur_b is None or a > cur_b:
-            if cur_b is not None:
-                total += cur_b - cur_a  # type: ignore[operator]
+    if not cut:
+        return 0.0
+    total = 0.0
+    cur_a, cur_b = cut[0]
+    for a, b in cut[1:]:
+        if a > cur_b:  # a gap: the run so far is complete
+            total += cur_b - cur_a
             cur_a, cur_b = a, b
         else:
             cur_b = max(cur_b, b)
-    if cur_b is not None:
-        total += cur_b - cur_a  # type: ignore[operator]
-    return total
+    return total + (cur_b - cur_a)
 
 
 def alone_share(run: RunSpan, others: Iterable[RunSpan]) -> float | None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from typing import Any
 
 import psutil
@@ -91,7 +91,8 @@ class ForeignProcesses:
         self._prev_t: float | None = None
         self.last: list[dict[str, Any]] = []
 
-    def read(self, exclude: set[int], roots: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    def read(self, exclude: Set[int], roots: Set[int] = frozenset()
+             ) -> list[dict[str, Any]]:
         """The busiest processes not in ``exclude`` nor below any of ``roots``."""
         now = time.monotonic()
         if self._prev_t is not None and now - self._prev_t < self.every_s:

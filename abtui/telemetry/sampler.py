@@ -282,7 +282,8 @@ class TelemetrySampler:
         arm_pct = [a.get("cpu_percent") for a in arms.values() if isinstance(a, Mapping)]
         if pct is None or mon is None or any(v is None for v in arm_pct):
             return
-        foreign = pct * host["cpus"] / 100.0 - (sum(arm_pct) + mon) / 100.0  # type: ignore[arg-type]
+        arms_total = sum(float(v) for v in arm_pct if v is not None)  # none is None (above)
+        foreign = pct * host["cpus"] / 100.0 - (arms_total + mon) / 100.0
         if foreign >= self.FOREIGN_CORES and not fresh:
             self._refresh_next = True
             return

@@ -59,8 +59,10 @@ def terminal_alive() -> bool:
 
     Textual's shutdown then blocks writing the terminal-restoring sequences, so the console
     must leave without them."""
+    if sys.__stdout__ is None:  # started without a stdout at all: no terminal to lose
+        return False
     try:
-        os.write(sys.__stdout__.fileno(), b"")  # type: ignore[union-attr]
+        os.write(sys.__stdout__.fileno(), b"")
     except (OSError, ValueError, AttributeError):
         return False
     return True

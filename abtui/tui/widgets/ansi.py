@@ -25,11 +25,13 @@ def _style(codes: str) -> Style | None:
     if codes in _STYLES:
         return _STYLES[codes]
     line = AnsiDecoder().decode_line(codes + "x")
-    style = line.spans[0].style if line.spans else None
+    first = line.spans[0].style if line.spans else None
+    # a span's style may be a style definition string; Rich's decoder makes Style objects
+    style = Style.parse(first) if isinstance(first, str) else first
     if len(_STYLES) >= _MAX_STYLES:
         _STYLES.clear()
-    _STYLES[codes] = style  # type: ignore[assignment]
-    return style  # type: ignore[return-value]
+    _STYLES[codes] = style
+    return style
 
 
 def ansi_text(ansi: str) -> Text:
