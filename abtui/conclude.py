@@ -13,6 +13,7 @@ from abtui.store import ArmStatus
 
 if TYPE_CHECKING:
     from abtui.experiment import Experiment
+    from abtui.report.schema import Report
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[st
                         confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])])
 
 
-def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> dict[str, Any]:
+def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> Report:
     """Build (and write) the report of a run; returns the report dict."""
     from abtui.diff import fairness
     from abtui.report import build_report, write_reports
@@ -129,7 +130,7 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
     return report
 
 
-def exit_code(exp: Experiment, report: dict[str, Any]) -> int:
+def exit_code(exp: Experiment, report: Report) -> int:
     """3 if an arm failed, else 1 if a gate failed, else 0."""
     from abtui.report import gates_failed
 

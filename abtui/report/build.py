@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
@@ -27,6 +27,7 @@ from abtui.infra.secrets import mask_config
 from abtui.infra.untrusted import shown
 from abtui.report import traces
 from abtui.report.environment import environment_section
+from abtui.report.schema import Report
 from abtui.rundir import RunDir
 from abtui.store import ArmState, ArmStatus
 
@@ -210,8 +211,8 @@ def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
 def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
                  telemetry: Mapping[str, Any] | None = None,
                  fairness: Mapping[str, Any] | None = None,
-                 corun: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The report as a dict with stable keys (see docs/report.md).
+                 corun: Mapping[str, Any] | None = None) -> Report:
+    """The report as a dict with stable keys (``Report``; see docs/report.md).
 
     ``gates``: gate texts added to the spec's own ``gates`` (duplicates dropped); a bad one
     raises ``GateError`` (exit code 2). ``findings``: the diff engine's findings (objects
@@ -286,7 +287,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     fair["fair"] = {"fair": True, "confounded": False}.get(fair["state"])
     owner = _gpu_owners(manifest)
     samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
-    report: dict[str, Any] = {
+    report: Report = {
         "schema_version": SCHEMA_VERSION,
         "experiment": spec.name,
         "run_dir": str(exp.rundir.root),
@@ -311,7 +312,8 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             "throughput": traces.throughput_bars(arms),
             "gpu": traces.gpu_traces(samples, owner, t0=manifest.get("created_at")),
         },
-        "verdict": {},
+        "verdict": {"summary": "", "fair": fair["fair"], "fairness": fair["state"],
+                    "gates_passed": None, "failed_runs": failed},  # completed below
     }
     notes += corun_notes(corun)
     notes += output_gap_notes(exp.rundir)
@@ -330,7 +332,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "gates_passed": all(r.passed for r in results) if results else None,
         "failed_runs": failed,
     }
-    return redacted(_jsonable(report))
+    return cast(Report, redacted(_jsonable(report)))  # the same keys, secrets masked
 
 
 def gates_failed(report: Mapping[str, Any]) -> bool:

@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from abtui.report.schema import Report
 from abtui.store import ArmStatus
 from abtui.tui.commands import (
     Concluder,
@@ -71,7 +72,7 @@ class ConsoleApp(App[int]):
     class Concluded(Message):
         """Every arm has ended and the report is written (or could not be)."""
 
-        def __init__(self, report: dict[str, Any] | None, code: int, error: str | None) -> None:
+        def __init__(self, report: Report | None, code: int, error: str | None) -> None:
             super().__init__()
             self.report = report
             self.code = code
@@ -98,7 +99,7 @@ class ConsoleApp(App[int]):
         self.console_screen = ConsoleScreen(exp, self.colours, clock, cursor_blink)
         self.differences: Differences | None = None
         self.outcome: str | None = None  # "detached", "stopped", "concluded"
-        self.report: dict[str, Any] | None = None
+        self.report: Report | None = None
         self.report_error: str | None = None
         self.exit_code: int | None = None
         self._version = -1

@@ -17,17 +17,18 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from abtui.report.schema import Report
 from abtui.store import Store
 
 log = logging.getLogger(__name__)
 HANGUP = (signal.SIGHUP, signal.SIGTERM)  # the terminal went away / asked politely to end
-Concluder = Callable[[Any, list[str]], tuple[dict[str, Any] | None, int]]
+Concluder = Callable[[Any, list[str]], tuple[Report | None, int]]
 
 
 MAX_METRIC_COMMANDS = 200  # an arm printing thousands of metric names gets no thousand commands
 
 
-def conclude_run(exp: Any, gates: list[str]) -> tuple[dict[str, Any] | None, int]:
+def conclude_run(exp: Any, gates: list[str]) -> tuple[Report | None, int]:
     """Write the report and work out the exit code, exactly as the headless mode does."""
     from abtui.conclude import conclude, exit_code
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,8 +11,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from abtui.report.schema import Report
 
-def summary_of(report: dict[str, Any] | None, error: str | None) -> str:
+
+def summary_of(report: Report | None, error: str | None) -> str:
     """The report as ``abtui report`` prints it, or what is known without one."""
     if report is None:
         return f"No report: {error or 'unknown error'}"
@@ -31,7 +32,7 @@ class ResultsScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,r", "dismiss", "Back"), Binding("q", "app.quit", "Quit")]
 
-    def __init__(self, report: dict[str, Any] | None, code: int, error: str | None,
+    def __init__(self, report: Report | None, code: int, error: str | None,
                  report_path: str = "") -> None:
         super().__init__()
         self.report = report

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.reactive import var
 from textual.widgets import Static
 
+from abtui.report.schema import Report
 from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.live import LiveVerdict, live_verdict
@@ -58,16 +59,15 @@ def verdict_text(v: LiveVerdict, colours: dict[str, str]) -> Text:
     return t
 
 
-def conclusion_text(report: dict[str, Any] | None, code: int, error: str | None) -> Text:
+def conclusion_text(report: Report | None, code: int, error: str | None) -> Text:
     """The final line: the report's verdict, the exit code, how to see the rest."""
     t = Text()
     t.append("every arm has ended", style="bold")
     t.append(f"  ·  exit code {code}  ·  r: results  ·  q: quit\n")
-    verdict = (report or {}).get("verdict")
-    if isinstance(verdict, dict):
-        verdict = verdict.get("sentence") or verdict.get("summary") or verdict.get("text")
-    if verdict:
-        t.append(str(verdict))
+    verdict = report.get("verdict") if report is not None else None
+    summary = verdict.get("summary") if isinstance(verdict, dict) else None
+    if summary:
+        t.append(str(summary))
     elif error:
         t.append(f"no report ({error})", style="yellow")
     return t
@@ -104,7 +104,7 @@ class VerdictStrip(Static):
         set_text(self, verdict_text(v, self.colours))
         self.set_class(bool(self.confounds), "-confound")
 
-    def conclude(self, report: dict[str, Any] | None, code: int, error: str | None) -> None:
+    def conclude(self, report: Report | None, code: int, error: str | None) -> None:
         """Show the conclusion instead of the live figures from now on."""
         self.concluded = True
         set_text(self, conclusion_text(report, code, error))
