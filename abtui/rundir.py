@@ -20,7 +20,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NotRequired, TypedDict, cast
 
 import msgspec
 
@@ -35,6 +35,51 @@ OBSERVED_ENV = "observed_env.json"
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
 NODE_TELEMETRY = "node_telemetry.jsonl"
+
+
+class ManifestRun(TypedDict):
+    """One run of ``manifest.json`` ``runs``: what ``new_manifest`` writes, then what the
+    launch adds (``ref``, ``inspect``, placement). Secrets are masked before it is built."""
+
+    arm: str
+    replicate: int
+    seed: int | None
+    gpus: list[int]
+    command: list[str]
+    config: dict[str, Any]
+    config_hash: str
+    image: str | None
+    env: dict[str, str]
+    secret_digests: dict[str, str]
+    code: NotRequired[dict[str, Any]]  # a git arm: its commit and checkout
+    cpu_slot: NotRequired[int | None]  # placement.cpu_slots index of a pinned CPU arm
+    cpus: NotRequired[list[int] | None]
+    started_at: NotRequired[float]
+    ref: NotRequired[dict[str, Any]]  # the backend's handle: pid / container / job id
+    inspect: NotRequired[dict[str, Any]]  # the backend's facts about the running arm
+    launch_error: NotRequired[str]
+
+
+class Manifest(TypedDict):
+    """``manifest.json``: the resolved spec, the runs, the backend's facts."""
+
+    abtui_version: str
+    experiment: str
+    created_at: float
+    status: str  # running, finished, detached, failed
+    spec_path: str
+    spec: dict[str, Any]
+    backend: str
+    workdir: str
+    host: dict[str, Any]
+    backend_facts: dict[str, Any]
+    runs: dict[str, ManifestRun]
+    placement: NotRequired[dict[str, Any]]  # CPU slots (experiment/manifest.py cpu_placement)
+    code: NotRequired[dict[str, Any]]  # the working tree's state (diff/working_tree.py)
+    finished_at: NotRequired[float]
+    detached_at: NotRequired[float]
+    caught_up_at: NotRequired[float]
+    error: NotRequired[str]
 
 
 class ArmExit(msgspec.Struct, frozen=True):
@@ -244,11 +289,13 @@ class RunDir:
         except (OSError, ValueError) as exc:
             raise RunDirError(f"{path}: unreadable ({exc})") from None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
+    def write_manifest(self, manifest: Manifest | dict[str, Any]) -> None:
         self.write_json(self.manifest_path, manifest)
 
-    def read_manifest(self) -> dict[str, Any]:
+    def read_manifest(self) -> Manifest:
+        """The manifest as written (typed as ``Manifest``; keys an older version did not
+        write are read with ``.get``)."""
         data = self.read_json(self.manifest_path)
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("runs", {}), dict):
             raise RunDirError(f"{self.manifest_path}: not a manifest")
-        return data
+        return cast(Manifest, data)  # JSON checked as an object above

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from abtui.infra.errors import RunDirError
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from abtui.rundir import RunDir
 
 
-def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
+def arm_status_on_disk(rd: RunDir, run_id: str, entry: Mapping[str, Any]) -> str:
     """An arm's status from the run dir alone: its exit.json, else the exit code the local
     wrapper left, else whether its process is still alive."""
     import psutil
@@ -45,7 +46,7 @@ def arm_status_on_disk(rd: RunDir, run_id: str, entry: dict) -> str:
     return "pending" if not ref else "?"
 
 
-def run_status_on_disk(rd: RunDir, manifest: dict, states: list[str]) -> str:
+def run_status_on_disk(rd: RunDir, manifest: Mapping[str, Any], states: list[str]) -> str:
     """The run's status, reconciled with its arms and whether a monitor is alive."""
     status = manifest.get("status", "?")
     live = rd.writer_alive()

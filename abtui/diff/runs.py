@@ -28,7 +28,7 @@ from abtui.diff.working_tree import snapshot_findings
 from abtui.infra.errors import RunDirError
 from abtui.ingest.decode import Decoder, EnvRecord, EventRecord, MetricRecord
 from abtui.ingest.events import read_events
-from abtui.rundir import RunDir
+from abtui.rundir import Manifest, RunDir
 from abtui.spec.resolve import flatten
 
 #: Spec fields compared between runs (the per-arm config is compared run by run).
@@ -68,7 +68,7 @@ def _telemetry(rundir: RunDir, run_ids: list[str]) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def load_run(root: Path) -> tuple[RunDir, dict[str, Any], dict[str, RunFacts]]:
+def load_run(root: Path) -> tuple[RunDir, Manifest, dict[str, RunFacts]]:
     """A run directory's manifest and per-run facts (env records read from events.jsonl)."""
     rundir = RunDir.open(root)
     manifest = rundir.read_manifest()

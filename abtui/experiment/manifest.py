@@ -17,6 +17,7 @@ from abtui import __version__
 from abtui.backends import Backend
 from abtui.infra.errors import BackendError, SpecError
 from abtui.infra.secrets import mask_argv, mask_config, mask_env, secret_digests
+from abtui.rundir import Manifest, ManifestRun
 from abtui.spec import ArmRun, ExperimentSpec
 from abtui.spec.resolve import flatten
 
@@ -40,7 +41,7 @@ class NoBackend(Backend):
 
 
 def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
-                  runs: list[ArmRun], workdir: Path) -> dict[str, Any]:
+                  runs: list[ArmRun], workdir: Path) -> Manifest:
     key = os.urandom(32)  # for secret digests only; never written anywhere
     spec_data = spec.model_dump(mode="json")
     spec_data["env"] = mask_env(spec_data.get("env") or {})
@@ -60,20 +61,23 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
         "host": {"hostname": socket.gethostname(), "platform": platform.platform(),
                  "python": platform.python_version()},
         "backend_facts": {},
-        "runs": {
-            r.run_id: {
-                "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
-                "command": mask_argv(list(r.command)), "config": mask_config(r.config),
-                "config_hash": r.config_hash, "image": r.image,
-                "env": {k: ("***" if k in r.extra.get("env_file_keys", ()) else v)
-                        for k, v in mask_env(r.env).items()},
-                "secret_digests": secret_digests(key, r.env, flatten(r.config)),
-                **({"code": {**r.extra["git"], "cwd": r.extra.get("cwd")}}
-                   if r.extra.get("git") else {}),
-            }
-            for r in runs
-        },
+        "runs": {r.run_id: _run_entry(r, key) for r in runs},
     }
+
+
+def _run_entry(r: ArmRun, key: bytes) -> ManifestRun:
+    """A run as the manifest lists it before launch: secrets masked, digests keyed."""
+    entry: ManifestRun = {
+        "arm": r.arm, "replicate": r.replicate, "seed": r.seed, "gpus": list(r.gpus),
+        "command": mask_argv(list(r.command)), "config": mask_config(r.config),
+        "config_hash": r.config_hash, "image": r.image,
+        "env": {k: ("***" if k in r.extra.get("env_file_keys", ()) else v)
+                for k, v in mask_env(r.env).items()},
+        "secret_digests": secret_digests(key, r.env, flatten(r.config)),
+    }
+    if r.extra.get("git"):
+        entry["code"] = {**r.extra["git"], "cwd": r.extra.get("cwd")}
+    return entry
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -134,7 +138,7 @@ def cpu_placement(spec: ExperimentSpec, concurrency: int,
     return {**out, "pinned": True, "cpu_slots": slots}
 
 
-def place_on_cores(run: ArmRun, manifest: dict[str, Any], taken: set[Any]) -> ArmRun:
+def place_on_cores(run: ArmRun, manifest: Manifest, taken: set[Any]) -> ArmRun:
     """A CPU arm pinned to the first free concurrency slot's cores (``taken``: the slots of
     the runs still active, updated), recorded in the manifest's run entry."""
     slots = (manifest.get("placement") or {}).get("cpu_slots") or []

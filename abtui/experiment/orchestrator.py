@@ -28,7 +28,7 @@ from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
 from abtui.infra.numeric import numpy
 from abtui.ingest.adapters import make_adapter
-from abtui.rundir import OBSERVED_ENV, ArmExit, RunDir
+from abtui.rundir import OBSERVED_ENV, ArmExit, Manifest, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmState, ArmStatus, Store
 from abtui.store.snapshot import covered_size, write_snapshot
@@ -38,7 +38,7 @@ class Experiment:
     """One experiment's run: its spec, run directory, backend, store and threads."""
 
     def __init__(self, spec: ExperimentSpec, rundir: RunDir, backend: Backend,
-                 runs: list[ArmRun], manifest: dict[str, Any]) -> None:
+                 runs: list[ArmRun], manifest: Manifest) -> None:
         self.spec = spec
         self.rundir = rundir
         self.backend = backend
@@ -122,7 +122,8 @@ class Experiment:
             active = [r for r in self.runs if r.run_id in self.watchers
                       and self.store.arm(r.run_id).status not in ArmStatus.ENDED]
             busy = {g for r in active for g in r.gpus}
-            taken = {self.manifest["runs"].get(r.run_id, {}).get("cpu_slot") for r in active}
+            entries = self.manifest["runs"]
+            taken = {entries[r.run_id].get("cpu_slot") for r in active if r.run_id in entries}
             launched = False
             for run in list(self.pending):
                 if len(active) >= self.concurrency or self.stop_event.is_set():
@@ -299,7 +300,8 @@ class Experiment:
         now = now or time.time()
         for state in self.store.arms.values():
             if state.status == ArmStatus.RUNNING:
-                since = state.last_time or self.manifest["runs"].get(state.run_id, {}).get("started_at")
+                entry = self.manifest["runs"].get(state.run_id)
+                since = state.last_time or (entry.get("started_at") if entry else None)
                 if since and now - since > limit:
                     state.status = ArmStatus.STALLED
                     self.store.notice(f"arm {state.run_id} is stalled: no output for {limit:.0f}s")

@@ -28,7 +28,7 @@ from abtui.infra.untrusted import shown
 from abtui.report import traces
 from abtui.report.environment import environment_section
 from abtui.report.schema import Report
-from abtui.rundir import RunDir
+from abtui.rundir import Manifest, RunDir
 from abtui.store import ArmState, ArmStatus
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class RunView(Protocol):
     the spec, the manifest, the store and the run directory, nothing else."""
 
     spec: ExperimentSpec
-    manifest: dict[str, Any]
+    manifest: Manifest
     store: Store
     rundir: RunDir
 

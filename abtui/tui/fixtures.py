@@ -14,9 +14,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from abtui.rundir import ArmExit
+from abtui.rundir import ArmExit, Manifest
 from abtui.spec import ExperimentSpec
 from abtui.store import ArmStatus, Store
 from abtui.tui.differences import Differences
@@ -158,7 +158,7 @@ class FixtureExperiment:
 
     spec: ExperimentSpec
     store: Store
-    manifest: dict[str, Any]
+    manifest: Manifest
     rundir: FixtureRunDir = field(default_factory=FixtureRunDir)
     read_only: bool = False
     calls: list[str] = field(default_factory=list)
@@ -221,10 +221,11 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
         store.add_telemetry({"kind": "gpu_info", "t": T0, "available": True, "gpus": GPU_INFO})
         for sample in _telemetry(180):
             store.add_telemetry(sample)
-    manifest = {"experiment": spec.name, "created_at": T0, "status": "running",
-                "backend": "docker", "spec": SPEC,
-                "backend_facts": {"image": {"id": IMAGE_ID, "ref": SPEC["image"]}},
-                "runs": {a: {"arm": a, "gpus": [i]} for i, a in enumerate(plans)}}
+    # canned: only the keys the console reads
+    manifest = cast(Manifest, {"experiment": spec.name, "created_at": T0, "status": "running",
+                               "backend": "docker", "spec": SPEC,
+                               "backend_facts": {"image": {"id": IMAGE_ID, "ref": SPEC["image"]}},
+                               "runs": {a: {"arm": a, "gpus": [i]} for i, a in enumerate(plans)}})
     return FixtureExperiment(spec, store, manifest)
 
 

@@ -5,8 +5,9 @@ the screenshots' and tests' ``FixtureExperiment`` both satisfy it), not against 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
+from abtui.rundir import Manifest
 from abtui.spec import ExperimentSpec
 from abtui.store import Store
 
@@ -26,7 +27,7 @@ class ExperimentView(Protocol):
 
     spec: ExperimentSpec
     store: Store
-    manifest: dict[str, Any]
+    manifest: Manifest
     read_only: bool
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.style import Style
@@ -28,7 +29,7 @@ MIN_WIDTHS = {"status": 10, "step": 7, "eta": 6, "loss": 6}
 THROUGHPUT = "throughput_samples_per_sec"
 
 
-def image_digest(manifest: dict[str, Any]) -> str:
+def image_digest(manifest: Mapping[str, Any]) -> str:
     """The image's short id (``sha256:`` + 12 hex digits), or ``-`` without one."""
     image = (manifest.get("backend_facts") or {}).get("image")
     ident = image.get("id") if isinstance(image, dict) else None
@@ -88,7 +89,7 @@ class ArmsTable(Widget, can_focus=True):
             super().__init__()
             self.run_id = run_id
 
-    def __init__(self, store: Store, manifest: dict[str, Any], colours: dict[str, str],
+    def __init__(self, store: Store, manifest: Mapping[str, Any], colours: dict[str, str],
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.store = store
