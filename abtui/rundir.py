@@ -20,11 +20,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import IO, Any, NotRequired, TypedDict, cast
-
-import msgspec
+from typing import IO, Any, cast
 
 from abtui.infra.errors import EnvironmentFailure, RunDirError
+from abtui.run_files import ArmExit, Manifest, ManifestRun
+
+__all__ = ["ArmExit", "Manifest", "ManifestRun", "RunDir"]  # the file types: run_files
 
 MANIFEST = "manifest.json"
 
@@ -35,98 +36,6 @@ OBSERVED_ENV = "observed_env.json"
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
 NODE_TELEMETRY = "node_telemetry.jsonl"
-
-
-class ManifestRun(TypedDict):
-    """One run of ``manifest.json`` ``runs``: what ``new_manifest`` writes, then what the
-    launch adds (``ref``, ``inspect``, placement). Secrets are masked before it is built."""
-
-    arm: str
-    replicate: int
-    seed: int | None
-    gpus: list[int]
-    command: list[str]
-    config: dict[str, Any]
-    config_hash: str
-    image: str | None
-    env: dict[str, str]
-    secret_digests: dict[str, str]
-    code: NotRequired[dict[str, Any]]  # a git arm: its commit and checkout
-    cpu_slot: NotRequired[int | None]  # placement.cpu_slots index of a pinned CPU arm
-    cpus: NotRequired[list[int] | None]
-    started_at: NotRequired[float]
-    ref: NotRequired[dict[str, Any]]  # the backend's handle: pid / container / job id
-    inspect: NotRequired[dict[str, Any]]  # the backend's facts about the running arm
-    launch_error: NotRequired[str]
-
-
-class Manifest(TypedDict):
-    """``manifest.json``: the resolved spec, the runs, the backend's facts."""
-
-    abtui_version: str
-    experiment: str
-    created_at: float
-    status: str  # running, finished, detached, failed
-    spec_path: str
-    spec: dict[str, Any]
-    backend: str
-    workdir: str
-    host: dict[str, Any]
-    backend_facts: dict[str, Any]
-    runs: dict[str, ManifestRun]
-    placement: NotRequired[dict[str, Any]]  # CPU slots (experiment/manifest.py cpu_placement)
-    code: NotRequired[dict[str, Any]]  # the working tree's state (diff/working_tree.py)
-    finished_at: NotRequired[float]
-    detached_at: NotRequired[float]
-    caught_up_at: NotRequired[float]
-    error: NotRequired[str]
-
-
-class ArmExit(msgspec.Struct, frozen=True):
-    """How an arm ended: what a backend's ``poll`` says, and ``arms/<run>/exit.json``
-    (with ``status``, the arms-table state it was recorded as).
-
-    On disk: ``exit_code``, ``oom_killed``, ``error`` and ``finished_at`` always (null
-    when unknown), ``lost`` only when true, ``status`` once recorded.
-    """
-
-    exit_code: int | None = None
-    oom_killed: bool = False
-    error: str | None = None
-    finished_at: float | None = None
-    lost: bool = False  # taken away (its node failed, preempted), not failed on its own
-    status: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.oom_killed
-
-    def recorded(self, status: str) -> ArmExit:
-        """This exit as recorded with the arm's ``status``."""
-        return msgspec.structs.replace(self, status=status)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON of exit.json (and of ``report.json`` and the store snapshot)."""
-        return {"exit_code": self.exit_code, "oom_killed": self.oom_killed,
-                "error": self.error, "finished_at": self.finished_at,
-                **({"lost": True} if self.lost else {}),
-                **({"status": self.status} if self.status is not None else {})}
-
-    @classmethod
-    def from_dict(cls, d: Any) -> ArmExit | None:
-        """An exit.json as read (None when it is not one: absent, or not an object). A
-        field of the wrong type is read as unknown, never fatal."""
-        if not isinstance(d, dict):
-            return None
-        try:
-            return msgspec.convert(d, cls)
-        except msgspec.ValidationError:  # a hand-edited or foreign file: keep what is sound
-            code, fin = d.get("exit_code"), d.get("finished_at")
-            return cls(code if type(code) is int else None, d.get("oom_killed") is True,
-                       d["error"] if isinstance(d.get("error"), str) else None,
-                       float(fin) if isinstance(fin, (int, float)) and not isinstance(fin, bool)
-                       else None, d.get("lost") is True,
-                       d["status"] if isinstance(d.get("status"), str) else None)
 
 
 class RunDir:

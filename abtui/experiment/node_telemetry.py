@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from abtui.run_files import Sample
 from abtui.rundir import NODE_FACTS, RunDir
 
 REMOTE_BASE = 1000
@@ -97,7 +98,7 @@ class NodeTelemetry:
                 out.append(obj)
         return out
 
-    def merge(self, sample: dict[str, Any], now: float | None = None) -> None:
+    def merge(self, sample: Sample, now: float | None = None) -> None:
         """Fold what the node files gained into ``sample`` (in place)."""
         now = time.time() if now is None else now
         for pos, run_id in enumerate(self.run_ids):
@@ -133,7 +134,7 @@ class NodeTelemetry:
                 self._host[run_id] = facts["host"]
         return self._host.get(run_id)
 
-    def _fold(self, sample: dict[str, Any], pos: int, run_id: str, node: dict[str, Any]) -> None:
+    def _fold(self, sample: Sample, pos: int, run_id: str, node: dict[str, Any]) -> None:
         static = self._static.get(run_id, {})
         hostname = self._hostname(run_id)
         gpus = sample.setdefault("gpus", [])

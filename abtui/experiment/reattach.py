@@ -5,10 +5,11 @@ followed again; and the monitor's own log file. Used by ``Experiment.attach``.""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from abtui.experiment.manifest import read_jsonl
 from abtui.infra.errors import AbtuiError
+from abtui.run_files import GpuInfo, Sample
 from abtui.rundir import RunDir
 from abtui.store import ArmState, ArmStatus
 from abtui.store.parallel import replay_arms
@@ -45,8 +46,8 @@ def replay(exp: Experiment) -> None:
     replay_arms(arms)  # long arms in parallel processes, when no snapshot covers them
     for run_id in exp.rundir.run_ids():
         restore_status(exp.rundir, run_id, exp.store.arms[run_id])
-    for sample in read_jsonl(exp.rundir.telemetry_path):
-        exp.store.add_telemetry(sample)
+    for line in read_jsonl(exp.rundir.telemetry_path):  # samples and gpu_info, as written
+        exp.store.add_telemetry(cast("Sample | GpuInfo", line))
 
 
 def restore_status(rundir: RunDir, run_id: str, state: ArmState) -> None:

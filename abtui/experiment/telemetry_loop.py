@@ -7,6 +7,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from abtui.experiment.node_telemetry import NodeTelemetry
+from abtui.run_files import Sample
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class TelemetryLoop(threading.Thread):
             if not every and not self.sampler.available:
                 exp.store.notice(f"no GPU telemetry: {self.sampler.reason_unavailable or 'NVML unavailable'}")
 
-            def on_sample(sample: dict[str, Any]) -> None:
+            def on_sample(sample: Sample) -> None:
                 exp.store.add_telemetry(sample)
                 self.refresh()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
+from abtui.run_files import GpuInfo, Sample
 from abtui.store.arm import ArmState, ArmStatus
 
 TELEMETRY_KEEP = 3600  # samples kept in memory (an hour at 1 Hz); all are on disk
@@ -16,7 +17,7 @@ class Store:
 
     def __init__(self) -> None:
         self.arms: dict[str, ArmState] = {}
-        self.telemetry: deque[dict[str, Any]] = deque(maxlen=TELEMETRY_KEEP)
+        self.telemetry: deque[Sample] = deque(maxlen=TELEMETRY_KEEP)
         self.gpu_info: dict[int, dict[str, Any]] = {}
         self.notices: list[str] = []
         self._lock = threading.Lock()
@@ -33,12 +34,13 @@ class Store:
     def arm(self, run_id: str) -> ArmState:
         return self.arms[run_id]
 
-    def add_telemetry(self, sample: dict[str, Any]) -> None:
+    def add_telemetry(self, sample: Sample | GpuInfo) -> None:
         if sample.get("kind") == "gpu_info":
             for g in sample.get("gpus", []):
-                self.gpu_info[g.get("index")] = g
+                if isinstance(idx := g.get("index"), int):
+                    self.gpu_info[idx] = g
         else:
-            self.telemetry.append(sample)
+            self.telemetry.append(cast(Sample, sample))  # a line without a kind is a sample
         self._tversion += 1
 
     def current_gpus(self, within: int = 3) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui.reporter import host_facts
+from abtui.run_files import Sample
 from abtui.telemetry.nvml import NvmlTelemetry
 from abtui.telemetry.sampler import TelemetrySampler
 
@@ -112,7 +113,7 @@ def sample_until_stopped(out: Path, run_id: str, interval: float, until: Path | 
     every = max(1, round(5.0 / interval))
     ticks = [0]
 
-    def check(_sample: dict[str, Any]) -> None:
+    def check(_sample: Sample) -> None:
         if until is not None and until.exists():
             stop.set()
         if until_gone and ticks[0] % every == every - 1 and not watch.alive():

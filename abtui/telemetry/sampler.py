@@ -58,7 +58,7 @@ from abtui.telemetry.host import (
     tagged_processes,
 )
 from abtui.telemetry.nvml import NvmlTelemetry
-from abtui.telemetry.samples import SampleWriter
+from abtui.telemetry.samples import GpuInfo, Sample, SampleWriter
 
 log = logging.getLogger("abtui.telemetry")
 
@@ -191,7 +191,7 @@ class TelemetrySampler:
         every = self.nvml.gpu_indices()
         return [i for i in every if i in self._only_gpus] if self._only_gpus is not None else every
 
-    def gpu_info(self) -> dict[str, Any]:
+    def gpu_info(self) -> GpuInfo:
         """The gpu_info record: availability, driver and static facts of each sampled GPU."""
         ok = self.nvml.available
         return {
@@ -204,7 +204,7 @@ class TelemetrySampler:
         }
 
     # -- sampling --------------------------------------------------------------------
-    def sample(self) -> dict[str, Any]:
+    def sample(self) -> Sample:
         """Take one sample now (see the module docstring for its shape). Never raises."""
         with self._lock:
             wall0, cpu0 = time.perf_counter(), time.thread_time()
@@ -239,7 +239,7 @@ class TelemetrySampler:
                 self._foreign = self._find_foreign(gpus, owner)
             host = self._host.read()
             self._foreign_cpu(host, arms, owner, fresh=listing)
-            sample = {
+            sample: Sample = {
                 "kind": "sample",
                 "t": round(time.time(), 3),
                 "host": host,
@@ -312,8 +312,8 @@ class TelemetrySampler:
     def run(
         self,
         stop_event: threading.Event,
-        on_sample: Callable[[dict[str, Any]], None] | None = None,
-        merge: Callable[[dict[str, Any]], None] | None = None,
+        on_sample: Callable[[Sample], None] | None = None,
+        merge: Callable[[Sample], None] | None = None,
     ) -> None:
         """Sample every ``interval`` s until ``stop_event`` is set; persist and hand each on.
 
@@ -350,7 +350,7 @@ class TelemetrySampler:
         finally:
             self.close_file()
 
-    def persist(self, sample: dict[str, Any]) -> None:
+    def persist(self, sample: Sample) -> None:
         """Append a sample to ``path`` (gpu_info first); no-op without a path."""
         if self.path is None:
             return

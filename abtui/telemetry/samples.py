@@ -8,8 +8,9 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from abtui.run_files import GpuInfo, Sample
 from abtui.telemetry.nvml import STATIC_KEYS
 
 
@@ -24,13 +25,13 @@ class SampleWriter:
         if torn:  # a monitor died mid-line: do not glue the next line onto it
             self._file.write("\n")
 
-    def write_info(self, info: dict[str, Any]) -> None:
+    def write_info(self, info: GpuInfo) -> None:
         """Write a gpu_info line (static GPU facts that following samples leave out)."""
         self._write(info)
 
-    def write_sample(self, sample: dict[str, Any]) -> None:
+    def write_sample(self, sample: Sample) -> None:
         """Write one sample without the static GPU keys (they are in gpu_info)."""
-        line = dict(sample)
+        line = sample.copy()
         # a remote node's GPU (merged, with its node_index) keeps its static facts: the
         # gpu_info line only describes this host's GPUs
         line["gpus"] = [g if "node_index" in g else
@@ -38,7 +39,7 @@ class SampleWriter:
                         for g in sample["gpus"]]
         self._write(line)
 
-    def _write(self, obj: dict[str, Any]) -> None:
+    def _write(self, obj: Sample | GpuInfo) -> None:
         self._file.write(json.dumps(obj, separators=(",", ":")) + "\n")
         self._file.flush()
 
@@ -64,7 +65,7 @@ def read_lines(path: str | Path) -> Iterator[dict[str, Any]]:
                 yield obj
 
 
-def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
+def read_samples(path: str | Path) -> Iterator[Sample]:
     """Samples of a telemetry file, each GPU entry completed from the latest gpu_info line.
 
     Tolerates a torn last line (a monitor killed mid-write) and a file still being written.
@@ -78,4 +79,4 @@ def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
             for g in obj.get("gpus") or ():
                 for k, v in static.get(g.get("index"), {}).items():
                     g.setdefault(k, v)
-            yield obj
+            yield cast(Sample, obj)  # as written (an older line may lack a key: .get)

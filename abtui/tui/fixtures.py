@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from abtui.run_files import Sample
 from abtui.rundir import ArmExit, Manifest
 from abtui.spec import ExperimentSpec
 from abtui.store import ArmStatus, Store
@@ -214,13 +215,14 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
             state.status = ArmStatus.DONE
     if scenario == "nogpu":
         store.notice("GPU telemetry unavailable: NVML Shared Library Not Found")
-        store.add_telemetry({"kind": "sample", "t": T0 + 5, "gpus": [],
+        store.add_telemetry({"kind": "sample", "t": T0 + 5, "gpus": [], "foreign": [],
                              "host": {"cpu_percent": 12.0, "mem_used_mb": 3000,
                                       "mem_total_mb": 7900}, "arms": {}})
     else:
-        store.add_telemetry({"kind": "gpu_info", "t": T0, "available": True, "gpus": GPU_INFO})
+        store.add_telemetry({"kind": "gpu_info", "t": T0, "available": True,
+                             "reason_unavailable": None, "driver": None, "gpus": GPU_INFO})
         for sample in _telemetry(180):
-            store.add_telemetry(sample)
+            store.add_telemetry(cast(Sample, sample))  # canned samples of the documented shape
     # canned: only the keys the console reads
     manifest = cast(Manifest, {"experiment": spec.name, "created_at": T0, "status": "running",
                                "backend": "docker", "spec": SPEC,

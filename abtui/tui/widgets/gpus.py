@@ -18,6 +18,7 @@ from textual.reactive import var
 from textual.widgets import Label, Static
 
 from abtui.infra.untrusted import shown
+from abtui.run_files import Sample
 from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.widgets.sparkline import ScaledSparkline
@@ -39,7 +40,7 @@ def reason_words(gpu: Mapping[str, Any]) -> str:
     return describe(mask)
 
 
-def latest_gpus(store: Store) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+def latest_gpus(store: Store) -> tuple[Sample | None, list[dict[str, Any]]]:
     """The latest sample and its GPUs, each merged with its static facts."""
     sample = store.telemetry[-1] if store.telemetry else None
     gpus = []
