@@ -24,7 +24,7 @@ def telemetry_summary(exp: Experiment) -> dict[str, Any]:
 
     samples = list(exp.store.telemetry)
     samples_trained = {}
-    for run_id, state in exp.store.arms.items():
+    for run_id, state in exp.store.runs.items():
         final = state.final or {}
         if final.get("samples"):
             samples_trained[run_id] = final["samples"]
@@ -45,7 +45,7 @@ def evidence_gaps(exp: Experiment, telemetry: dict[str, Any],
 
     runs = [RunEvidence(run_id, state.arm, str(state.status), envs.get(run_id) is not None,
                         bool(state.series))
-            for run_id, state in exp.store.arms.items()]
+            for run_id, state in exp.store.runs.items()]
     return missing_evidence(runs, backend=exp.spec.backend,
                             backend_facts=exp.manifest.get("backend_facts"),
                             telemetry_samples=int(telemetry.get("samples") or 0))
@@ -58,7 +58,7 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
     from abtui.telemetry.corun import corun, span_of
 
     spans = []
-    for run_id, st in exp.store.arms.items():
+    for run_id, st in exp.store.runs.items():
         with st.lock:
             series = st.series.get(THROUGHPUT)
             cols = series.arrays("st") if series is not None and len(series) else None
@@ -94,7 +94,7 @@ def env_records(exp: Experiment) -> dict[str, Any]:
     """Each run's env record: its own, else the one abtui observed before launching it."""
     return {run_id: env_with_first_step(state.env or exp.rundir.observed_env(run_id),
                                         state.events)
-            for run_id, state in exp.store.arms.items()}
+            for run_id, state in exp.store.runs.items()}
 
 
 def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[str] | None = None,
@@ -134,7 +134,7 @@ def exit_code(exp: Experiment, report: Report) -> int:
     """3 if an arm failed, else 1 if a gate failed, else 0."""
     from abtui.report import gates_failed
 
-    if any(s.status != ArmStatus.DONE for s in exp.store.arms.values()):
+    if any(s.status != ArmStatus.DONE for s in exp.store.runs.values()):
         return EXIT_ARM_FAILED
     if gates_failed(report):
         return EXIT_GATE_FAILED

@@ -78,7 +78,7 @@ def _tui_times(sizes: list[int], series_at: dict[int, list[Series]]) -> dict[int
     except ImportError:
         return None
     exp = fixture_experiment("running")
-    arms = list(exp.store.arms.values())[:2]
+    arms = list(exp.store.runs.values())[:2]
     out: dict[int, float] = {}
 
     async def measure() -> None:

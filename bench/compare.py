@@ -14,17 +14,17 @@ from common import Figure, at_most, best_interleaved, metric_lines, ratio
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm
 from abtui.compare.summary import summarize_run
-from abtui.store import ArmState
+from abtui.store import RunState
 
 NAME = "compare"
 TARGET_S = 0.5
 
 
-def _states(replicates: int, records: int) -> dict[str, list[ArmState]]:
-    out: dict[str, list[ArmState]] = {}
+def _states(replicates: int, records: int) -> dict[str, list[RunState]]:
+    out: dict[str, list[RunState]] = {}
     for arm_i, arm in enumerate(("A", "B")):
         for r in range(replicates):
-            st = ArmState(f"{arm}.r{r}", arm, replicate=r)
+            st = RunState(f"{arm}.r{r}", arm, replicate=r)
             lines = metric_lines(records, seed=arm_i * 1000 + r)
             st.ingest_many(lines, [1000.0 + 0.1 * i for i in range(records)])
             st.status = "done"
@@ -32,14 +32,14 @@ def _states(replicates: int, records: int) -> dict[str, list[ArmState]]:
     return out
 
 
-def compare_all(states: dict[str, list[ArmState]]) -> None:
+def compare_all(states: dict[str, list[RunState]]) -> None:
     runs = {arm: [summarize_run(s, total_steps=len(s.series["loss"])) for s in ss]
             for arm, ss in states.items()}
     comp = compare_arm(runs["A"], runs["B"], arm="B", baseline="A")
     adjust_family(comp.effects[m] for m in HEADLINE)
 
 
-def one_pass(states: dict[str, list[ArmState]]) -> None:
+def one_pass(states: dict[str, list[RunState]]) -> None:
     for ss in states.values():
         for s in ss:
             for series in s.series.values():

@@ -36,7 +36,7 @@ def run(quick: bool) -> list[Figure]:
                                gpu_arms={"A": list(range(4)), "B": list(range(4, 8))})
     store = Store()
     for arm in ("A", "B"):
-        st = store.add_arm(arm, arm)
+        st = store.add_run(arm, arm)
         lines = [json.dumps({"step": s, "loss": 1 / s, "accuracy": 0.5, "lr": 1e-3,
                              "throughput_samples_per_sec": 1000.0, "step_time_ms": 50.0,
                              "gpu_memory_mb": 40000, "grad_norm": 1.0, "tokens": 1e6,

@@ -1,6 +1,6 @@
 """A hostile arm's flood: the monitor's memory after an arm prints GB of unique metric keys.
 
-A child process runs one arm's ingest path (ArmState.ingest_many, as the watcher calls it)
+A child process runs one arm's ingest path (RunState.ingest_many, as the watcher calls it)
 on lines that each carry 20 never-seen-before keys (~480 bytes a line), plus events, and
 notes its peak RSS. Without the caps (1,000 series, 128-character names, 1,000 events per
 arm) every key would become a series: about 26 MB of memory per 0.58 MB of output.
@@ -24,9 +24,9 @@ KEYS_PER_LINE = 20
 def child(total_bytes: int) -> dict:
     import psutil
 
-    from abtui.store import ArmState
+    from abtui.store import RunState
 
-    state = ArmState("a", "a")
+    state = RunState("a", "a")
     proc = psutil.Process()
     step, sent = 0, 0
     while sent < total_bytes:

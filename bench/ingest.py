@@ -1,7 +1,7 @@
 """Ingest: bytes of JSON lines -> records -> store, against the decoders alone.
 
 The real path (LocalBackend.follow_batches, abtui/experiment/watcher.py) is, per 64 KiB
-read, LineAssembler.split_batch -> EventWriter.write_many -> ArmState.ingest_many. Measured
+read, LineAssembler.split_batch -> EventWriter.write_many -> RunState.ingest_many. Measured
 here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
 
 (a) decode + store, batched (the target): split_batch + ingest_many per chunk (msgspec
@@ -28,7 +28,7 @@ from common import Figure, at_least, best_interleaved, metric_lines, ratio
 
 from abtui.ingest.events import EventWriter
 from abtui.ingest.lines import LineAssembler
-from abtui.store.arm import ArmState
+from abtui.store.run import RunState
 
 NAME = "ingest"
 CHUNK = 1 << 16  # the local backend reads 64 KiB at a time
@@ -71,7 +71,7 @@ def adapter_contenders(n: int) -> dict[str, object]:
         chunks = _chunks(b"\n".join(lines) + b"\n")
 
         def go(chunks: list[bytes] = chunks, name: str = name) -> None:
-            state, asm = ArmState("A", "A"), LineAssembler()
+            state, asm = RunState("A", "A"), LineAssembler()
             for chunk in chunks:
                 raws, _ends, cuts = asm.split_batch(chunk)
                 state.ingest_many(raws, 1.7e9, cuts)
@@ -112,7 +112,7 @@ def run(quick: bool) -> list[Figure]:
     small_chunks = _chunks(b"\n".join(lines[:small]) + b"\n")
 
     def per_line() -> None:
-        state, asm = ArmState("A", "A"), LineAssembler()
+        state, asm = RunState("A", "A"), LineAssembler()
         ingest = state.ingest
         for chunk in small_chunks:
             for raw, _offset, cut in asm.iter_lines(chunk):
@@ -120,7 +120,7 @@ def run(quick: bool) -> list[Figure]:
         assert state.lines == small
 
     def batched() -> None:
-        state, asm = ArmState("A", "A"), LineAssembler()
+        state, asm = RunState("A", "A"), LineAssembler()
         split, ingest_many = asm.split_batch, state.ingest_many
         for chunk in chunks:
             raws, _ends, cuts = split(chunk)
@@ -130,7 +130,7 @@ def run(quick: bool) -> list[Figure]:
             s.folded()
 
     def batched_persist() -> None:
-        state, asm, writer = ArmState("A", "A"), LineAssembler(), EventWriter(events)
+        state, asm, writer = RunState("A", "A"), LineAssembler(), EventWriter(events)
         for chunk in chunks:
             raws, ends, cuts = asm.split_batch(chunk)
             writer.write_many(raws, ends, 1.7e9, cuts)

@@ -1,7 +1,7 @@
 """Memory: resident memory per stored point, and the whole monitor for a 10 M-point run.
 
 A child process imports the store, notes its RSS, ingests two arms of ~195-byte metric lines
-(6 metrics a line, so 10 M points = 2 arms x 833,334 lines) through ArmState.ingest_many,
+(6 metrics a line, so 10 M points = 2 arms x 833,334 lines) through RunState.ingest_many,
 collects garbage and notes its RSS again. A point is one (step, value, time) of one metric.
 Baseline: the floor of the layout, a double a point plus the arm's step and time columns
 (shared by the 6 metrics of a line): 8 + 16 / 6 = 10.7 B. Quick: 1 M points.
@@ -36,18 +36,18 @@ def child(lines_per_arm: int) -> dict:
     before = proc.memory_info().rss
     store = Store()
     for seed, arm in enumerate(("A", "B")):
-        state = store.add_arm(arm, arm)
+        state = store.add_run(arm, arm)
         for batch in line_batches(lines_per_arm, 4096, seed):
             state.ingest_many(batch, 1.7e9)
     del batch
-    for a in store.arms.values():  # the buckets, as the first look at the store folds them
+    for a in store.runs.values():  # the buckets, as the first look at the store folds them
         for s in a.series.values():
             s.view(240)
     gc.collect()
     after = proc.memory_info().rss
-    points = sum(len(s) for a in store.arms.values() for s in a.series.values())
+    points = sum(len(s) for a in store.runs.values() for s in a.series.values())
     return {"before": before, "after": after, "points": points,
-            "buckets": max(len(s._bn) for a in store.arms.values() for s in a.series.values())}
+            "buckets": max(len(s._bn) for a in store.runs.values() for s in a.series.values())}
 
 
 def run(quick: bool) -> list[Figure]:

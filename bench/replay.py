@@ -4,13 +4,13 @@ A run directory is written with EventWriter (manifest, events.jsonl, exit.json p
 then timed:
 
 - ``Experiment.attach(root, follow=False)`` without store snapshots (orchestrator.replay:
-  read_event_batches and ArmState.ingest_many over all of events.jsonl);
+  read_event_batches and RunState.ingest_many over all of events.jsonl);
 - the same attach of the run as a finished monitor leaves it: with ``arms/<run>/store.snap``
   (written from the replayed store with ``write_snapshot``, as the watcher does when an arm
   ends; that write is timed too), so replay loads the columns and decodes no line; checked
   to build the same store as the full replay;
 - quick mode only, as a check: the same attach with replay() line by line (read_events and
-  ArmState.ingest, the old replay) must build the same store (10 M lines that way: minutes);
+  RunState.ingest, the old replay) must build the same store (10 M lines that way: minutes);
 - ``abtui report`` of the run, the whole command in a subprocess, before any snapshot exists
   (a run whose monitor died: replay, summaries, traces, report files);
 - baseline: reading events.jsonl and decoding each stored line with msgspec, no store
@@ -83,7 +83,7 @@ def make_run(base: Path, lines_per_arm: int) -> Path:
 def line_replay(self: Experiment) -> None:
     """The old orchestrator.replay, line by line (read_events + ingest): the reference."""
     for run_id in self.rundir.run_ids():
-        state = self.store.arms.get(run_id) or self.store.add_arm(run_id, run_id)
+        state = self.store.runs.get(run_id) or self.store.add_run(run_id, run_id)
         for line in read_events(self.rundir.events_path(run_id)):
             state.ingest(line.raw, line.t, line.truncated)
         self.restore_status(run_id, state)
@@ -99,13 +99,13 @@ def _timed(fn):  # type: ignore[no-untyped-def]
 def _fingerprint(exp: Experiment) -> list[tuple]:
     return [(s.lines, s.step, {k: (len(v), v.view(64)) for k, v in s.series.items()}, s.last,
              s.peak, s.oddities, s.status)
-            for s in exp.store.arms.values()]
+            for s in exp.store.runs.values()]
 
 
 def _write_snapshots(exp: Experiment) -> None:
     """What the watchers leave when the arms end: each arm's store in store.snap."""
     for run_id in exp.rundir.run_ids():
-        assert write_snapshot(exp.store.arm(run_id), exp.rundir.events_path(run_id))
+        assert write_snapshot(exp.store.run(run_id), exp.rundir.events_path(run_id))
 
 
 def _floor(root: Path) -> None:

@@ -9,7 +9,7 @@ from abtui.ingest.adapters.hf import parse as hf
 from abtui.ingest.adapters.nanogpt import parse_modded, parse_nanochat, parse_nanogpt
 from abtui.ingest.adapters.pytorch_examples import parse as pytorch_examples
 from abtui.ingest.adapters.torchtitan import parse as titan
-from abtui.store import ArmState
+from abtui.store import RunState
 
 
 def test_hugging_face_trainer_train_eval_and_final_lines() -> None:
@@ -74,7 +74,7 @@ def test_regex_adapter_from_the_spec() -> None:
 
 
 def test_auto_detection_names_the_format_and_counts_steps() -> None:
-    state = ArmState("a", "a")
+    state = RunState("a", "a")
     lines = [b"Loading model...", b"{'loss': 2.30, 'learning_rate': 5e-05, 'epoch': 0.1}",
              b"{'loss': 2.10, 'learning_rate': 4e-05, 'epoch': 0.2}",
              b"{'eval_loss': 2.0, 'eval_accuracy': 0.55, 'epoch': 0.2}",
@@ -90,7 +90,7 @@ def test_auto_detection_names_the_format_and_counts_steps() -> None:
 
 
 def test_protocol_speakers_are_never_guessed_at() -> None:
-    state = ArmState("a", "a")
+    state = RunState("a", "a")
     state.ingest(b'{"step": 1, "loss": 1.0}', 1.0)
     state.ingest(b"iter 10: loss 4.2345, time 123.45ms, mfu 12.34%", 2.0)
     assert state.adapter.mode == "protocol" and list(state.series["loss"].values) == [1.0]

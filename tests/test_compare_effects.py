@@ -14,11 +14,11 @@ import scipy.stats
 from abtui.compare.effects import N1_WARNING, compare_arm
 from abtui.compare.summary import RunSummary, summarize_run
 from abtui.compare.verdict import comparison_sentences, effect_sentence, verdict_line
-from abtui.store import ArmState
+from abtui.store import RunState
 
 
-def make_state(records: list[dict], run_id: str, status: str) -> ArmState:
-    state = ArmState(run_id, run_id.split(".")[0])
+def make_state(records: list[dict], run_id: str, status: str) -> RunState:
+    state = RunState(run_id, run_id.split(".")[0])
     for i, rec in enumerate(records):
         state.ingest(json.dumps(rec).encode(), 1000.0 + 0.5 * i)
     state.status = status

@@ -14,13 +14,13 @@ from abtui.compare.summary import (
     time_to_target,
     warmup_rule,
 )
-from abtui.store import ArmState
+from abtui.store import RunState
 
 
 def make_state(records: list[dict], *, run_id: str = "A", t0: float = 1000.0, dt: float = 0.5,
-               final: dict | None = None, status: str = "done", total_steps: int | None = None) -> ArmState:
-    """An ArmState fed real protocol lines, one every ``dt`` seconds after an env record at t0."""
-    state = ArmState(run_id, run_id.split(".")[0], total_steps=total_steps)
+               final: dict | None = None, status: str = "done", total_steps: int | None = None) -> RunState:
+    """An RunState fed real protocol lines, one every ``dt`` seconds after an env record at t0."""
+    state = RunState(run_id, run_id.split(".")[0], total_steps=total_steps)
     state.ingest(b'{"event": "env", "python": "3.11"}', t0)
     t = t0
     for rec in records:

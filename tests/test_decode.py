@@ -64,7 +64,7 @@ def test_invalid_utf8_and_huge_numbers() -> None:
 def test_absurd_steps_are_wrong_types_not_crashes() -> None:
     from abtui.store import Store
 
-    arm = Store().add_arm("A", "A")
+    arm = Store().add_run("A", "A")
     arm.ingest(b'{"step": 1' + b"0" * 400 + b', "loss": 1.0}', 0.0)
     arm.ingest(b'{"step": 1e300, "loss": 1.0}', 0.0)
     arm.ingest_many([b'{"step": 2, "loss": 1.0}', b'{"step": 9' + b"9" * 330 + b', "loss": 2}'], 0.0)

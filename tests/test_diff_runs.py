@@ -109,7 +109,7 @@ def runner_repo(tmp_path: Path) -> Path:
 
 def test_a_real_run_differing_only_in_the_treatment_is_fair(runner_repo: Path, tmp_path: Path) -> None:
     exp = run_once(tmp_path, "Ring", replicates=2)
-    envs = {run_id: state.env for run_id, state in exp.store.arms.items()}
+    envs = {run_id: state.env for run_id, state in exp.store.runs.items()}
     assert all(env and env["git"]["root"] == str(runner_repo) for env in envs.values())
     findings = find_differences(exp.manifest, envs, exp.spec)
     assert [(f.key, f.intended) for f in findings] == [("config.lr", True)]

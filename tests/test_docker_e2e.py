@@ -80,7 +80,7 @@ def test_docker_run_survives_a_killed_monitor_and_reports_image_identity(
                       if e.raw.startswith(b'{"step"')]
             steps = [r["step"] for r in stored]
             assert steps == list(range(10, 1501, 10)), f"{run_id}: lost or duplicated lines"
-            assert exp.store.arm(run_id).status == "done"
+            assert exp.store.run(run_id).status == "done"
         assert not docker_client.containers.list(all=True, filters={"label": f"abtui.run_dir={root.resolve()}"})
         out = subprocess.run([sys.executable, "-m", "abtui", "report", str(root)], capture_output=True,
                              text=True, timeout=120)

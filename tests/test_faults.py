@@ -44,19 +44,19 @@ def start(tmp_path: Path, runner: Path, steps: int = 40, sleep: float = 0.01, a:
 def test_a_silent_arm_is_marked_stalled_and_the_other_goes_on(tmp_path, fake_runner) -> None:
     exp = start(tmp_path, fake_runner, steps=30, a=", hang_at: 3", extra="stall_timeout_s: 1.0")
     deadline = time.time() + 30
-    while time.time() < deadline and exp.store.arm("A").status != ArmStatus.STALLED:
+    while time.time() < deadline and exp.store.run("A").status != ArmStatus.STALLED:
         exp.check_stalls()
         time.sleep(0.1)
-    assert exp.store.arm("A").status == ArmStatus.STALLED
+    assert exp.store.run("A").status == ArmStatus.STALLED
     assert any("stalled" in n for n in exp.store.notices)
     exp.wait(timeout=0.1)
     deadline = time.time() + 30
-    while time.time() < deadline and exp.store.arm("B").status != ArmStatus.DONE:
+    while time.time() < deadline and exp.store.run("B").status != ArmStatus.DONE:
         time.sleep(0.1)
-    assert exp.store.arm("B").status == ArmStatus.DONE
+    assert exp.store.run("B").status == ArmStatus.DONE
     exp.stop_arms(grace_s=2)
     exp.finish()
-    assert exp.store.arm("A").status == ArmStatus.STOPPED
+    assert exp.store.run("A").status == ArmStatus.STOPPED
     pid = exp.handles["A"].ref["pid"]
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
@@ -82,10 +82,10 @@ def test_full_disk_is_reported_and_attach_catches_up_without_loss(tmp_path, fake
         RunDir.create = real_create  # type: ignore[method-assign]
     assert exp.wait(timeout=60)
     exp.finish()
-    a = exp.store.arm("A")
+    a = exp.store.run("A")
     assert a.status == ArmStatus.DONE and a.step == 60  # watched in memory all along
     assert any("No space left on device" in n for n in exp.store.notices)
-    assert exp.store.arm("B").status == ArmStatus.DONE
+    assert exp.store.run("B").status == ArmStatus.DONE
     # room again: the next attach re-reads the arm's own output, exactly once
     exp.rundir.events_path("A").unlink()
     again = Experiment.attach(exp.rundir.root)
@@ -93,7 +93,7 @@ def test_full_disk_is_reported_and_attach_catches_up_without_loss(tmp_path, fake
     again.finish()
     stored = [e.raw for e in read_events(exp.rundir.events_path("A"))]
     assert stored == exp.rundir.output_path("A").read_bytes().splitlines()
-    assert again.store.arm("A").step == 60
+    assert again.store.run("A").step == 60
 
 
 def test_a_second_monitor_is_read_only_and_never_double_writes(tmp_path, fake_runner) -> None:
@@ -108,7 +108,7 @@ def test_a_second_monitor_is_read_only_and_never_double_writes(tmp_path, fake_ru
     for run_id in ("A", "B"):
         stored = [e.raw for e in read_events(first.rundir.events_path(run_id))]
         assert stored == first.rundir.output_path(run_id).read_bytes().splitlines()
-        assert second.store.arm(run_id).step == 80  # it saw everything too
+        assert second.store.run(run_id).step == 80  # it saw everything too
 
 
 _KEYS = ["name", "steps", "arms", "treatment", "config", "backend", "image", "replicates",

@@ -49,17 +49,17 @@ def test_two_arms_run_and_every_line_is_persisted_once(tmp_path, fake_runner) ->
     assert exp.wait(timeout=60)
     exp.finish()
     for run_id in ("A", "B"):
-        state = exp.store.arm(run_id)
+        state = exp.store.run(run_id)
         assert state.status == ArmStatus.DONE, state.exit
         assert state.step == 40 and state.env["torch"] == "fake" and state.final["steps"] == 40
         stored = [e.raw for e in read_events(exp.rundir.events_path(run_id))]
         assert stored == output_lines(exp, run_id)
         assert json.loads(exp.rundir.exit_path(run_id).read_text())["exit_code"] == 0
-    odd = exp.store.arm("A").oddities
+    odd = exp.store.run("A").oddities
     assert odd["invalid_utf8"] >= 8 and odd["malformed_json"] >= 8 and odd["non_finite"] >= 8
-    assert exp.store.arm("B").decoder.oddities.total() == 0
+    assert exp.store.run("B").decoder.oddities.total() == 0
     # the curves differ: B's loss falls faster
-    assert exp.store.arm("B").last["loss"] < exp.store.arm("A").last["loss"]
+    assert exp.store.run("B").last["loss"] < exp.store.run("A").last["loss"]
     assert oct(exp.rundir.root.stat().st_mode & 0o777) == "0o700"
 
 
@@ -68,7 +68,7 @@ def test_a_crashing_arm_never_stops_the_other(tmp_path, fake_runner) -> None:
                                     a_extra=", crash_at: 5"))
     assert exp.wait(timeout=60)
     exp.finish()
-    a, b = exp.store.arm("A"), exp.store.arm("B")
+    a, b = exp.store.run("A"), exp.store.run("B")
     assert a.status == ArmStatus.FAILED and a.exit.exit_code == 7
     assert any("planted crash" in text for _, text in a.recent_logs())
     assert b.status == ArmStatus.DONE and b.step == 30
@@ -81,7 +81,7 @@ def test_missing_runner_is_a_clear_failure_and_the_run_dir_is_kept(tmp_path) -> 
     exp = start(tmp_path, p)
     assert exp.wait(timeout=10)
     exp.finish()
-    assert all(s.status == ArmStatus.FAILED for s in exp.store.arms.values())
+    assert all(s.status == ArmStatus.FAILED for s in exp.store.runs.values())
     assert any("command not found" in n for n in exp.store.notices)
     assert exp.rundir.manifest_path.is_file()
 
@@ -119,8 +119,8 @@ def test_sigkilled_monitor_then_attach_loses_and_duplicates_nothing(tmp_path, fa
     for run_id in ("A", "B"):
         stored = [e.raw for e in read_events(exp.rundir.events_path(run_id))]
         assert stored == output_lines(exp, run_id)  # exactly once, in order
-        assert exp.store.arm(run_id).status == ArmStatus.DONE
-        assert exp.store.arm(run_id).step == 120
+        assert exp.store.run(run_id).status == ArmStatus.DONE
+        assert exp.store.run(run_id).step == 120
 
 
 def test_sighup_detaches_and_stop_stops(tmp_path, fake_runner) -> None:
@@ -170,6 +170,6 @@ def test_relative_runs_dir_with_arms_working_elsewhere(tmp_path, fake_runner, mo
     exp = Experiment.start(parse_spec(spec_path.read_text()), Path("cfg/spec.yaml"), "runs")
     assert exp.wait(timeout=60)
     exp.finish()
-    for state in exp.store.arms.values():
+    for state in exp.store.runs.values():
         assert state.status == ArmStatus.DONE and state.exit.exit_code == 0, state.exit
         assert any(str(work) in text for _, text in state.recent_logs())  # ran in its workdir

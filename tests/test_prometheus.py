@@ -43,7 +43,7 @@ def _need(tool: str) -> str:
 def _store_with_gpus(experiment_arms: tuple[str, ...] = ("A", "B")) -> tuple[Store, object]:
     store = Store()
     for i, arm in enumerate(experiment_arms):
-        st = store.add_arm(arm, arm, gpus=(i,))
+        st = store.add_run(arm, arm, gpus=(i,))
         for s in range(1, 21):
             st.ingest(json.dumps({"step": s, "loss": 1.0 / s, "throughput_samples_per_sec": 100.0 + i,
                                   "gpu_memory_mb": 2000, "grad_norm": 0.5}).encode(), 1.7e9 + s)
@@ -88,7 +88,7 @@ def test_gpu_series_carry_dcgm_exporter_names_and_labels() -> None:
 
 def test_hostile_metric_names_cannot_explode_the_labels() -> None:
     store = Store()
-    st = store.add_arm("A", "A")
+    st = store.add_run("A", "A")
     keys = {f"k{i}\"}}{{evil=\"x // \u00e9": float(i) for i in range(2000)}  # printable, hostile
     st.ingest(json.dumps({"step": 1, **keys}).encode(), 1.0)
     fams = _families(ExperimentCollector(store, 'e"x\x1b[2J'))

@@ -250,7 +250,7 @@ def test_node_gpus_stay_on_screen_between_their_samples_and_carry_dcgm_labels() 
     from abtui.store import Store
 
     store = Store()
-    store.add_arm("A", "A", 0, 10, (0,))
+    store.add_run("A", "A", 0, 10, (0,))
     node = {"index": REMOTE_BASE, "node_index": 2, "host": "GPU-Node-7", "arm": "A",
             "temp_c": 61, "name": "NVIDIA H100", "uuid": "GPU-abc"}
     store.add_telemetry({"kind": "sample", "t": 1.0, "gpus": [node], "host": {}})

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from abtui.report import charts, svg, traces
-from abtui.store import ArmState
+from abtui.store import RunState
 
 
 def test_sparkline_scales_and_resamples() -> None:
@@ -41,8 +41,8 @@ def test_nice_ticks_and_well_formed_svg() -> None:
     ET.fromstring(bars)
 
 
-def _state(run_id: str, values: list[float]) -> ArmState:
-    s = ArmState(run_id, run_id[0])
+def _state(run_id: str, values: list[float]) -> RunState:
+    s = RunState(run_id, run_id[0])
     for i, v in enumerate(values):
         s.ingest(json.dumps({"step": i, "loss": v}).encode(), 100.0 + i)
     return s

@@ -13,7 +13,7 @@ import pytest
 from abtui.experiment import Experiment
 from abtui.ingest.events import EventWriter, read_event_batches
 from abtui.spec import parse_spec
-from abtui.store import ArmState
+from abtui.store import RunState
 from abtui.store import snapshot as snap
 from abtui.store.snapshot import load_snapshot, replay_events, snapshot_path, write_snapshot
 
@@ -61,14 +61,14 @@ def second_part(path: Path) -> None:
            + [b'{"event": "final", "steps": 26000}'], 1.7e9 + 100)
 
 
-def full_replay(path: Path) -> ArmState:
-    state = ArmState("A", "A")
+def full_replay(path: Path) -> RunState:
+    state = RunState("A", "A")
     for batch in read_event_batches(path):
         state.ingest_many(batch.raws, batch.times, batch.truncated)
     return state
 
 
-def state_of(state: ArmState) -> dict:
+def state_of(state: RunState) -> dict:
     """Every field a front end or the report can read, columns as raw bytes."""
     dec = state.decoder
     return {
@@ -102,7 +102,7 @@ def snapshot_then_append(events: Path) -> int:
 
 def test_snapshot_plus_tail_is_the_full_replay(events: Path) -> None:
     covered = snapshot_then_append(events)
-    resumed = ArmState("A", "A")
+    resumed = RunState("A", "A")
     assert load_snapshot(resumed, events) == covered  # it was really used
     for batch in read_event_batches(events, offset=covered):
         resumed.ingest_many(batch.raws, batch.times, batch.truncated)
@@ -122,7 +122,7 @@ def test_snapshot_of_the_whole_file_replays_nothing(events: Path) -> None:
     second_part(events)
     full = full_replay(events)
     assert write_snapshot(full, events)
-    loaded = ArmState("A", "A")
+    loaded = RunState("A", "A")
     assert load_snapshot(loaded, events) == events.stat().st_size
     assert state_of(loaded) == state_of(full)
     assert math.isnan(loaded.events[0]["v"])  # NaN in an event round-trips
@@ -145,14 +145,14 @@ def test_arms_replayed_in_parallel_processes_build_the_same_stores(tmp_path: Pat
     with open(paths[1], "ab") as fh:
         fh.write(b'{"t":1.0,"o":1,"l":"torn')
     monkeypatch.setattr(parallel, "MIN_BYTES", 0)
-    states = [ArmState(n, n) for n in ("A", "B")]
+    states = [RunState(n, n) for n in ("A", "B")]
     parallel.replay_arms(list(zip(states, paths, strict=True)))
     for st, p in zip(states, paths, strict=True):
         assert state_of(st) == state_of(full_replay(p))
         assert sorted(x.name for x in p.parent.iterdir()) == ["events.jsonl"]
     # a child that cannot replay (here: no such file) leaves the arm to this process
     monkeypatch.setattr(parallel, "_replay_child", lambda *a: 0)
-    again = [ArmState(n, n) for n in ("A", "B")]
+    again = [RunState(n, n) for n in ("A", "B")]
     parallel.replay_arms(list(zip(again, paths, strict=True)))
     assert [state_of(s) for s in again] == [state_of(s) for s in states]
 
@@ -165,7 +165,7 @@ def test_columns_shared_by_metrics_logged_together_are_stored_once(tmp_path: Pat
     columns = sum(len(getattr(s, c)) * 8 for s in full.series.values() for c in snap._COLUMNS)
     # steps and times once for the three metrics: 5 of 9 raw columns stored
     assert snapshot_path(events).stat().st_size < 0.6 * columns
-    loaded = ArmState("A", "A")
+    loaded = RunState("A", "A")
     assert load_snapshot(loaded, events) > 0 and state_of(loaded) == state_of(full)
     # each series owns its columns: growing one leaves the others as they were
     loaded.series["loss"].append(20_000, 1.0, 1.8e9)
@@ -191,9 +191,9 @@ def test_a_corrupt_snapshot_is_ignored(events: Path, kind: str) -> None:
     snapshot_then_append(events)
     p = snapshot_path(events)
     p.write_bytes(corrupt_variants(p.read_bytes())[kind])
-    state = ArmState("A", "A")
+    state = RunState("A", "A")
     assert load_snapshot(state, events) == 0
-    assert state_of(state) == state_of(ArmState("A", "A"))  # untouched
+    assert state_of(state) == state_of(RunState("A", "A"))  # untouched
     replay_events(state, events)
     assert state_of(state) == state_of(full_replay(events))
 
@@ -204,24 +204,24 @@ def test_a_snapshot_that_does_not_match_the_events_is_ignored(events: Path, monk
     data = events.read_bytes()
     # the events file was cut short (newer snapshot than the file): ignored
     events.write_bytes(data[: len(data) // 2].rsplit(b"\n", 1)[0] + b"\n")
-    state = ArmState("A", "A")
+    state = RunState("A", "A")
     replay_events(state, events)
     assert state.lines < 20_000 and state_of(state) == state_of(full_replay(events))
     # replaced by another file at least as long: the bytes before the offset differ
     for old, new in ((b'\\"seed\\": 1', b'\\"seed\\": 2'), (b'\\"steps\\": 26000', b'\\"steps\\": 26001')):
         assert old in data
         events.write_bytes(data.replace(old, new) + b'{"t":1.0,"o":1,"l":"more"}\n')
-        assert load_snapshot(ArmState("A", "A"), events) == 0
+        assert load_snapshot(RunState("A", "A"), events) == 0
     # written by another format version
     events.write_bytes(data)
-    assert load_snapshot(ArmState("A", "A"), events) > 0
+    assert load_snapshot(RunState("A", "A"), events) > 0
     monkeypatch.setattr(snap, "FORMAT", snap.FORMAT + 1)
-    assert load_snapshot(ArmState("A", "A"), events) == 0
+    assert load_snapshot(RunState("A", "A"), events) == 0
 
 
 def test_a_snapshot_that_cannot_be_written_is_skipped(tmp_path: Path) -> None:
     missing = tmp_path / "gone" / "events.jsonl"
-    assert write_snapshot(ArmState("A", "A"), missing) is False
+    assert write_snapshot(RunState("A", "A"), missing) is False
     d = tmp_path / "arms"
     d.mkdir()
     events = d / "events.jsonl"
@@ -229,7 +229,7 @@ def test_a_snapshot_that_cannot_be_written_is_skipped(tmp_path: Path) -> None:
     snapshot_path(events).mkdir()  # the rename fails (as on a full disk): no error, no litter
     assert write_snapshot(full_replay(events), events) is False
     assert sorted(p.name for p in d.iterdir()) == ["events.jsonl", "store.snap"]
-    state = ArmState("A", "A")
+    state = RunState("A", "A")
     replay_events(state, events)  # and replay does not mind
     assert state_of(state) == state_of(full_replay(events))
 
@@ -251,22 +251,22 @@ def test_a_finished_run_leaves_snapshots_that_attach_uses(tmp_path: Path, fake_r
     exp = Experiment.start(parse_spec(spec_path.read_text()), spec_path, tmp_path / "runs")
     assert exp.wait(timeout=60)
     exp.finish()
-    live = {r: state_of(exp.store.arm(r)) for r in ("A", "B")}
+    live = {r: state_of(exp.store.run(r)) for r in ("A", "B")}
     paths = {r: exp.rundir.events_path(r) for r in ("A", "B")}
     for path in paths.values():
         header = snap._read_header(snapshot_path(path).open("rb"))
         assert header["events_size"] == path.stat().st_size  # the watcher wrote it
-        assert load_snapshot(ArmState("A", "A"), path) == path.stat().st_size
+        assert load_snapshot(RunState("A", "A"), path) == path.stat().st_size
     attached = Experiment.attach(exp.rundir.root, follow=False)
     for p in paths.values():
         snapshot_path(p).unlink()
     replayed = Experiment.attach(exp.rundir.root, follow=False)
     for r in ("A", "B"):
-        got, want = state_of(attached.store.arm(r)), state_of(replayed.store.arm(r))
+        got, want = state_of(attached.store.run(r)), state_of(replayed.store.run(r))
         assert got == want
         assert got["scalars"][1].exit_code == 0 and got["scalars"][7] > 300
         # the live store is the replayed one (receive times as the file keeps them)
         for key in ("series", "logs", "last", "peak", "oddities", "decoder"):
             assert live[r][key] == want[key], key
-    assert attached.store.arm("A").oddities["malformed_json"] > 0
+    assert attached.store.run("A").oddities["malformed_json"] > 0
     assert json.loads(exp.rundir.manifest_path.read_text())["status"] == "finished"

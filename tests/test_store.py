@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abtui.store import BUCKETS, ArmState, ArmStatus, Series, Store
+from abtui.store import BUCKETS, ArmStatus, RunState, Series, Store
 
 
 def test_view_is_exact_when_small() -> None:
@@ -63,7 +63,7 @@ def test_smoothing_reduces_noise_and_is_zoom_independent() -> None:
 
 def test_arm_state_folds_records_and_computes_eta() -> None:
     store = Store()
-    arm = store.add_arm("A", "A", total_steps=100)
+    arm = store.add_run("A", "A", total_steps=100)
     arm.ingest(b'{"event": "env", "torch": "2.4"}', 0.0)
     arm.ingest(b'{"step": 10, "loss": 2.0}', 10.0)
     arm.ingest(b"a plain warning", 11.0)
@@ -140,7 +140,7 @@ def test_ingest_many_equals_ingest_line_by_line() -> None:
         if step % 500 == 0:
             lines += [b"plain text", b'{"step": 3, "loss": 1}', b'{"event": "final", "steps": 1}']
     times = [1.7e9 + k for k in range(len(lines))]
-    ref, arm = ArmState("A", "A"), ArmState("A", "A")
+    ref, arm = RunState("A", "A"), RunState("A", "A")
     for raw, t in zip(lines, times, strict=True):
         ref.ingest(raw, t)
     i = 0
@@ -150,7 +150,7 @@ def test_ingest_many_equals_ingest_line_by_line() -> None:
         if j % 2 == 0:
             times[i:j] = [times[i]] * len(times[i:j])
         i = j
-    ref2 = ArmState("A", "A")
+    ref2 = RunState("A", "A")
     for raw, t in zip(lines, times, strict=True):
         ref2.ingest(raw, t)
     assert _fingerprint(arm) == _fingerprint(ref2)
@@ -175,7 +175,7 @@ def test_extend_keeps_the_first_of_equal_extremes_like_append() -> None:
 
 def test_metrics_every_line_carries_share_the_arms_step_and_time_columns() -> None:
     """Held once per arm, not once per metric; a metric a line lacks gets its own copy."""
-    arm = ArmState("A", "A")
+    arm = RunState("A", "A")
     lines = [json.dumps({"step": s, "loss": 1 / s, "lr": 0.1}).encode() for s in range(1, 500)]
     lines[300] = json.dumps({"step": 301, "loss": 0.5}).encode()  # no lr here
     lines += [json.dumps({"step": 600, "loss": 0.1, "lr": 0.1, "acc": 0.5}).encode()]

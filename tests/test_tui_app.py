@@ -208,7 +208,7 @@ async def test_quit_then_detach_leaves_the_arms_running() -> None:
         await pilot.pause()
     assert exp.calls == ["detach"]
     assert app.outcome == "detached" and app.return_value == 0
-    assert all(s.status == ArmStatus.RUNNING for s in exp.store.arms.values())
+    assert all(s.status == ArmStatus.RUNNING for s in exp.store.runs.values())
 
 
 @pytest.mark.asyncio
@@ -234,7 +234,7 @@ async def test_quit_then_stop_stops_concludes_and_exits_with_the_code() -> None:
             if app.return_value is not None:
                 break
     assert exp.calls == ["stop_arms", "finish(keep=False)"]
-    assert all(s.status == ArmStatus.STOPPED for s in exp.store.arms.values())
+    assert all(s.status == ArmStatus.STOPPED for s in exp.store.runs.values())
     assert app.return_value == 0 and app.outcome == "stopped"
 
 
@@ -259,7 +259,7 @@ async def test_when_every_arm_ended_the_results_show_and_q_exits_with_the_code()
 @pytest.mark.asyncio
 async def test_a_failing_report_still_concludes_with_the_arms_exit_code() -> None:
     exp = fixture_experiment("done")
-    exp.store.arm("amp").status = ArmStatus.FAILED
+    exp.store.run("amp").status = ArmStatus.FAILED
 
     def broken(e, g):
         raise RuntimeError("report module exploded")

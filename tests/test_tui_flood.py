@@ -30,7 +30,7 @@ class Flood(threading.Thread):
         self.lines = 0
 
     def run(self) -> None:
-        arms = list(self.store.arms.values())
+        arms = list(self.store.runs.values())
         start = time.perf_counter()
         step = 0
         while not self.stop.is_set():
@@ -70,7 +70,7 @@ async def _key_to_paint(app, key: str, timeout: float = 10.0) -> float:
 async def test_keys_answer_quickly_during_a_20k_lines_per_second_flood() -> None:
     store = Store()
     for i, arm in enumerate(("fp32", "amp")):
-        store.add_arm(arm, arm, 0, 10**9, (i,)).status = ArmStatus.RUNNING
+        store.add_run(arm, arm, 0, 10**9, (i,)).status = ArmStatus.RUNNING
     exp = FixtureExperiment(ExperimentSpec.model_validate(SPEC), store,
                             {"created_at": time.time(), "backend_facts": {}})
     app = fixture_app(exp=exp, clock=time.time)

@@ -26,7 +26,7 @@ def _title(cell: GridCell) -> str:
 
 
 def _value_at(app, run_id: str, metric: str, step: float) -> float:
-    at = app.screen.exp.store.arm(run_id).series[metric].at_step(step)
+    at = app.screen.exp.store.run(run_id).series[metric].at_step(step)
     assert at is not None
     return at[1]
 
@@ -65,7 +65,7 @@ async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
         await _ready(pilot)
         curves = app.screen.query_one(CurvesPanel)
         store = app.screen.exp.store
-        lasts = {r: store.arm(r).series["loss"].steps[-1] for r in ("fp32", "amp")}
+        lasts = {r: store.run(r).series["loss"].steps[-1] for r in ("fp32", "amp")}
         common, last = min(lasts.values()), max(lasts.values())
         assert curves.settings.cursor == common  # the last step every arm reached
         caption = str(app.screen.query_one("#curves-caption").render())

@@ -38,7 +38,7 @@ def _spec(tmp_path: Path, runner: Path, steps: int, sleep: float) -> Path:
 
 
 def _first_loss_time(exp: Experiment) -> float | None:
-    times = [s.series["loss"].times[0] for s in exp.store.arms.values()
+    times = [s.series["loss"].times[0] for s in exp.store.runs.values()
              if "loss" in s.series and len(s.series["loss"])]
     return min(times) if times else None
 

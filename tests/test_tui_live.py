@@ -15,9 +15,9 @@ from abtui.tui.palette import arm_colours, rgb
 
 
 def _feed(store: Store, run_id: str, arm: str, records: list[dict]) -> None:
-    store.add_arm(run_id, arm)
+    store.add_run(run_id, arm)
     for i, rec in enumerate(records):
-        store.arm(run_id).ingest(json.dumps(rec).encode(), 1000.0 + i)
+        store.run(run_id).ingest(json.dumps(rec).encode(), 1000.0 + i)
 
 
 def test_live_verdict_ratios_against_the_baseline() -> None:
@@ -26,7 +26,7 @@ def test_live_verdict_ratios_against_the_baseline() -> None:
                              "gpu_memory_mb": 1000, "accuracy": 0.5} for s in range(1, 41)])
     _feed(store, "B", "B", [{"step": s, "loss": 1.5, "throughput_samples_per_sec": 125,
                              "gpu_memory_mb": 800, "accuracy": 0.6} for s in range(1, 41)])
-    v = live_verdict(store.arms, baseline="A")
+    v = live_verdict(store.runs, baseline="A")
     (d,) = v.deltas
     assert d.arm == "B"
     assert d.throughput_ratio == pytest.approx(1.25)
@@ -40,8 +40,8 @@ def test_quality_is_compared_at_the_step_both_runs_reached() -> None:
     store = Store()
     _feed(store, "A", "A", [{"step": s, "loss": 10.0 - s * 0.1} for s in range(1, 41)])
     _feed(store, "B", "B", [{"step": s, "loss": 10.0 - s * 0.1} for s in range(1, 81)])
-    assert common_step(store.arms.values()) == 40
-    v = live_verdict(store.arms, baseline="A", window=1)
+    assert common_step(store.runs.values()) == 40
+    v = live_verdict(store.runs, baseline="A", window=1)
     assert v.at_step == 40
     assert v.deltas[0].loss_delta == pytest.approx(0.0)
 
@@ -51,16 +51,16 @@ def test_replicates_are_pooled_per_arm_by_median() -> None:
     for rid, tput in (("A.r0", 100), ("A.r1", 110), ("A.r2", 90)):
         _feed(store, rid, "A", [{"step": 1, "throughput_samples_per_sec": tput}])
     _feed(store, "B", "B", [{"step": 1, "throughput_samples_per_sec": 150}])
-    v = live_verdict(store.arms, baseline="A")
+    v = live_verdict(store.runs, baseline="A")
     assert v.figures["A"].throughput == 100
     assert v.deltas[0].throughput_ratio == pytest.approx(1.5)
 
 
 def test_live_verdict_without_records_has_no_deltas() -> None:
     store = Store()
-    store.add_arm("A", "A")
-    store.add_arm("B", "B")
-    v = live_verdict(store.arms, baseline="A", confounds=["GPU shared"])
+    store.add_run("A", "A")
+    store.add_run("B", "B")
+    v = live_verdict(store.runs, baseline="A", confounds=["GPU shared"])
     assert v.deltas[0].throughput_ratio is None
     assert v.confounds == ["GPU shared"]
 

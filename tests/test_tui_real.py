@@ -82,21 +82,21 @@ async def test_detach_leaves_the_real_arms_running(tmp_path, fake_runner) -> Non
     exp = _start(tmp_path, fake_runner, steps=3000, sleep=0.02)
     app = make_app(exp, [], signals=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(lambda: all((s.step or 0) > 5 for s in exp.store.arms.values()))
+        await _until(lambda: all((s.step or 0) > 5 for s in exp.store.runs.values()))
         await pilot.press("q", "enter")  # Enter: the default, detach
         await _until(lambda: app.return_value is not None, timeout=30)
     assert app.outcome == "detached" and app.return_value == 0
     pids = [r["ref"]["pid"] for r in exp.manifest["runs"].values()]
     try:
         assert all(_alive(p) for p in pids), "detaching must not stop the arms"
-        assert all(s.status == ArmStatus.DETACHED for s in exp.store.arms.values())
+        assert all(s.status == ArmStatus.DETACHED for s in exp.store.runs.values())
         again = Experiment.attach(exp.rundir.root)  # a second monitor finds them
         try:
             deadline = time.time() + 10  # its watchers pick the arms up again
             while time.time() < deadline and not all(
-                    s.status == ArmStatus.RUNNING for s in again.store.arms.values()):
+                    s.status == ArmStatus.RUNNING for s in again.store.runs.values()):
                 time.sleep(0.05)
-            assert all(s.status == ArmStatus.RUNNING for s in again.store.arms.values())
+            assert all(s.status == ArmStatus.RUNNING for s in again.store.runs.values())
         finally:
             again.detach()
     finally:

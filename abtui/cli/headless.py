@@ -10,7 +10,7 @@ from typing import TextIO
 from abtui.conclude import conclude, exit_code
 from abtui.experiment import Experiment
 from abtui.infra.untrusted import shown
-from abtui.store import ArmState, ArmStatus
+from abtui.store import ArmStatus, RunState
 
 
 def _fmt(v: float | None, spec: str = ".4g") -> str:
@@ -24,7 +24,7 @@ def _eta(s: float | None) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def progress_line(state: ArmState) -> str:
+def progress_line(state: RunState) -> str:
     """One arm, one line: ``A  running  step 120/400  loss 0.812  1.2k samples/s  ETA 42s``."""
     step = "-" if state.step is None else str(state.step)
     total = f"/{state.total_steps}" if state.total_steps else ""
@@ -65,7 +65,7 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
             shown = len(exp.store.notices)
             if time.monotonic() - last >= interval_s:
                 last = time.monotonic()
-                for state in exp.store.arms.values():
+                for state in exp.store.runs.values():
                     _say(progress_line(state), file=out, flush=True)
     except _Detach as sig:
         for s, h in old.items():
@@ -82,7 +82,7 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    for state in exp.store.arms.values():
+    for state in exp.store.runs.values():
         _say(progress_line(state), file=out, flush=True)
     exp.finish(keep=keep)
     report = conclude(exp, gates)
@@ -90,7 +90,7 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
 
     _say(render_summary(report), file=out, flush=True)
     _say(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)
-    for state in exp.store.arms.values():
+    for state in exp.store.runs.values():
         if state.status != ArmStatus.DONE:
             err = (state.exit.error if state.exit is not None else None) or state.status
             _say(f"abtui: arm {state.run_id} did not finish: {err}", file=out, flush=True)

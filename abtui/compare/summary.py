@@ -1,7 +1,7 @@
 """Per-run metrics (one arm x replicate) and per-arm aggregates, from the store's series.
 
 The building blocks are pure functions over arrays (steps, values, receive times) so they
-can be tested without a run; ``summarize_run`` applies them to one ``ArmState``.
+can be tested without a run; ``summarize_run`` applies them to one ``RunState``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from abtui.compare import resample, stats
 from abtui.infra.numeric import numpy
-from abtui.store import ArmState, ArmStatus
+from abtui.store import ArmStatus, RunState
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
 WARMUP_FRACTION = 0.1  # default warm-up: the first 10 % of the steps
@@ -215,7 +215,7 @@ class RunSummary:
         return str(self.metrics.get("status"))
 
 
-def summarize_run(state: ArmState, *, warmup_steps: int | None = None,
+def summarize_run(state: RunState, *, warmup_steps: int | None = None,
                   total_steps: int | None = None, target_loss: float | None = None,
                   target_accuracy: float | None = None,
                   energy: Mapping[str, Any] | None = None,

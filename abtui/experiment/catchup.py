@@ -37,16 +37,16 @@ def catch_up(exp: Experiment) -> Experiment:
         except AbtuiError:
             found = {}
         for run_id, handle in found.items():
-            state = exp.store.arms.get(run_id)
+            state = exp.store.runs.get(run_id)
             if state is None or backend.poll(handle) is None:
                 continue  # still running (or unknown): the next attach follows it
             ArmWatcher(backend, handle, state, exp.rundir, threading.Event()).run()
-        ended = exp.runs and all(exp.store.arm(r.run_id).status in ArmStatus.ENDED
+        ended = exp.runs and all(exp.store.run(r.run_id).status in ArmStatus.ENDED
                                  for r in exp.runs)
         if ended and exp.manifest.get("status") == "running":
             exp.manifest["status"] = "finished"
             exp.manifest["finished_at"] = max(
-                (s.exit.finished_at or 0.0 for s in exp.store.arms.values()
+                (s.exit.finished_at or 0.0 for s in exp.store.runs.values()
                  if s.exit is not None), default=0.0) or time.time()
             exp.manifest["caught_up_at"] = time.time()
             exp.rundir.write_manifest(exp.manifest)

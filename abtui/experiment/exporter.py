@@ -88,7 +88,7 @@ class ExperimentCollector(Collector):
         """A sample's GPU entry with its static facts, and its label values (once a scrape)."""
         info = {**self.store.gpu_info.get(int(g.get("index") or 0), {}), **g}
         run = info.get("arm") or ""
-        arm = self.store.arms[run].arm if run in self.store.arms else ""
+        arm = self.store.runs[run].arm if run in self.store.runs else ""
         # a remote node's GPU is labelled as dcgm-exporter on that node labels it: its own
         # index there and the node's hostname (abtui.experiment.node_telemetry)
         node = "node_index" in info
@@ -161,7 +161,7 @@ class ExperimentCollector(Collector):
                                   labels=[*names, "metric"])
         state = GaugeMetricFamily("abtui_arm_state", "1 for the state each run is in.",
                                   labels=[*names, "state"])
-        for run_id, st in list(self.store.arms.items()):
+        for run_id, st in list(self.store.runs.items()):
             base = [self.experiment, label(st.arm), label(run_id)]
             state.add_metric([*base, label(st.status)], 1.0)
             if st.step is not None:

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from abtui.ingest.events import EventWriter, read_events
 from abtui.ingest.files import OutputFiles, cursors_from_tokens
 from abtui.rundir import RunDir
-from abtui.store.arm import ArmState
+from abtui.store.run import RunState
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
 
 
 class FilesWatcher(threading.Thread):
-    def __init__(self, run_id: str, state: ArmState, rundir: RunDir, stop: threading.Event,
+    def __init__(self, run_id: str, state: RunState, rundir: RunDir, stop: threading.Event,
                  arm_done: Callable[[], bool], writable: bool = True) -> None:
         super().__init__(name=f"abtui-files-{run_id}", daemon=True)
         self.run_id, self.state, self.rundir = run_id, state, rundir

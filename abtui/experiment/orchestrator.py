@@ -30,7 +30,7 @@ from abtui.infra.numeric import numpy
 from abtui.ingest.adapters import make_adapter
 from abtui.rundir import OBSERVED_ENV, ArmExit, Manifest, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
-from abtui.store import ArmState, ArmStatus, Store
+from abtui.store import ArmStatus, RunState, Store
 from abtui.store.snapshot import covered_size, write_snapshot
 
 
@@ -59,7 +59,7 @@ class Experiment:
         self._manifest_lock = threading.Lock()
         self._observers: list[threading.Thread] = []
         for run in runs:
-            state = self.store.add_arm(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
+            state = self.store.add_run(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
             state.adapter = make_adapter(spec.log_format)
 
     def _log_to_rundir(self) -> None:
@@ -120,7 +120,7 @@ class Experiment:
         """
         with self._sched_lock:
             active = [r for r in self.runs if r.run_id in self.watchers
-                      and self.store.arm(r.run_id).status not in ArmStatus.ENDED]
+                      and self.store.run(r.run_id).status not in ArmStatus.ENDED]
             busy = {g for r in active for g in r.gpus}
             entries = self.manifest["runs"]
             taken = {entries[r.run_id].get("cpu_slot") for r in active if r.run_id in entries}
@@ -165,7 +165,7 @@ class Experiment:
             self.stop_event.wait(0.2)
 
     def _launch(self, run: ArmRun) -> None:
-        state = self.store.arm(run.run_id)
+        state = self.store.run(run.run_id)
         state.status = ArmStatus.STARTING
         entry = self.manifest["runs"][run.run_id]
         observe = getattr(self.backend, "observe_env", None)
@@ -203,7 +203,7 @@ class Experiment:
         self.save_manifest()
 
     def _watch(self, run_id: str, handle: ArmHandle) -> None:
-        w = ArmWatcher(self.backend, handle, self.store.arm(run_id), self.rundir,
+        w = ArmWatcher(self.backend, handle, self.store.run(run_id), self.rundir,
                        self.stop_event, writable=not self.read_only)
         w.on_notice = self.store.notice
         run = next((r for r in self.runs if r.run_id == run_id), None)
@@ -211,7 +211,7 @@ class Experiment:
             w.on_started = lambda: self.refresh_inspect(run_id)
         self.watchers[run_id] = w
         w.start()
-        f = FilesWatcher(run_id, self.store.arm(run_id), self.rundir, self.stop_event,
+        f = FilesWatcher(run_id, self.store.run(run_id), self.rundir, self.stop_event,
                          arm_done=lambda: not w.is_alive(), writable=not self.read_only)
         self.file_watchers[run_id] = f
         f.start()
@@ -270,7 +270,7 @@ class Experiment:
         """Fold every persisted line and telemetry sample into the store (``reattach``)."""
         reattach.replay(self)
 
-    def restore_status(self, run_id: str, state: ArmState) -> None:
+    def restore_status(self, run_id: str, state: RunState) -> None:
         """An arm's status as the run dir says (``reattach.restore_status``)."""
         reattach.restore_status(self.rundir, run_id, state)
 
@@ -298,7 +298,7 @@ class Experiment:
         if not limit:
             return
         now = now or time.time()
-        for state in self.store.arms.values():
+        for state in self.store.runs.values():
             if state.status == ArmStatus.RUNNING:
                 entry = self.manifest["runs"].get(state.run_id)
                 since = state.last_time or (entry.get("started_at") if entry else None)
@@ -312,7 +312,7 @@ class Experiment:
         """Stop every arm (SIGTERM, then SIGKILL / docker stop) and drain their output."""
         with self._sched_lock:
             for run in self.pending:
-                self.store.arm(run.run_id).status = ArmStatus.STOPPED
+                self.store.run(run.run_id).status = ArmStatus.STOPPED
             self.pending.clear()
         for w in self.watchers.values():
             w.stopped_by_user = True
@@ -370,10 +370,10 @@ class Experiment:
                 if (not w.is_alive() and w.writable and w.error is None
                         and (f is None or (not f.is_alive() and f.error is None))
                         and covered_size(path) != os.path.getsize(path)):
-                    write_snapshot(self.store.arm(run_id), path)
+                    write_snapshot(self.store.run(run_id), path)
 
     def failed_runs(self) -> list[str]:
-        return [r for r, s in self.store.arms.items() if s.status not in (ArmStatus.DONE,)]
+        return [r for r, s in self.store.runs.items() if s.status not in (ArmStatus.DONE,)]
 
     # ---- the writer's lock ----------------------------------------------------------
     def take_lock(self) -> bool:

@@ -11,7 +11,7 @@ from abtui.experiment.manifest import read_jsonl
 from abtui.infra.errors import AbtuiError
 from abtui.run_files import GpuInfo, Sample
 from abtui.rundir import RunDir
-from abtui.store import ArmState, ArmStatus
+from abtui.store import ArmStatus, RunState
 from abtui.store.parallel import replay_arms
 
 if TYPE_CHECKING:
@@ -41,16 +41,16 @@ def replay(exp: Experiment) -> None:
     and telemetry sample into the store."""
     arms = []
     for run_id in exp.rundir.run_ids():
-        state = exp.store.arms.get(run_id) or exp.store.add_arm(run_id, run_id)
+        state = exp.store.runs.get(run_id) or exp.store.add_run(run_id, run_id)
         arms.append((state, exp.rundir.events_path(run_id)))
     replay_arms(arms)  # long arms in parallel processes, when no snapshot covers them
     for run_id in exp.rundir.run_ids():
-        restore_status(exp.rundir, run_id, exp.store.arms[run_id])
+        restore_status(exp.rundir, run_id, exp.store.runs[run_id])
     for line in read_jsonl(exp.rundir.telemetry_path):  # samples and gpu_info, as written
         exp.store.add_telemetry(cast("Sample | GpuInfo", line))
 
 
-def restore_status(rundir: RunDir, run_id: str, state: ArmState) -> None:
+def restore_status(rundir: RunDir, run_id: str, state: RunState) -> None:
     """An arm's status as the run dir says: its exit.json, else detached if it spoke."""
     ex = rundir.read_exit(run_id)
     if ex is not None:
@@ -71,10 +71,10 @@ def follow_again(exp: Experiment) -> None:
     for run_id, handle in found.items():
         # ended arms too: if the disk was full, events.jsonl lags the arm's own output,
         # and following from the last recorded token catches up (a no-op otherwise)
-        if run_id in exp.store.arms:
+        if run_id in exp.store.runs:
             exp.handles[run_id] = handle
     for run in exp.runs:
-        state = exp.store.arm(run.run_id)
+        state = exp.store.run(run.run_id)
         if run.run_id in exp.handles or state.status in ArmStatus.ENDED:
             continue
         if "ref" not in exp.manifest["runs"].get(run.run_id, {}) and not exp.read_only:

@@ -79,7 +79,7 @@ class TelemetryLoop(threading.Thread):
         exp, sampler = self.exp, self.sampler
         owners: dict[int, str] = {}
         for run in exp.runs:
-            state = exp.store.arms.get(run.run_id)
+            state = exp.store.runs.get(run.run_id)
             handle = exp.handles.get(run.run_id)
             if state is None or handle is None:
                 continue

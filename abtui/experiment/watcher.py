@@ -13,7 +13,7 @@ from abtui.backends.base import ArmExit, ArmHandle, Backend
 from abtui.infra.errors import AbtuiError
 from abtui.ingest.events import EventWriter, last_token
 from abtui.rundir import RunDir
-from abtui.store.arm import ArmState, ArmStatus
+from abtui.store.run import ArmStatus, RunState
 from abtui.store.snapshot import write_snapshot
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def status_for_exit(ex: ArmExit, stopped: bool = False) -> str:
 class ArmWatcher(threading.Thread):
     """Tails one arm until it ends (or the monitor detaches), exactly once into events.jsonl."""
 
-    def __init__(self, backend: Backend, handle: ArmHandle, state: ArmState, rundir: RunDir,
+    def __init__(self, backend: Backend, handle: ArmHandle, state: RunState, rundir: RunDir,
                  stop: threading.Event, writable: bool = True) -> None:
         super().__init__(name=f"abtui-arm-{handle.run_id}", daemon=True)
         self.backend = backend

@@ -60,7 +60,7 @@ class StoredLine:
 
 @dataclass(slots=True)
 class EventBatch:
-    """Consecutive stored lines as columns (what ``ArmState.ingest_many`` takes)."""
+    """Consecutive stored lines as columns (what ``RunState.ingest_many`` takes)."""
 
     raws: list[bytes]
     times: Sequence[float]

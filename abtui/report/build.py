@@ -29,7 +29,7 @@ from abtui.report import traces
 from abtui.report.environment import environment_section
 from abtui.report.schema import Report
 from abtui.rundir import Manifest, RunDir
-from abtui.store import ArmState, ArmStatus
+from abtui.store import ArmStatus, RunState
 
 if TYPE_CHECKING:
     from abtui.spec import ExperimentSpec
@@ -97,10 +97,10 @@ def _spec_summary(exp: RunView) -> dict[str, Any]:
     }
 
 
-def _runs_by_arm(exp: RunView) -> dict[str, list[ArmState]]:
+def _runs_by_arm(exp: RunView) -> dict[str, list[RunState]]:
     order = list(exp.spec.arms)
-    out: dict[str, list[ArmState]] = {a: [] for a in order}
-    for state in exp.store.arms.values():
+    out: dict[str, list[RunState]] = {a: [] for a in order}
+    for state in exp.store.runs.values():
         out.setdefault(state.arm, []).append(state)
     for states in out.values():
         states.sort(key=lambda s: (s.replicate, s.run_id))
@@ -128,7 +128,7 @@ def _gpu_owners(manifest: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
-def common_quality_step(states: Mapping[str, Sequence[ArmState]]) -> float | None:
+def common_quality_step(states: Mapping[str, Sequence[RunState]]) -> float | None:
     """When a run the comparison uses did not finish (an arm with no finished run: stopped,
     failed, lost or still going): the last step every used run reached (quality is
     compared there); None when every used run finished (see ``usable_runs``)."""

@@ -24,7 +24,7 @@ def environment_section(exp: Any) -> dict[str, Any]:
             image["env"] = mask_env_list(env)
     runs: dict[str, Any] = {}
     for run_id, entry in (manifest.get("runs") or {}).items():
-        state = exp.store.arms.get(run_id)
+        state = exp.store.runs.get(run_id)
         env = (state.env if state is not None else None) or {}
         ref = entry.get("ref") or {}
         git = env.get("git") or {}

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui.infra.numeric import numpy
-from abtui.store import ArmState
+from abtui.store import RunState
 
 CURVE_POINTS = 200
 TRACE_POINTS = 300
@@ -34,7 +34,7 @@ def _bin_means(steps: Any, values: Any, lo: float, width: float, bins: int
     return [float(sums[i] / counts[i]) if counts[i] else None for i in range(bins)]
 
 
-def arm_curves(runs_by_arm: Mapping[str, Sequence[ArmState]], metric: str,
+def arm_curves(runs_by_arm: Mapping[str, Sequence[RunState]], metric: str,
                points: int = CURVE_POINTS) -> dict[str, dict[str, Any]]:
     """Per arm, ``metric`` against step: ``{"x", "mean", "lo", "hi", "runs"}``.
 

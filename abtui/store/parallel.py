@@ -21,7 +21,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from abtui.ingest.adapters import LogAdapter
-from abtui.store.arm import ArmState
+from abtui.store.run import RunState
 from abtui.store.snapshot import covered_size, load_snapshot, replay_events, write_snapshot
 
 #: An arm is replayed in its own process when it has at least this many bytes of
@@ -48,7 +48,7 @@ def _replay_child(events_path: str, mode: str, pattern: str | None, out: str) ->
     """In the child: fold the arm as it is now, write it to ``out``; the bytes covered."""
     path = Path(events_path)
     size = _complete_through(path, os.path.getsize(path))
-    state = ArmState("replay", "replay", adapter=LogAdapter(mode, pattern))
+    state = RunState("replay", "replay", adapter=LogAdapter(mode, pattern))
     replay_events(state, path, stop=size)
     return size if size and write_snapshot(state, path, size=size, path=Path(out)) else 0
 
@@ -61,7 +61,7 @@ def _uncovered(path: Path) -> int:
     return size - (covered_size(path) or 0)
 
 
-def replay_arms(arms: list[tuple[ArmState, Path]]) -> None:
+def replay_arms(arms: list[tuple[RunState, Path]]) -> None:
     """``replay_events`` for each (fresh state, events path), long arms in parallel."""
     processes = int(os.environ.get("ABTUI_REPLAY_PROCESSES", "0") or 0) or (os.cpu_count() or 1)
     long = [(st, p) for st, p in arms if _uncovered(p) >= MIN_BYTES]

@@ -1,7 +1,7 @@
 """Append-only metric series with a bounded, downsampled view.
 
 Raw points live in ``array('d')`` columns (8 bytes each; the step and time columns are
-shared by the metrics an arm logs together, see :class:`abtui.store.arm.ArmState`).
+shared by the metrics an arm logs together, see :class:`abtui.store.run.RunState`).
 Appending only grows them: that is all ingest pays. Beside them a bounded set of buckets
 (first step and time, sum, min, max) is folded lazily, with numpy, when someone looks
 (a chart's view, a report's curve, the peak): at most ``BUCKETS`` buckets, each of

@@ -1,7 +1,7 @@
 """Store snapshots: an arm's whole state cached beside its ``events.jsonl``.
 
 Rebuilding a long run from ``events.jsonl`` means decoding every line again (10 M lines:
-~30 s). When an arm has ended (or the monitor detaches) its :class:`ArmState` is written to
+~30 s). When an arm has ended (or the monitor detaches) its :class:`RunState` is written to
 ``arms/<run_id>/store.snap``; ``attach`` / ``report`` load it and replay only the lines
 appended after the byte offset it covers.
 
@@ -36,7 +36,7 @@ from abtui import __version__
 from abtui.ingest.adapters import ADAPTERS, LogAdapter
 from abtui.ingest.decode import Decoder
 from abtui.ingest.events import read_event_batches
-from abtui.store.arm import LOG_KEEP, ArmState
+from abtui.store.run import LOG_KEEP, RunState
 from abtui.store.series import BUCKETS, Series
 
 FORMAT = 2  # 2: raw columns only (the buckets are folded from them when read)
@@ -55,7 +55,7 @@ def snapshot_path(events_path: str | Path) -> Path:
     return Path(events_path).with_name(SNAP_NAME)
 
 
-def write_snapshot(state: ArmState, events_path: str | Path, size: int | None = None,
+def write_snapshot(state: RunState, events_path: str | Path, size: int | None = None,
                    path: Path | None = None) -> bool:
     """Write ``state`` as the snapshot covering ``events_path`` as it is now (or its first
     ``size`` bytes), to its ``store.snap`` (or ``path``).
@@ -95,7 +95,7 @@ def covered_size(events_path: str | Path) -> int | None:
     return header["events_size"] if header is not None else None
 
 
-def load_snapshot(state: ArmState, events_path: str | Path, path: Path | None = None) -> int:
+def load_snapshot(state: RunState, events_path: str | Path, path: Path | None = None) -> int:
     """Fill a fresh ``state`` from the snapshot of ``events_path`` (its ``store.snap``, or
     ``path``) if there is a valid one.
 
@@ -120,7 +120,7 @@ def load_snapshot(state: ArmState, events_path: str | Path, path: Path | None = 
     return size
 
 
-def replay_events(state: ArmState, events_path: str | Path, offset: int | None = None,
+def replay_events(state: RunState, events_path: str | Path, offset: int | None = None,
                   stop: int | None = None) -> None:
     """Fold ``events_path`` into ``state``: snapshot first if valid, then the lines after
     it (the same state as folding every line). ``offset``: ``state`` already covers the
@@ -134,7 +134,7 @@ def replay_events(state: ArmState, events_path: str | Path, offset: int | None =
     replay_files(state, Path(events_path).with_name(FILES_NAME))
 
 
-def replay_files(state: ArmState, files_path: Path) -> None:
+def replay_files(state: RunState, files_path: Path) -> None:
     """Fold the lines of ``files.jsonl`` past ``state.files_offset``."""
     for batch in read_event_batches(files_path, offset=state.files_offset):
         state.ingest_files(batch.raws, batch.times, batch.end)
@@ -142,7 +142,7 @@ def replay_files(state: ArmState, files_path: Path) -> None:
 
 # ---- writing ----------------------------------------------------------------------------
 
-def _describe(state: ArmState, size: int, mark: int) -> tuple[dict[str, Any], list[array]]:
+def _describe(state: RunState, size: int, mark: int) -> tuple[dict[str, Any], list[array]]:
     blobs: list[array] = []
     index: dict[tuple[str, int, int], list[int]] = {}
     crc = 0
@@ -258,7 +258,7 @@ def _is(kinds: type | tuple[type, ...], allow_none: bool = True) -> Callable[[An
 _number = _is((int, float))
 
 
-def _restore(state: ArmState, header: dict[str, Any], blobs: list[array]) -> None:
+def _restore(state: RunState, header: dict[str, Any], blobs: list[array]) -> None:
     """Build everything first, then assign: a bad snapshot leaves ``state`` untouched."""
     st = header["state"]
     _check(_is(int)(st["step"]) and _number(st["first_time"]) and _number(st["last_time"])

@@ -7,32 +7,33 @@ from collections import deque
 from typing import Any, cast
 
 from abtui.run_files import GpuInfo, Sample
-from abtui.store.arm import ArmState, ArmStatus
+from abtui.store.run import ArmStatus, RunState
 
 TELEMETRY_KEEP = 3600  # samples kept in memory (an hour at 1 Hz); all are on disk
 
 
 class Store:
-    """Per-arm state by run id, in launch order; a global ``version`` for cheap change checks."""
+    """Each run's state (``RunState``: one arm x replicate) by run id, in launch order; a
+    global ``version`` for cheap change checks."""
 
     def __init__(self) -> None:
-        self.arms: dict[str, ArmState] = {}
+        self.runs: dict[str, RunState] = {}
         self.telemetry: deque[Sample] = deque(maxlen=TELEMETRY_KEEP)
         self.gpu_info: dict[int, dict[str, Any]] = {}
         self.notices: list[str] = []
         self._lock = threading.Lock()
         self._tversion = 0
 
-    def add_arm(self, run_id: str, arm: str, replicate: int = 0, total_steps: int | None = None,
-                gpus: tuple[int, ...] = ()) -> ArmState:
+    def add_run(self, run_id: str, arm: str, replicate: int = 0, total_steps: int | None = None,
+                gpus: tuple[int, ...] = ()) -> RunState:
         with self._lock:
-            state = self.arms.get(run_id)
+            state = self.runs.get(run_id)
             if state is None:
-                state = self.arms[run_id] = ArmState(run_id, arm, replicate, total_steps, gpus)
+                state = self.runs[run_id] = RunState(run_id, arm, replicate, total_steps, gpus)
             return state
 
-    def arm(self, run_id: str) -> ArmState:
-        return self.arms[run_id]
+    def run(self, run_id: str) -> RunState:
+        return self.runs[run_id]
 
     def add_telemetry(self, sample: Sample | GpuInfo) -> None:
         if sample.get("kind") == "gpu_info":
@@ -64,14 +65,14 @@ class Store:
 
     @property
     def version(self) -> int:
-        return sum(a.version for a in self.arms.values()) + self._tversion + len(self.notices)
+        return sum(a.version for a in self.runs.values()) + self._tversion + len(self.notices)
 
     def metric_names(self) -> list[str]:
         names: dict[str, None] = {}
-        for a in self.arms.values():
+        for a in self.runs.values():
             for n in a.series:
                 names.setdefault(n, None)
         return list(names)
 
     def all_ended(self) -> bool:
-        return bool(self.arms) and all(a.status in ArmStatus.ENDED for a in self.arms.values())
+        return bool(self.runs) and all(a.status in ArmStatus.ENDED for a in self.runs.values())

@@ -26,12 +26,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abtui.reporter import host_facts
-from abtui.run_files import Sample
 from abtui.telemetry.nvml import NvmlTelemetry
 from abtui.telemetry.sampler import TelemetrySampler
+
+if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemetry alone
+    from abtui.run_files import Sample
 
 #: The job's variables recorded (and compared): placement and allocation, never payload.
 SLURM_FACTS = ("SLURM_JOB_ID", "SLURM_CLUSTER_NAME", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",

@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from abtui.telemetry.host import (
     ContainerStatsReader,
@@ -58,7 +58,10 @@ from abtui.telemetry.host import (
     tagged_processes,
 )
 from abtui.telemetry.nvml import NvmlTelemetry
-from abtui.telemetry.samples import GpuInfo, Sample, SampleWriter
+from abtui.telemetry.samples import SampleWriter
+
+if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemetry alone
+    from abtui.run_files import GpuInfo, Sample
 
 log = logging.getLogger("abtui.telemetry")
 

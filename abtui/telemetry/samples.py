@@ -8,10 +8,12 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from abtui.run_files import GpuInfo, Sample
 from abtui.telemetry.nvml import STATIC_KEYS
+
+if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemetry alone
+    from abtui.run_files import GpuInfo, Sample
 
 
 class SampleWriter:
@@ -79,4 +81,4 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
             for g in obj.get("gpus") or ():
                 for k, v in static.get(g.get("index"), {}).items():
                     g.setdefault(k, v)
-            yield cast(Sample, obj)  # as written (an older line may lack a key: .get)
+            yield cast("Sample", obj)  # as written (an older line may lack a key: .get)

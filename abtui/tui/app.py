@@ -94,7 +94,7 @@ class ConsoleApp(App[int]):
         self.tick_s = tick_s
         self.signals = signals
         self.hard_exit = hard_exit
-        arms = list(getattr(exp.spec, "arms", {})) + [a.arm for a in exp.store.arms.values()]
+        arms = list(getattr(exp.spec, "arms", {})) + [a.arm for a in exp.store.runs.values()]
         self.colours = arm_colours(arms)
         self.console_screen = ConsoleScreen(exp, self.colours, clock, cursor_blink)
         self.differences: Differences | None = None
@@ -150,7 +150,7 @@ class ConsoleApp(App[int]):
     def _maybe_find_differences(self) -> None:
         if self._findings_busy:
             return
-        arms = self.exp.store.arms.values()
+        arms = self.exp.store.runs.values()
         key = tuple((a.run_id, a.env is not None) for a in arms)
         now = time.monotonic()
         stale = now - self._findings_at > FINDINGS_EVERY_S and self.exp.store.telemetry
@@ -189,7 +189,7 @@ class ConsoleApp(App[int]):
         except Exception as exc:  # the report is not there or failed: say so, keep going
             log.exception("concluding failed")
             error = f"{type(exc).__name__}: {exc}"
-            ok = all(a.status == ArmStatus.DONE for a in exp.store.arms.values())
+            ok = all(a.status == ArmStatus.DONE for a in exp.store.runs.values())
             code = 0 if ok else EXIT_ARM_FAILED
         self.post_message(self.Concluded(report, code, error))
 

@@ -50,7 +50,7 @@ def console_commands(store: Store, screen: Screen) -> Iterable[SystemCommand]:
         for name in islice(store.metric_names(), MAX_METRIC_COMMANDS):
             yield SystemCommand(f"Metric: {name}", "plot this metric", partial(set_metric, name))
     if select_run is not None:
-        for run_id in store.arms:
+        for run_id in store.runs:
             yield SystemCommand(f"Logs of {run_id}", "show this run's logs",
                                 partial(select_run, run_id))
 

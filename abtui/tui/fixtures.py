@@ -167,7 +167,7 @@ class FixtureExperiment:
 
     @property
     def runs(self) -> list[str]:
-        return list(self.store.arms)
+        return list(self.store.runs)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.store.all_ended()
@@ -177,7 +177,7 @@ class FixtureExperiment:
 
     def stop_arms(self, grace_s: float = 10.0) -> None:
         self.calls.append("stop_arms")
-        for state in self.store.arms.values():
+        for state in self.store.runs.values():
             if state.status not in ArmStatus.ENDED:
                 state.status = ArmStatus.STOPPED
                 state.version += 1
@@ -192,7 +192,7 @@ class FixtureExperiment:
 def ingest(store: Store, run_id: str, t: float, record: dict[str, Any] | str) -> None:
     """Feed one line to a run as if its watcher had received it at time ``t``."""
     raw = record if isinstance(record, str) else json.dumps(record)
-    store.arm(run_id).ingest(raw.encode(), t)
+    store.run(run_id).ingest(raw.encode(), t)
 
 
 def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
@@ -201,13 +201,13 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
     store = Store()
     plans = {"fp32": (300, 0.62, 1.0, 289.0, 14200.0, 0), "amp": (400, 0.47, 1.15, 517.0, 8300.0, 1)}
     for i, (arm, plan) in enumerate(plans.items()):
-        store.add_arm(arm, arm, 0, spec.steps, (i,))
+        store.add_run(arm, arm, 0, spec.steps, (i,))
         last, per_step, speed, tput, mem, seed = plan
         if scenario == "done":
             last = spec.steps or last
         for t, rec in _records(arm, last, per_step, speed, tput, mem, seed):
             ingest(store, arm, t, rec)
-        state = store.arm(arm)
+        state = store.run(arm)
         state.status = ArmStatus.RUNNING
         if scenario == "done":
             ingest(store, arm, state.last_time or T0, {"event": "final", "samples": 64000})

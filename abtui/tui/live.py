@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from abtui.compare.resample import rate
 from abtui.compare.summary import steady_pairs
-from abtui.store import ArmState
+from abtui.store import RunState
 
 THROUGHPUT = "throughput_samples_per_sec"
 MEMORY = ("gpu_memory_mb", "rss_mb")  # first present wins, as in the report
@@ -56,7 +56,7 @@ class LiveVerdict:
     confounds: list[str] = field(default_factory=list)
 
 
-def _tail(state: ArmState, name: str, window: int, at_step: float | None = None) -> list[float]:
+def _tail(state: RunState, name: str, window: int, at_step: float | None = None) -> list[float]:
     """The last ``window`` values of a series (up to ``at_step`` when given)."""
     s = state.series.get(name)
     if s is None or not len(s):
@@ -65,7 +65,7 @@ def _tail(state: ArmState, name: str, window: int, at_step: float | None = None)
     return list(s.values[max(0, end - window):end])
 
 
-def recent_throughput(state: ArmState, window: int = WINDOW) -> float | None:
+def recent_throughput(state: RunState, window: int = WINDOW) -> float | None:
     """Time-weighted throughput of the last ``window`` records, as the report computes it
     for the steady state (so a stall lowers it here too)."""
     s = state.series.get(THROUGHPUT)
@@ -78,7 +78,7 @@ def recent_throughput(state: ArmState, window: int = WINDOW) -> float | None:
     return rate(work, time) if len(work) else None
 
 
-def common_step(runs: Iterable[ArmState], name: str = "loss") -> float | None:
+def common_step(runs: Iterable[RunState], name: str = "loss") -> float | None:
     """The last step every run has reached for ``name``: quality is compared there, so a
     run that is ahead does not look better only because it trained longer."""
     lasts = [s.series[name].steps[-1] for s in runs if name in s.series and len(s.series[name])]
@@ -90,7 +90,7 @@ def _median(xs: Iterable[float | None]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def arm_figures(arm: str, runs: Iterable[ArmState], window: int = WINDOW,
+def arm_figures(arm: str, runs: Iterable[RunState], window: int = WINDOW,
                 at_step: float | None = None) -> ArmFigures:
     """Median over an arm's runs of: recent time-weighted throughput, peak memory, and at
     ``at_step`` (default: the latest) the mean loss of the last records and the accuracy."""
@@ -111,13 +111,13 @@ def _ratio(b: float | None, a: float | None) -> float | None:
     return b / a
 
 
-def live_verdict(arms: Mapping[str, ArmState], baseline: str | None = None,
+def live_verdict(arms: Mapping[str, RunState], baseline: str | None = None,
                  confounds: Iterable[str] = (), window: int = WINDOW) -> LiveVerdict:
     """The verdict so far from the store's arms (run id → state).
 
     ``baseline`` is the arm others are compared to (default: the first arm seen).
     """
-    by_arm: dict[str, list[ArmState]] = {}
+    by_arm: dict[str, list[RunState]] = {}
     for st in arms.values():
         by_arm.setdefault(st.arm, []).append(st)
     if not by_arm:

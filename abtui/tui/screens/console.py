@@ -32,7 +32,7 @@ SLACK_S = 0.15  # a tick this much early still counts as on time (timers jitter)
 
 def title_text(exp: ExperimentView, now: float) -> Text:
     """``abtui  quickstart  runs/quickstart-…  2 running · 1 done  1m23s``."""
-    arms = list(exp.store.arms.values())
+    arms = list(exp.store.runs.values())
     counts: dict[str, int] = {}
     for a in arms:
         counts[a.status] = counts.get(a.status, 0) + 1
@@ -102,7 +102,7 @@ class ConsoleScreen(Screen):
         if names and "loss" not in names:
             self.curves.settings = replace(self.curves.settings, metric=names[0])
         self.query_one(MetricGrid).settings = self.curves.settings
-        first = next(iter(self.exp.store.arms), None)
+        first = next(iter(self.exp.store.runs), None)
         self.query_one(LogPane).run_id = first
         self.query_one(ArmsTable).focus()
         self.sync(self.exp.store.version)
@@ -192,7 +192,7 @@ class ConsoleScreen(Screen):
         start and its right end), for the shown metric."""
         m = self.curves.settings.metric
         lasts = [float(a.series[m].steps[len(a.series[m]) - 1])
-                 for a in self.exp.store.arms.values() if m in a.series and len(a.series[m])]
+                 for a in self.exp.store.runs.values() if m in a.series and len(a.series[m])]
         return (min(lasts), max(lasts)) if lasts else (0.0, 0.0)
 
     def action_toggle_cursor(self) -> None:
@@ -218,7 +218,7 @@ class ConsoleScreen(Screen):
         self.query_one(LogPane).open_search()
 
     def action_next_run(self) -> None:
-        runs = list(self.exp.store.arms)
+        runs = list(self.exp.store.runs)
         if not runs:
             return
         logs = self.query_one(LogPane)
@@ -234,4 +234,4 @@ class ConsoleScreen(Screen):
         self.query_one(LogPane).run_id = event.run_id
 
     def active_runs(self) -> int:
-        return sum(a.status not in ArmStatus.ENDED for a in self.exp.store.arms.values())
+        return sum(a.status not in ArmStatus.ENDED for a in self.exp.store.runs.values())

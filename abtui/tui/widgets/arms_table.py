@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.reactive import reactive, var
 from textual.widget import Widget
 
-from abtui.store import ArmState, ArmStatus, Store
+from abtui.store import ArmStatus, RunState, Store
 from abtui.tui import units
 
 STATUS_STYLE: dict[str, str] = {
@@ -36,7 +36,7 @@ def image_digest(manifest: Mapping[str, Any]) -> str:
     return str(ident)[:19] if ident else "-"
 
 
-def row_cells(state: ArmState, colour: str, image: str) -> tuple[Any, ...]:
+def row_cells(state: RunState, colour: str, image: str) -> tuple[Any, ...]:
     """The table cells of one run, as the arms table shows them."""
     step = "-" if state.step is None else str(state.step)
     if state.total_steps:
@@ -116,7 +116,7 @@ class ArmsTable(Widget, can_focus=True):
         """Recompute the cells; repaint only if one changed."""
         image = image_digest(self.manifest)
         rows = {run_id: row_cells(state, self.colours.get(state.arm, "white"), image)
-                for run_id, state in list(self.store.arms.items())}
+                for run_id, state in list(self.store.runs.items())}
         if rows == self.rows:
             return
         grew = len(rows) != len(self.rows)

@@ -118,7 +118,7 @@ class CurvesPlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         width = max(16, (self.size.width - 10) * 2)  # two points per cell
-        arms = list(self.store.arms.values())
+        arms = list(self.store.runs.values())
         t0 = min((a.first_time for a in arms if a.first_time is not None), default=0.0)
         minutes = False
         if settings.by_time:
@@ -224,7 +224,7 @@ class CurvesPanel(Vertical):
 
     def _key(self) -> tuple[Any, ...]:
         m = self.settings.metric
-        return tuple(len(s.series[m]) if m in s.series else 0 for s in self.store.arms.values())
+        return tuple(len(s.series[m]) if m in s.series else 0 for s in self.store.runs.values())
 
     def _draw(self) -> None:
         if self._late is not None:

@@ -253,7 +253,7 @@ class GpuPanel(VerticalScroll):
         set_text(self.query_one(".gpu-host", Static), host_text(sample, self.full or not gpus))
 
     def sync_cards(self, gpus: list[dict[str, Any]]) -> None:
-        arms = self.store.arms
+        arms = self.store.runs
         for card, gpu in zip(self.query(GpuCard), gpus, strict=False):
             owner = gpu.get("arm")
             arm = arms[owner].arm if owner in arms else owner

@@ -41,7 +41,7 @@ def readout(store: Store, metric: str, step: float | None,
     it), with the step and the time since the run's first record: what a cursor reads.
     ``compact`` (a grid cell's title): the arm's colour and the value only."""
     t = Text()
-    for state in store.arms.values():
+    for state in store.runs.values():
         series = state.series.get(metric)
         if series is None or not len(series):
             continue
@@ -144,7 +144,7 @@ class MetricGrid(Vertical):
         return min(GRID_REDRAW_MAX_S, max(GRID_REDRAW_MIN_S, paint / CHART_SHARE))
 
     def watch_data_version(self) -> None:
-        key = tuple((n, len(s)) for a in self.store.arms.values() for n, s in a.series.items())
+        key = tuple((n, len(s)) for a in self.store.runs.values() for n, s in a.series.items())
         if key == self._key:
             return
         if self.clock() - self._last < self.redraw_interval and self._shown:
@@ -167,11 +167,11 @@ class MetricGrid(Vertical):
         if not self.is_mounted or not self.display:
             return  # hidden (the focus view): the grid does no work
         self._last = self.clock()
-        self._key = tuple((n, len(s)) for a in self.store.arms.values() for n, s in a.series.items())
+        self._key = tuple((n, len(s)) for a in self.store.runs.values() for n, s in a.series.items())
         names, cols, rows = self.page()
         total = len(self.store.metric_names())
         legend = Text()
-        for arm in dict.fromkeys(a.arm for a in self.store.arms.values()):
+        for arm in dict.fromkeys(a.arm for a in self.store.runs.values()):
             legend.append("■ ", style=self.colours.get(arm, ""))
             legend.append(f"{arm}  ")
         if total > len(names):

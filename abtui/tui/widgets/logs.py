@@ -21,7 +21,7 @@ from textual.widgets import Input, Log, Static
 
 from abtui.infra.secrets import redact
 from abtui.infra.untrusted import sanitize
-from abtui.store import ArmState, Store
+from abtui.store import RunState, Store
 from abtui.tui.widgets.text import set_text
 
 SHOWN = 1000  # lines kept in the pane (the store keeps 5000, the run dir all of them)
@@ -100,8 +100,8 @@ class LogPane(Vertical):
         self._header()
 
     @property
-    def state(self) -> ArmState | None:
-        return self.store.arms.get(self.run_id) if self.run_id else None
+    def state(self) -> RunState | None:
+        return self.store.runs.get(self.run_id) if self.run_id else None
 
     def open_search(self) -> None:
         """Show the filter box and focus it."""

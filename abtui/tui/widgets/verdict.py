@@ -100,7 +100,7 @@ class VerdictStrip(Static):
     def sync(self) -> None:
         if self.concluded:
             return
-        v = live_verdict(self.store.arms, self.baseline, self.confounds)
+        v = live_verdict(self.store.runs, self.baseline, self.confounds)
         set_text(self, verdict_text(v, self.colours))
         self.set_class(bool(self.confounds), "-confound")
 

@@ -1,4 +1,4 @@
-"""Everything known about one arm's run: series, records, status, running summaries."""
+"""Everything known about one run (arm x replicate): series, records, status, running summaries."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ ArmStatus.ENDED = frozenset({ArmStatus.DONE, ArmStatus.FAILED, ArmStatus.OOM, Ar
 
 
 @dataclass
-class ArmState:
+class RunState:
     """One run (arm x replicate). Written by one ingest thread; read by front ends."""
 
     run_id: str
