@@ -21,13 +21,13 @@ def test_the_agent_starts_from_the_files_its_image_holds(tmp_path) -> None:
         shutil.copy(f, pkg / "telemetry" / f.name)
     # -I -S: no site-packages, so no editable install of this repo; psutil is found
     # through its own folder, given explicitly, as the image installs it
-    import psutil  # noqa: F401  (the agent's own dependencies, present in the dev venv)
+    import psutil  # the agent's own dependency, present in the dev venv
 
-    deps = {str(Path(m.__file__).resolve().parent.parent) for m in (sys.modules["psutil"],)}
-    code = ("import sys; sys.path[:0] = [%r, *%r]; import abtui.telemetry.node, "
+    deps = [str(Path(psutil.__file__).resolve().parent.parent)]
+    root = str(tmp_path)
+    code = (f"import sys; sys.path[:0] = [{root!r}, *{deps!r}]; import abtui.telemetry.node, "
             "abtui.telemetry.sampler, abtui.telemetry.samples; "
-            "assert abtui.__file__.startswith(%r), abtui.__file__; print('ok')"
-            % (str(tmp_path), sorted(deps), str(tmp_path)))
+            f"assert abtui.__file__.startswith({root!r}), abtui.__file__; print('ok')")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
                          timeout=60, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
