@@ -177,7 +177,10 @@ def test_cutting_the_ssh_link_mid_run_loses_and_doubles_no_line(
 
 def test_a_remote_arm_is_sampled_by_an_agent_beside_it_and_without_one_fairness_says_so(
         tmp_path, docker_client, remote_engine) -> None:
-    out = _abtui("run", str(_spec(tmp_path, steps=3000, extra=f"telemetry: {{agent_image: {AGENT}}}\n")),
+    # a steady state of several seconds: the agent samples once a second, and the report
+    # judges each run's load over the window both arms ran (2.5 s at 3000 steps: one
+    # sample or none in a loaded CI run)
+    out = _abtui("run", str(_spec(tmp_path, steps=8000, extra=f"telemetry: {{agent_image: {AGENT}}}\n")),
                  "--headless", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [root] = list((tmp_path / "runs").iterdir())
