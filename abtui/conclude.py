@@ -65,9 +65,9 @@ def corun_facts(exp: Experiment) -> dict[str, Any]:
             first, last = st.first_time, st.last_time
         rule = warmup_rule(exp.spec.warmup_steps, st.total_steps or exp.spec.steps,
                            float(cols[0][-1]) if cols is not None else None)
-        steady = cols[1][cols[0] > rule.cutoff_step] if cols is not None else []
+        kept = cols[1][cols[0] > rule.cutoff_step] if cols is not None else []
         # span_of reads the first and last steady-state times (and whether there are two)
-        steady = [float(steady[0]), float(steady[-1])] if len(steady) >= 2 else list(steady)
+        steady = [float(kept[0]), float(kept[-1])] if len(kept) >= 2 else list(kept)
         span = span_of(run_id, st.arm, st.replicate, first, last, steady)
         if span is not None:
             spans.append(span)

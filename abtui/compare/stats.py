@@ -8,7 +8,7 @@ power built on them are in ``abtui.compare.inference``; resampling in ``resample
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -67,17 +67,20 @@ def ema(values: Sequence[float], alpha: float) -> list[float]:
     The average starts from zero and is divided by the total weight so far (as Adam does),
     so the first points are plain weighted means instead of being pinned to the first value.
     """
+    return list(ema_iter(values, alpha))
+
+
+def ema_iter(values: Iterable[float], alpha: float) -> Iterator[float]:
+    """``ema`` one value at a time (a caller looking for a crossing stops early)."""
     if not 0 < alpha <= 1:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     keep = 1.0 - alpha
     acc = 0.0
     weight = 0.0
-    out: list[float] = []
     for v in values:
         acc = keep * acc + alpha * v
         weight = keep * weight + alpha
-        out.append(acc / weight)
-    return out
+        yield acc / weight
 
 
 def ema_last(values: Sequence[float], alpha: float) -> float:

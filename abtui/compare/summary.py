@@ -7,7 +7,7 @@ can be tested without a run; ``summarize_run`` applies them to one ``RunState``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +120,8 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     t = np.add.reduceat(np.asarray(time, dtype=float), bounds[:-1])
     logs = np.log(w / t).tolist()
     half = STATIONARY_CHUNKS // 2
-    first = float(w[:half].sum() / t[:half].sum())
-    second = float(w[half:].sum() / t[half:].sum())
+    first = resample.rate(w[:half], t[:half])
+    second = resample.rate(w[half:], t[half:])
     test = stats.welch_t_test(logs[half:], logs[:half])
     change = second / first - 1
     out.update(change=change, p_value=test.p_value, stationary=True)
@@ -156,15 +156,6 @@ def first_crossing(values: Iterable[float], target: float, lower_is_better: bool
     return None
 
 
-def _ema_iter(values: Iterable[float], alpha: float) -> Iterator[float]:
-    """``stats.ema`` one value at a time: a crossing early in a long run stops the loop."""
-    keep, acc, weight = 1.0 - alpha, 0.0, 0.0
-    for v in values:
-        acc = keep * acc + alpha * v
-        weight = keep * weight + alpha
-        yield acc / weight
-
-
 def time_to_target(steps: Sequence[float], values: Sequence[float], times: Sequence[float],
                    target: float, lower_is_better: bool, t0: float | None = None,
                    alpha: float = SMOOTHING_ALPHA) -> tuple[float, float] | None:
@@ -175,10 +166,9 @@ def time_to_target(steps: Sequence[float], values: Sequence[float], times: Seque
     """
     if not len(values):
         return None
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
     seq = values.tolist() if hasattr(values, "tolist") else values
-    i = first_crossing(_ema_iter(seq, alpha), target, lower_is_better)
+    # lazily: a crossing early in a long run stops the loop there
+    i = first_crossing(stats.ema_iter(seq, alpha), target, lower_is_better)
     if i is None:
         return None
     start = t0 if t0 is not None else float(times[0])

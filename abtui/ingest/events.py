@@ -191,21 +191,21 @@ def _batch_buffer(buf: memoryview) -> EventBatch:
     twice as fast as splitting the lines and a call a line); a buffer with a line that
     call refuses is read line by line."""
     try:
-        stored = _dec_lines_in(buf)
-        raws = list(map(str.encode, map(_get_l, stored)))  # TypeError: no "l" (base64)
+        return _columns(_dec_lines_in(buf))
     except (msgspec.DecodeError, TypeError, ValueError):  # ValueError: a lone surrogate
         return _batch(bytes(buf).split(b"\n")[:-1])  # buf ends with its last line's newline
-    x = list(map(_get_x, stored))
-    truncated = None if x.count(None) == len(x) else [bool(v) for v in x]
-    return EventBatch(raws, list(map(_get_t, stored)), list(map(_get_o, stored)), truncated)
 
 
 def _batch(lines: list[bytes]) -> EventBatch:
     try:
-        stored = list(map(_dec_in, lines))
-        raws = list(map(str.encode, map(_get_l, stored)))  # TypeError: no "l" (base64)
+        return _columns(list(map(_dec_in, lines)))
     except (msgspec.DecodeError, TypeError, ValueError):  # ValueError: a lone surrogate
         return _batch_general(lines)
+
+
+def _columns(stored: list[_In]) -> EventBatch:
+    """Decoded lines as a batch; TypeError for a line without "l" (a base64 one)."""
+    raws = list(map(str.encode, map(_get_l, stored)))
     x = list(map(_get_x, stored))
     truncated = None if x.count(None) == len(x) else [bool(v) for v in x]
     return EventBatch(raws, list(map(_get_t, stored)), list(map(_get_o, stored)), truncated)

@@ -65,7 +65,8 @@ def replay_arms(arms: list[tuple[RunState, Path]]) -> None:
     """``replay_events`` for each (fresh state, events path), long arms in parallel."""
     processes = int(os.environ.get("ABTUI_REPLAY_PROCESSES", "0") or 0) or (os.cpu_count() or 1)
     long = [(st, p) for st, p in arms if _uncovered(p) >= MIN_BYTES]
-    done: dict[int, int] = {}
+    done: dict[int, int] = {}  # id(state) -> the offset a child's snapshot covers
+    whole: set[int] = set()  # id(state) of the arm replayed in full here, alongside them
     if len(long) >= 2 and processes >= 2:
         # the first long arm is replayed here while children take the others: one core
         # each, and one snapshot written and read back fewer
@@ -84,7 +85,7 @@ def replay_arms(arms: list[tuple[RunState, Path]]) -> None:
         try:
             if jobs:
                 replay_events(*here)  # an error here is the caller's, as without children
-                done[id(here[0])] = -1  # replayed in full: nothing to fold after it
+                whole.add(id(here[0]))
             for st, p, out, job in jobs:
                 with contextlib.suppress(Exception):  # the arm is replayed here instead
                     if job.result() > 0:
@@ -94,7 +95,5 @@ def replay_arms(arms: list[tuple[RunState, Path]]) -> None:
                 pool.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(tmp, ignore_errors=True)
     for st, p in arms:
-        offset = done.get(id(st))
-        if offset == -1:
-            continue
-        replay_events(st, p, offset=offset or None)
+        if id(st) not in whole:
+            replay_events(st, p, offset=done.get(id(st)) or None)

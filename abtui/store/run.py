@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 from abtui.infra.untrusted import inert, inert_record
 from abtui.ingest.adapters import LogAdapter, Parsed
-from abtui.ingest.decode import (
-    Decoder,
+from abtui.ingest.decode import Decoder
+from abtui.ingest.records import (
     EnvRecord,
     EventRecord,
     FinalRecord,
@@ -22,7 +22,7 @@ from abtui.ingest.decode import (
     Record,
     TextRecord,
 )
-from abtui.rundir import ArmExit
+from abtui.run_files import ArmExit
 from abtui.store.series import Series, doubles
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
