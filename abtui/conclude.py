@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from abtui.infra.errors import EXIT_ARM_FAILED, EXIT_GATE_FAILED, EXIT_OK
+from abtui.infra.errors import EXIT_ARM_FAILED, EXIT_GATE_FAILED, EXIT_NO_METRICS, EXIT_OK
 from abtui.store import ArmStatus
 
 if TYPE_CHECKING:
@@ -131,11 +131,14 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
 
 
 def exit_code(exp: Experiment, report: Report) -> int:
-    """3 if an arm failed, else 1 if a gate failed, else 0."""
+    """3 if an arm failed, else 5 if an arm gave no metric at all, else 1 if a gate failed,
+    else 0."""
     from abtui.report import gates_failed
 
     if any(s.status != ArmStatus.DONE for s in exp.store.runs.values()):
         return EXIT_ARM_FAILED
+    if any(s.nothing_read() for s in exp.store.runs.values()):
+        return EXIT_NO_METRICS  # nothing to compare is not a pass
     if gates_failed(report):
         return EXIT_GATE_FAILED
     return EXIT_OK

@@ -61,16 +61,16 @@ def test_torchtitan_with_colours_and_prefix() -> None:
 
 def test_pytorch_examples_train_and_test_lines() -> None:
     p = pytorch_examples("Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.305432")
-    assert p.values == {"loss": 2.305432, "epoch": 1.0} and p.step is None
+    assert p.values == {"loss": 2.305432, "epoch": 1.0, "samples_seen": 0.0} and p.step is None
     t = pytorch_examples("Test set: Average loss: 0.0450, Accuracy: 9850/10000 (98%)")
     assert t.eval and t.values == {"eval_loss": 0.045, "accuracy": 0.985}
 
 
 def test_regex_adapter_from_the_spec() -> None:
     a = make_adapter({"regex": r"it=(?P<step>\d+) l=(?P<loss>[\d.]+) sps=(?P<throughput_samples_per_sec>[\d,]+)"})
-    p = a.feed("it=7 l=0.5 sps=1,200")
+    [p] = a.feed("it=7 l=0.5 sps=1,200")
     assert (p.step, p.values) == (7, {"loss": 0.5, "throughput_samples_per_sec": 1200.0})
-    assert a.feed("something else") is None
+    assert a.feed("something else") == []
 
 
 def test_auto_detection_names_the_format_and_counts_steps() -> None:
@@ -94,4 +94,4 @@ def test_protocol_speakers_are_never_guessed_at() -> None:
     state.ingest(b'{"step": 1, "loss": 1.0}', 1.0)
     state.ingest(b"iter 10: loss 4.2345, time 123.45ms, mfu 12.34%", 2.0)
     assert state.adapter.mode == "protocol" and list(state.series["loss"].values) == [1.0]
-    assert LogAdapter("protocol").feed("iter 1: loss 1.0, time 1ms") is None
+    assert LogAdapter("protocol").feed("iter 1: loss 1.0, time 1ms") == []

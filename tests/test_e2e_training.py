@@ -93,6 +93,7 @@ def test_real_aa_quickstart_is_judged_no_detectable_difference(tmp_path) -> None
 replicates: 3
 concurrency: 1
 treatment: [optimizer]
+aa: true
 config: {model: mlp, hidden: 128, dataset: digits, batch_size: 128, device: cpu, threads: 1,
          log_interval: 10, eval_interval: 100, optimizer: sgd, lr: 0.02}
 arms:

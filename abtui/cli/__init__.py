@@ -67,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
     ab.add_argument("--backend", choices=("local", "docker", "slurm"), default="local")
     ab.add_argument("--image", default=None, help="docker: the image every arm runs")
-    ab.add_argument("--log-format", default="auto", help="auto, hf_trainer, nanogpt, ...")
+    ab.add_argument("--log-format", default="auto",
+                    help="auto, hf_trainer, nanogpt, timm, deepspeed, named, ... or regex:PATTERN "
+                         "(named groups are metrics; (?P<step>...) the step)")
     ab.add_argument("--save", default=None, metavar="SPEC", help="write the equivalent spec and exit")
     ab.add_argument("--headless", action="store_true")
     ab.add_argument("--runs-dir", default="runs")
@@ -220,6 +222,8 @@ def _quickstart() -> Path:
 
 def _ab(args: argparse.Namespace) -> int:
     """``abtui ab``: the spec the commands describe, then exactly ``abtui run``."""
+    import re
+
     import yaml
 
     from abtui.infra.errors import SpecError
@@ -227,6 +231,12 @@ def _ab(args: argparse.Namespace) -> int:
     from abtui.spec.ab import ab_spec, git_ab_spec
 
     names = args.name.split(",") if args.name else None
+    if args.log_format.lstrip().startswith("{"):  # '{regex: ...}', as a spec writes it
+        try:
+            args.log_format = yaml.safe_load(args.log_format)
+        except yaml.YAMLError:
+            raise SpecError("abtui ab", ["--log-format: not a name, regex:PATTERN or "
+                                         "{regex: PATTERN}"]) from None
     try:
         if args.git:
             if args.backend != "local":
@@ -241,7 +251,11 @@ def _ab(args: argparse.Namespace) -> int:
         raise SpecError("abtui ab", [str(exc)]) from None
     text = "# written by abtui ab\n" + yaml.safe_dump(data, sort_keys=False)
     path = Path(args.save) if args.save else Path.cwd() / "ab.yaml"
-    parse_spec(text, str(path))  # a bad combination is a spec error before anything runs
+    try:  # a bad combination is an error before anything runs, in the words of the options
+        parse_spec(text, str(path))
+    except SpecError as exc:
+        raise SpecError("abtui ab", [re.sub(r"^line \d+(, column \d+)?: ", "", p)
+                                     for p in exc.problems]) from None
     if args.save:
         path.write_text(text)
         print(f"abtui: wrote {path}")

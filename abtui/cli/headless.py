@@ -89,6 +89,13 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
     from abtui.report import render_summary
 
     _say(render_summary(report), file=out, flush=True)
+    for state in exp.store.runs.values():
+        why = state.nothing_read()
+        if why:
+            _say(f"abtui: {why}", file=out, flush=True)
+        elif state.adapter.words and state.adapted_lines:
+            _say(f"abtui: arm {state.run_id}: read {state.adapted_lines} lines as "
+                 f"{state.adapter.words}", file=out, flush=True)
     _say(f"abtui: report written to {exp.rundir.report_md}", file=out, flush=True)
     for state in exp.store.runs.values():
         if state.status != ArmStatus.DONE:

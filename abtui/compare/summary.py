@@ -261,7 +261,7 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     # ratio of sums, unchanged): a long steady state is not carried as millions of floats
     samples["throughput_work"], samples["throughput_time"] = resample.coarsen_pairs(work, time)
     m["throughput"] = resample.rate(work, time) if len(work) else None
-    m["throughput_source"] = "records" if len(work) else None
+    m["throughput_source"] = (state.throughput_source or "records") if len(work) else None
     if not len(work) and _number(final.get("throughput_samples_per_sec")):
         # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
         m["throughput"] = _number(final.get("throughput_samples_per_sec"))

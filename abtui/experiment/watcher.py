@@ -18,6 +18,9 @@ from abtui.store.snapshot import write_snapshot
 
 log = logging.getLogger(__name__)
 _FLUSH_S = 0.25
+# an arm with this many lines over this many seconds and no metric yet: said while it runs
+NOTHING_READ_LINES = 20
+NOTHING_READ_S = 15.0
 
 
 def status_for_exit(ex: ArmExit, stopped: bool = False) -> str:
@@ -75,6 +78,7 @@ class ArmWatcher(threading.Thread):
         if state.status not in ArmStatus.ENDED:
             state.status = ArmStatus.RUNNING
         last_flush = time.monotonic()
+        warned = False
         try:
             for batch in self.backend.follow_batches(self.handle, self.rundir, resume, self.stop_event):
                 # the receive time as events.jsonl stores it, so that this store is the one a
@@ -93,6 +97,12 @@ class ArmWatcher(threading.Thread):
                         self._stop_persisting(writer, exc)
                         writer = None
                 state.ingest_many(raws, t, cut)
+                if not warned and state.lines >= NOTHING_READ_LINES and not state.series and \
+                        t - (state.first_time or t) >= NOTHING_READ_S:
+                    warned = True  # said at once, not only in the report at the end
+                    why = state.nothing_read()
+                    if why and self.on_notice is not None:
+                        self.on_notice(f"{why} (so far)")
                 if state.status == ArmStatus.QUEUED:  # the scheduler let it run
                     state.status = ArmStatus.RUNNING
                 if self.on_started is not None:

@@ -7,6 +7,7 @@ EXIT_GATE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_ARM_FAILED = 3
 EXIT_ENVIRONMENT = 4  # the machine failed us: a full disk, a daemon gone, a permission
+EXIT_NO_METRICS = 5  # the arms ran, but abtui read no metric from one of them: nothing to compare
 
 
 class AbtuiError(Exception):

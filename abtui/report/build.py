@@ -318,7 +318,8 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     notes += corun_notes(corun)
     notes += output_gap_notes(exp.rundir)
     notes += [f"arm {s.run_id}: read as {s.adapter.words} (log_format {exp.spec.log_format})"
-              for ss in states.values() for s in ss if s.adapter.words]
+              for ss in states.values() for s in ss if s.adapter.words and s.series]
+    notes += [why for ss in states.values() for s in ss if (why := s.nothing_read())]
     results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
                                      else fair["missing"] or fair["reasons"])[:2])

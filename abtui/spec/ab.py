@@ -14,6 +14,9 @@ import shlex
 from typing import Any
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# a value that means the same to a shell quoted or not: it may stand inside a shell string
+_SHELL_PLAIN = re.compile(r"[A-Za-z0-9_.,:/@%+=-]+")
 
 
 def _key(prev: str | None, word_values: list[str], pos: int) -> tuple[str, str | None]:
@@ -23,8 +26,40 @@ def _key(prev: str | None, word_values: list[str], pos: int) -> tuple[str, str |
     heads = {w.partition("=")[0] for w in word_values if "=" in w}
     if len(heads) == 1 and all("=" in w for w in word_values):
         head = heads.pop()
-        return head.lstrip("-").replace("-", "_").replace("+", "") or f"arg{pos}", head + "="
+        key = head.lstrip("-").replace("-", "_").replace("+", "")
+        if _KEY.fullmatch(key):
+            return key, head + "="
     return f"arg{pos}", None
+
+
+def _inner(column: list[str], pos: int, taken: set[str]
+           ) -> tuple[str, list[tuple[str, list[str]]]] | None:
+    """A differing word that is itself a shell command (``sh -c 'python x.py --lr=0.1'``):
+    its template word and the (key, values) of each inner word that differs, or None when
+    the words cannot be templated inside (other shapes, values a shell would read otherwise)."""
+    try:
+        inner = [shlex.split(w) for w in column]
+    except ValueError:
+        return None
+    if len({len(w) for w in inner}) != 1 or len(inner[0]) < 2:
+        return None
+    parts, found = [], []
+    for i in range(len(inner[0])):
+        col = [w[i] for w in inner]
+        if len(set(col)) == 1:
+            parts.append(shlex.quote(col[0]).replace("{", "{{").replace("}", "}}"))
+            continue
+        prev = inner[0][i - 1] if i and len({w[i - 1] for w in inner}) == 1 else None
+        key, head = _key(prev, col, pos * 100 + i)
+        values = [w[len(head):] if head else w for w in col]
+        if not all(_SHELL_PLAIN.fullmatch(v) for v in values) or \
+                (head and not _SHELL_PLAIN.fullmatch(head)):
+            return None
+        if key in taken or key in {k for k, _ in found}:
+            key = f"arg{pos}_{i}"
+        parts.append(f"{head or ''}{{{key}}}")
+        found.append((key, values))
+    return " ".join(parts), found
 
 
 def _arm_names(commands: list[list[str]], configs: list[dict[str, str]],
@@ -43,7 +78,7 @@ def _arm_names(commands: list[list[str]], configs: list[dict[str, str]],
 
 
 def git_ab_spec(command: list[str], refs: list[str], *, names: list[str] | None = None,
-                replicates: int = 1, steps: int | None = None, log_format: str = "auto",
+                replicates: int = 1, steps: int | None = None, log_format: object = "auto",
                 gates: list[str] | None = None) -> dict[str, Any]:
     """``abtui ab --git A --git B -- CMD``: one command, one arm per git ref."""
     if len(refs) < 2:
@@ -72,7 +107,7 @@ def git_ab_spec(command: list[str], refs: list[str], *, names: list[str] | None 
 
 def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: int = 1,
             steps: int | None = None, backend: str = "local", image: str | None = None,
-            log_format: str = "auto", gates: list[str] | None = None) -> dict[str, Any]:
+            log_format: object = "auto", gates: list[str] | None = None) -> dict[str, Any]:
     """The experiment spec (as a dict for ``ExperimentSpec``) the commands describe."""
     if len(commands) < 2:
         raise ValueError("abtui ab needs at least two commands, e.g. "
@@ -101,8 +136,19 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
             column = [w[pos] for w in words]
             if len(set(column)) == 1:
                 continue
+            inner = _inner(column, pos, set(treatment)) if any(
+                any(c.isspace() for c in w) for w in column) else None
+            if inner is not None:  # a shell string: template the words inside it
+                template[pos], found = inner
+                for key, values in found:
+                    treatment.append(key)
+                    for cfg, value in zip(configs, values, strict=True):
+                        cfg[key] = value
+                continue
             prev = words[0][pos - 1] if pos and len({w[pos - 1] for w in words}) == 1 else None
             key, head = _key(prev, column, pos)
+            if key in treatment:
+                key = f"arg{pos}"
             treatment.append(key)
             template[pos] = f"{head or ''}{{{key}}}"
             for cfg, word in zip(configs, column, strict=True):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from abtui.infra.errors import SpecError
 from abtui.spec.models import ExperimentSpec
+from abtui.spec.resolve import resolve_runs
 
 
 def load_spec(path: str | Path) -> ExperimentSpec:
@@ -39,9 +40,30 @@ def parse_spec(text: str, source: str = "<spec>") -> ExperimentSpec:
         got = "an empty file" if data is None else type(data).__name__
         raise SpecError(source, [f"expected a mapping of experiment fields at the top, got {got}"])
     try:
-        return ExperimentSpec.model_validate(data)
+        spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(source, [_describe(err, root) for err in exc.errors()]) from None
+    same = [] if spec.aa else identical_arms(spec)
+    if same:
+        raise SpecError(source, [f"arms {' and '.join(same)} run the same command with the same "
+                                 "environment: nothing to compare (for an A/A test, keep one "
+                                 "arm and set replicates, or say aa: true)"])
+    return spec
+
+
+def identical_arms(spec: ExperimentSpec) -> list[str]:
+    """Two arms whose first runs resolve to the same argv, environment, image and code: the
+    "treatment" would not reach the runs (a placeholder that is never filled, a value lost in
+    quoting). Empty when every arm differs."""
+    seen: dict[str, str] = {}
+    for run in resolve_runs(spec):
+        if run.replicate:
+            continue
+        key = repr((run.command, sorted(run.env.items()), run.image, spec.arms[run.arm].code))
+        if key in seen:
+            return [seen[key], run.arm]
+        seen[key] = run.arm
+    return []
 
 
 def _describe(err: Any, root: yaml.Node | None) -> str:

@@ -116,8 +116,10 @@ class Slurm(_Strict):
         return v
 
 
+#: ``auto``, ``protocol`` and the names of ``abtui.ingest.adapters.ADAPTERS`` (the spec sits
+#: below the ingest layer, so it cannot import them; tests/test_adapters.py pins the two).
 LOG_FORMATS = ("auto", "protocol", "hf_trainer", "nanogpt", "nanochat", "modded_nanogpt",
-               "torchtitan", "pytorch_examples")
+               "torchtitan", "timm", "deepspeed", "pytorch_examples", "named")
 #: Config keys abtui appends to every command itself (``--seed``, ``--steps``).
 RESERVED_CONFIG = ("seed", "steps")
 
@@ -216,6 +218,8 @@ class ExperimentSpec(_Strict):
     replicates: int = Field(1, ge=1, le=100, description="Runs per arm, with seeds seed, seed+1, ...")
     baseline: str | None = Field(None, description="The arm others are compared to (default: the first).")
     treatment: list[str] = Field(default_factory=list, description="Config keys meant to differ between arms.")
+    aa: bool = Field(False, description="An A/A test: the arms are meant to be identical (else "
+                     "arms that resolve to the same command and environment are refused).")
     config: dict[str, Any] = Field(default_factory=dict, description="Config shared by every arm.")
     arms: dict[str, ArmSpec] = Field(description="The arms, by name (at least two).")
     resources: Resources = Field(default_factory=Resources)
@@ -230,7 +234,8 @@ class ExperimentSpec(_Strict):
     log_format: str | dict[str, str] = Field(
         "auto", description="How the arms print metrics: auto (the protocol, else the first "
         "log adapter that reads a line), protocol, hf_trainer, nanogpt, nanochat, "
-        "modded_nanogpt, torchtitan, pytorch_examples, or {regex: '...(?P<step>\\d+)...'}.")
+        "modded_nanogpt, torchtitan, timm, deepspeed, pytorch_examples, named, or "
+        "{regex: '...(?P<step>\\d+)...'} (also written 'regex:...').")
     args: Literal["flags", "template", "hydra", "env"] = Field(
         "flags", description="How the config reaches the command: flags (--key value, then "
         "--seed and --steps), template ({key}, {seed}, {steps} in the command), hydra "
@@ -306,11 +311,24 @@ class ExperimentSpec(_Strict):
             for name, arm in self.arms.items():
                 keys = {"seed", "steps", *flatten(deep_merge(self.config, arm.config))}
                 for word in arm.command or self.command:
+                    bare = word.replace("{{", "").replace("}}", "")
+                    for odd in re.findall(r"\{([^{}]*)\}", bare):
+                        if not re.fullmatch(r"[A-Za-z_][\w.-]*", odd):
+                            raise ValueError(f"command: {{{odd}}} (arm {name}) is not a placeholder"
+                                             " (a config key, seed or steps); write {{ and }} for"
+                                             " literal braces")
                     for key in re.findall(r"(?<!\{)\{([A-Za-z_][\w.-]*)\}(?!\})", word):
                         if key not in keys:
                             raise ValueError(f"command: {{{key}}} (arm {name}) is not a config "
                                              f"key, seed or steps")
         fmt = self.log_format
+        if isinstance(fmt, str) and fmt.startswith("regex:"):  # --log-format 'regex:...'
+            fmt = self.log_format = {"regex": fmt[len("regex:"):]}
+        if isinstance(fmt, dict) and set(fmt) == {"regex"}:
+            try:
+                re.compile(fmt["regex"])
+            except (re.error, TypeError) as exc:
+                raise ValueError(f"log_format: the regex does not compile: {exc}") from None
         if isinstance(fmt, dict) and set(fmt) != {"regex"}:
             raise ValueError("log_format: a name, or {regex: PATTERN}")
         if isinstance(fmt, str) and fmt not in LOG_FORMATS:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from abtui.infra.untrusted import inert, inert_record
-from abtui.ingest.adapters import LogAdapter, Parsed
+from abtui.ingest.adapters import LogAdapter, Parsed, terminal_text
 from abtui.ingest.decode import Decoder
 from abtui.ingest.records import (
     EnvRecord,
@@ -29,7 +29,10 @@ LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on di
 MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
 MAX_KEY = 128  # a metric name longer than this is counted and ignored
 MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on disk)
+THROUGHPUT = "throughput_samples_per_sec"
 MAX_REFUSED = 10_000  # distinct refused names remembered (so each is counted once)
+UNREAD_KEEP = 5  # the first plain lines no adapter read, kept to say why nothing was read
+UNREAD_CHARS = 200
 
 
 class ArmStatus(StrEnum):
@@ -78,6 +81,10 @@ class RunState:
     events: list[dict[str, Any]] = field(default_factory=list)
     refused: set[str] = field(default_factory=set)  # metric names refused (see _new_series)
     adapter: LogAdapter = field(default_factory=LogAdapter)  # plain lines read as metrics
+    adapted_lines: int = 0  # plain lines an adapter read
+    throughput_source: str | None = None  # how a throughput was derived (None: as printed)
+    _seen: tuple[float, float] | None = field(default=None, repr=False)  # samples, time
+    unread: list[str] = field(default_factory=list)  # the first plain lines none read
     decoder: Decoder = field(default_factory=Decoder)
     # metric lines made from the files the arm writes (abtui.ingest.files): their own
     # decoder (their steps are not the output's), and the bytes of files.jsonl folded
@@ -148,14 +155,23 @@ class RunState:
 
     def _other(self, rec: Record, t: float) -> None:
         if type(rec) is TextRecord:
-            self.logs.append((t, rec.text))
+            raw = rec.text
+            text = terminal_text(raw) if ("\r" in raw or "\x1b" in raw) else raw
+            self.logs.append((t, text))
             self.log_count += 1
+            if self.adapter.mode == "protocol":
+                return
             known = self.adapter.name
-            parsed = self.adapter.feed(rec.text) if self.adapter.mode != "protocol" else None
-            if parsed is not None:
-                if known is None:  # auto-detected: say so where the user looks
-                    self.logs.append((t, f"[abtui] arm {self.run_id}: reading "
-                                         f"{self.adapter.words} as metrics"))
+            read = self.adapter.feed(raw)
+            if not read:
+                if len(self.unread) < UNREAD_KEEP and text.strip():
+                    self.unread.append(text[:UNREAD_CHARS])
+                return
+            self.adapted_lines += 1
+            if self.adapter.name != known:  # detected (or fell back): say so where users look
+                self.logs.append((t, f"[abtui] arm {self.run_id}: reading "
+                                     f"{self.adapter.words} as metrics"))
+            for parsed in read:
                 self._adapted(parsed, t)
         elif type(rec) is EnvRecord:  # strings made inert once, here (abtui.infra.untrusted)
             self.env = inert_record(rec.data)
@@ -173,10 +189,51 @@ class RunState:
     def _adapted(self, parsed: Parsed, t: float) -> None:
         """A plain line a log adapter read: totals into the final record, else metrics."""
         values = {k: v for k, v in parsed.values.items() if v == v and abs(v) != float("inf")}
+        if not parsed.final and THROUGHPUT not in values:
+            self._derive_throughput(values, t)
         if parsed.final:
             self.final = {**(self.final or {}), **values}
         elif values and parsed.step is not None:
             self._metric(MetricRecord(parsed.step, values), t)
+
+    def nothing_read(self) -> str | None:
+        """Why no metric was read from this run, with the fix; None when one was."""
+        if self.series:
+            return None
+        if not self.lines:
+            return (f"arm {self.run_id}: printed nothing and wrote no metric file under "
+                    "$ABTUI_OUT")
+        fmt = ("no known format matched" if self.adapter.mode == "auto"
+               else f"log_format {self.adapter.name or self.adapter.mode} matched nothing")
+        seen = "; ".join(repr(u[:120]) for u in self.unread[:3]) or "(only blank lines)"
+        return (f"arm {self.run_id}: no metric read from its {self.lines} lines ({fmt}); the "
+                f"first unread: {seen}. Fix: give the pattern, e.g. abtui ab --log-format "
+                "'regex:step (?P<step>\\d+).*loss (?P<loss>[-.\\de]+)' (or log_format: {regex: "
+                "...} in the spec), print JSON lines {\"step\": N, \"loss\": x} (abtui.reporter), "
+                "or write TensorBoard / CSV logs under $ABTUI_OUT")
+
+    def _derive_throughput(self, values: dict[str, float], t: float) -> None:
+        """A throughput where the log implies one and prints none: the work per step (a
+        ``tokens_per_step`` total, as nanoGPT prints it at the start; else one step) over
+        the step time, or a sample counter over receive times. ``throughput_source`` says
+        which, for the report."""
+        ms = values.get("step_time_ms")
+        seen = values.get("samples_seen")
+        if ms is not None and ms > 0:
+            work = (self.final or {}).get("tokens_per_step")
+            if isinstance(work, (int, float)) and work > 0:
+                values[THROUGHPUT] = work * 1000 / ms
+                self.throughput_source = "step time × tokens per step (tokens/s)"
+            else:
+                values[THROUGHPUT] = 1000 / ms
+                self.throughput_source = ("step time (steps/s: the log prints no work per "
+                                          "step, so compare arms with the same batch)")
+        elif seen is not None:
+            last = self._seen
+            self._seen = (seen, t)
+            if last is not None and seen > last[0] and t > last[1]:
+                values[THROUGHPUT] = (seen - last[0]) / (t - last[1])
+                self.throughput_source = "sample counter over receive times (samples/s)"
 
     def _new_series(self, name: str, base: int) -> Series | None:
         """A series for a metric first seen after ``base`` metric lines: on the clock when

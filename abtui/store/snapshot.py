@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui import __version__
-from abtui.ingest.adapters import ADAPTERS, LogAdapter
+from abtui.ingest.adapters import ADAPTERS, FALLBACK, LogAdapter
 from abtui.ingest.decode import Decoder
 from abtui.ingest.events import read_event_batches
 from abtui.store.run import LOG_KEEP, RunState
@@ -180,7 +180,9 @@ def _describe(state: RunState, size: int, mark: int) -> tuple[dict[str, Any], li
         "series": series,
         # the log adapter as the arm left it (auto: the format detected, counted steps)
         "adapter": {"mode": state.adapter.mode, "name": state.adapter.name,
-                    "pattern": state.adapter.pattern, "last_step": state.adapter.last_step},
+                    "pattern": state.adapter.pattern, "last_step": state.adapter.last_step,
+                    "adapted_lines": state.adapted_lines, "unread": state.unread,
+                    "throughput_source": state.throughput_source},
         # the arm's step/time columns: series whose columns are these bytes share them
         "clock": [blob_of(clock[0]), blob_of(clock[1])] if clock is not None else None,
         "blobs": [[b.typecode, len(b)] for b in blobs],
@@ -306,6 +308,9 @@ def _restore(state: RunState, header: dict[str, Any], blobs: list[array]) -> Non
         name = a.get("name")
         if name == "regex" and isinstance(a.get("pattern"), str):
             adapter = LogAdapter("regex", a["pattern"])
+        elif name == FALLBACK and a["mode"] == "auto":  # the fallback: still detecting
+            adapter = LogAdapter("auto")
+            adapter.name, adapter.words = name, ADAPTERS[name][0]
         elif isinstance(name, str) and name in ADAPTERS:
             adapter = LogAdapter(name)
             adapter.mode = a["mode"]  # auto, with the format it had detected
@@ -313,10 +318,20 @@ def _restore(state: RunState, header: dict[str, Any], blobs: list[array]) -> Non
             adapter = LogAdapter(a["mode"])
         _check(_is(int, False)(a.get("last_step", 0)))
         adapter.last_step = int(a.get("last_step", 0))
+        adapted = a.get("adapted_lines", 0)
+        unread = a.get("unread", [])
+        source = a.get("throughput_source")
+        _check(_is(int, False)(adapted) and isinstance(unread, list)
+               and all(isinstance(u, str) for u in unread)
+               and (source is None or isinstance(source, str)))
+    else:
+        adapted, unread, source = 0, [], None
 
     # status and exit are kept for readers of the file; replay takes them from exit.json
     with state.lock:
         state.adapter = adapter
+        state.adapted_lines, state.unread = adapted, unread[:5]
+        state.throughput_source = source
         state.env, state.final, state.events = st["env"], st["final"], st["events"]
         state.step, state.first_time, state.last_time = st["step"], st["first_time"], st["last_time"]
         state.last, state.series = last, series

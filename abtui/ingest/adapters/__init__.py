@@ -3,10 +3,14 @@
 An arm that does not speak abtui's JSON protocol still prints its metrics, in its trainer's
 own words. Each adapter is a small pure parser from one plain line (JSON protocol lines
 never reach them) to a ``Parsed``: metrics with a step, or totals for the final record.
-The arm's ``LogAdapter`` picks the adapter the spec names (``log_format``), or, with
-``auto``, the first one that claims a line; lines no adapter claims stay plain log lines.
-Metric names are mapped to abtui's (``throughput_samples_per_sec``, ``step_time_ms``,
-``accuracy``, ``gpu_memory_mb`` …) so the verdict works as for protocol records.
+Lines are first read as a terminal shows them (``base.segments``: a ``\\r`` overwrites,
+escape sequences and launcher rank prefixes go), so a progress bar on the same line never
+hides a metric. The arm's ``LogAdapter`` picks the adapter the spec names
+(``log_format``), or, with ``auto``, the first one that claims a line; lines that no
+specific adapter claims may still be read by the ``named`` fallback (``loss: 2.31``),
+which never stops detection. Metric names are mapped to abtui's
+(``throughput_samples_per_sec``, ``step_time_ms``, ``accuracy`` …) so the verdict works as
+for protocol records.
 """
 
 from __future__ import annotations
@@ -15,22 +19,30 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from abtui.ingest.adapters import hf, nanogpt, pytorch_examples, torchtitan
-from abtui.ingest.adapters.base import Parsed, strip_ansi
+from abtui.ingest.adapters import deepspeed, hf, named, nanogpt, pytorch_examples, timm, torchtitan
+from abtui.ingest.adapters.base import Parsed, segments, strip_ansi, terminal_text
 
-__all__ = ["ADAPTERS", "LogAdapter", "Parsed", "make_adapter", "regex_adapter", "strip_ansi"]
+__all__ = ["ADAPTERS", "FALLBACK", "LogAdapter", "Parsed", "make_adapter", "regex_adapter",
+           "segments", "strip_ansi", "terminal_text"]
 
 Parser = Callable[[str], Parsed | None]
 
-#: name -> (words for people, parser), in the order auto-detection tries them.
+#: name -> (words for people, parser), in the order auto-detection tries them. The only
+#: list of adapters: the spec's ``log_format`` names and the docs are derived from it.
 ADAPTERS: dict[str, tuple[str, Parser]] = {
     "hf_trainer": ("Hugging Face Trainer lines", hf.parse),
     "nanogpt": ("nanoGPT lines", nanogpt.parse_nanogpt),
     "nanochat": ("nanochat lines", nanogpt.parse_nanochat),
     "modded_nanogpt": ("modded-nanogpt lines", nanogpt.parse_modded),
     "torchtitan": ("torchtitan lines", torchtitan.parse),
+    "timm": ("timm train.py lines", timm.parse),
+    "deepspeed": ("DeepSpeed progress lines", deepspeed.parse),
     "pytorch_examples": ("PyTorch examples lines", pytorch_examples.parse),
+    "named": ("'name: number' pairs on lines that name a loss (no known format matched)",
+              named.parse),
 }
+#: the adapter auto-detection falls back to: it reads lines, but never ends detection
+FALLBACK = "named"
 
 
 def regex_adapter(pattern: str) -> Parser:
@@ -38,7 +50,7 @@ def regex_adapter(pattern: str) -> Parser:
     rx = re.compile(pattern)
 
     def parse(line: str) -> Parsed | None:
-        m = rx.search(strip_ansi(line))
+        m = rx.search(line)
         if m is None:
             return None
         values = {}
@@ -65,7 +77,7 @@ class LogAdapter:
 
     mode: str = "auto"  # "auto", "protocol" (none), an ADAPTERS name, or "regex"
     pattern: str | None = None
-    name: str | None = None  # the adapter in use (auto: once detected)
+    name: str | None = None  # the adapter in use (auto: once detected; the fallback meanwhile)
     words: str | None = None
     last_step: int = 0
     _parse: Parser | None = field(default=None, repr=False)
@@ -77,26 +89,54 @@ class LogAdapter:
             self.name = self.mode
             self.words, self._parse = ADAPTERS[self.mode]
 
-    def feed(self, line: str) -> Parsed | None:
-        """The line read as metrics (or totals), or None: a plain log line."""
+    @property
+    def detecting(self) -> bool:
+        """Auto-detection still looks for a specific format (nothing, or only the fallback,
+        has claimed a line)."""
+        return self.mode == "auto" and self._parse is None
+
+    def feed(self, line: str) -> list[Parsed]:
+        """The line read as metrics (or totals): one result per segment a terminal would
+        have drawn and an adapter claimed; the last per step. Empty: a plain log line."""
         if self.mode == "protocol":
-            return None
-        parsed = None
+            return []
+        out: list[Parsed] = []
+        for text in segments(line):
+            parsed = self._one(text)
+            if parsed is None:
+                continue
+            if out and parsed.step is not None and out[-1].step == parsed.step \
+                    and out[-1].eval == parsed.eval and not parsed.final:
+                out[-1] = parsed  # a bar redrawn at the same step: its last state
+            else:
+                out.append(parsed)
+        for parsed in out:
+            if not parsed.final:
+                if parsed.step is None:
+                    parsed.step = self.last_step + 1 if not parsed.eval else max(1, self.last_step)
+                self.last_step = max(self.last_step, parsed.step)
+        return [p for p in out if p.values or p.final]
+
+    def _one(self, text: str) -> Parsed | None:
         if self._parse is not None:
-            parsed = self._parse(line)
-        elif self.mode == "auto":
-            for name, (words, parse) in ADAPTERS.items():
-                parsed = parse(line)
-                if parsed is not None:
-                    self.name, self.words, self._parse = name, words, parse
-                    break
-        if parsed is None:
+            return self._parse(text)
+        if self.mode != "auto":
             return None
-        if not parsed.final:
-            if parsed.step is None:
-                parsed.step = self.last_step + 1 if not parsed.eval else max(1, self.last_step)
-            self.last_step = max(self.last_step, parsed.step)
-        return parsed
+        for name, (words, parse) in ADAPTERS.items():
+            parsed = parse(text)
+            if parsed is not None:
+                if name != FALLBACK:
+                    self._parse = parse
+                self.name, self.words = name, words
+                return parsed
+        return None
+
+
+def parse_log_format(text: str) -> object:
+    """``--log-format``'s words as a spec's ``log_format``: a name, or ``regex:PATTERN``."""
+    if text.startswith("regex:"):
+        return {"regex": text[len("regex:"):]}
+    return text
 
 
 def make_adapter(log_format: object) -> LogAdapter:

@@ -1,11 +1,15 @@
-"""What every log adapter shares: the parsed result, ANSI stripping, number parsing."""
+"""What every log adapter shares: the parsed result, the line as a terminal shows it, numbers."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+# CSI (colours, cursor moves, erase), OSC (titles, links) and two-byte escapes
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+# the prefix a launcher puts before each line of each process: torchrun / accelerate
+# (``[rank0]:``, ``[default0]:`` with --tee)
+_RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
 
 
 @dataclass
@@ -21,8 +25,35 @@ class Parsed:
 
 
 def strip_ansi(line: str) -> str:
-    """Colour codes removed (torchtitan and rich loggers colour their lines)."""
+    """Colour codes and other escape sequences removed."""
     return _ANSI.sub("", line) if "\x1b" in line else line
+
+
+def segments(line: str) -> list[str]:
+    """The texts a terminal would have drawn on this line, oldest first.
+
+    A ``\\r`` returns the cursor: what follows overwrites what came before. Progress bars
+    (tqdm, rich, Lightning's) write many ``\\r``-separated updates and a trainer's own line
+    may land after them, on the same ``\\n``-terminated line (tqdm.write clears the bar
+    with ``\\r   \\r``). Escape sequences are removed, and a launcher's rank prefix too;
+    blank segments are dropped. The last segment is what a terminal shows.
+    """
+    text = strip_ansi(line)
+    parts = text.split("\r") if "\r" in text else [text]
+    out = []
+    for part in parts:
+        if _RANK_PREFIX.match(part):
+            part = _RANK_PREFIX.sub("", part, count=1)
+        if part.strip():
+            out.append(part)
+    return out
+
+
+def terminal_text(line: str) -> str:
+    """The line as a terminal shows it: the text after the last ``\\r`` (unless blank),
+    without escape sequences or a launcher's rank prefix."""
+    parts = segments(line)
+    return parts[-1] if parts else ""
 
 
 def number(text: str) -> float:

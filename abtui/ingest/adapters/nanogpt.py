@@ -2,7 +2,7 @@
 
 - nanoGPT: ``iter 10: loss 4.2345, time 123.45ms, mfu 12.34%`` (``mfu -100.00%`` in the
   first iterations means "not measured yet") and ``step 2000: train loss 1.0234, val loss
-  1.2345``;
+  1.2345``; ``tokens per iteration will be: 16,384`` at the start (the work per step);
 - nanochat: ``step 00100/21400 (0.47%) | loss: 3.456789 | lrm: 1.00 | dt: 523.45ms |
   tok/sec: 524,288 | mfu: 45.12 | total time: 1.23m``;
 - modded-nanogpt: ``step:125/1750 val_loss:4.1234 train_time:30000ms step_avg:240.00ms``
@@ -20,6 +20,7 @@ from abtui.ingest.adapters.base import Parsed, number, strip_ansi
 
 _ITER = re.compile(r"^iter (\d+): loss (-?[\d.]+(?:e-?\d+)?), time ([\d.]+)ms(?:, mfu (-?[\d.]+)%)?")
 _EVAL = re.compile(r"^step (\d+): train loss (-?[\d.]+), val loss (-?[\d.]+)")
+_TOKENS = re.compile(r"^tokens per iteration will be: ([\d,]+)$")
 _CHAT = re.compile(r"^step (\d+)(?:/\d+)?(?: \([\d.]+%\))? \|(.*)$")
 _MODDED = re.compile(r"^step:(\d+)/\d+((?: \w+:[-\d.]+(?:ms)?)+)\s*$")
 
@@ -36,6 +37,9 @@ def parse_nanogpt(line: str) -> Parsed | None:
     if m:
         return Parsed(int(m.group(1)), {"train_loss_eval": float(m.group(2)),
                                         "val_loss": float(m.group(3))}, eval=True)
+    m = _TOKENS.match(text)
+    if m:  # the work of one iteration: with its ms per iteration, a throughput in tokens/s
+        return Parsed(None, {"tokens_per_step": number(m.group(1))}, final=True)
     return None
 
 
