@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import time
 from pathlib import Path
 from typing import IO, Any, cast
@@ -32,6 +33,10 @@ MANIFEST = "manifest.json"
 
 #: The env record abtui took itself before launching an arm (see LocalBackend.observe_env).
 OBSERVED_ENV = "observed_env.json"
+# the files an arm's processes wrote (arms/<run>/writes/<pid>.txt): bounds on reading them
+MAX_WRITE_FILES = 256
+MAX_WRITE_BYTES = 1 << 20
+MAX_WRITE_PATHS = 10_000
 #: A remote arm's node, as its job saw it (``abtui.telemetry.node facts``; Slurm backend).
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
@@ -153,6 +158,40 @@ class RunDir:
     def files_path(self, run_id: str) -> Path:
         """Metric lines made from the files the arm writes (see ``abtui.ingest.files``)."""
         return self.arm_dir(run_id) / "files.jsonl"
+
+    def writes_dir(self, run_id: str) -> Path:
+        """Where the arm's Python processes record the files they write (abtui/arm_site)."""
+        d = self.arm_dir(run_id) / "writes"
+        d.mkdir(mode=0o700, exist_ok=True)
+        return d
+
+    def written_paths(self, run_id: str) -> list[str]:
+        """The files the arm's processes opened for writing outside ``$ABTUI_OUT``, first
+        seen first. The folder is the arm's (untrusted): regular files only, no link
+        followed, bounded in files, bytes and paths."""
+        d = self.root / "arms" / run_id / "writes"
+        out: dict[str, None] = {}
+        try:
+            names = sorted(os.listdir(d))[:MAX_WRITE_FILES]
+        except OSError:
+            return []
+        for name in names:
+            try:
+                fd = os.open(d / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                data = os.read(fd, MAX_WRITE_BYTES)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            for line in data.decode("utf-8", "replace").splitlines():
+                if line.startswith("/") and len(out) < MAX_WRITE_PATHS:
+                    out.setdefault(line)
+        return list(out)
 
     def out_dir(self, run_id: str) -> Path:
         """The arm's own output directory (``$ABTUI_OUT``)."""

@@ -8,10 +8,12 @@ exactly where the run directory says it stopped.
 
 from __future__ import annotations
 
+import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from abtui.rundir import ArmExit, RunDir
@@ -102,3 +104,23 @@ class Backend(ABC):
     def find(self, rundir: RunDir) -> dict[str, ArmHandle]:
         """Arms of this run that the backend can still see, by run id (for attach / stop)."""
         return {}
+
+
+#: abtui's ``sitecustomize`` for an arm's Python processes (see abtui/arm_site)
+ARM_SITE = Path(__file__).resolve().parent.parent / "arm_site"
+
+
+def arm_process_env(env: dict[str, str], rundir: RunDir, run_id: str) -> dict[str, str]:
+    """What an arm's processes get on a host that shares the run directory's filesystem
+    (local, Slurm): the hook that records the files each Python process writes outside
+    ``$ABTUI_OUT`` (``arms/<run>/writes/``), first on PYTHONPATH, the user's own after it."""
+    writes = rundir.writes_dir(run_id)
+    path = env.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{ARM_SITE}{os.pathsep}{path}" if path else str(ARM_SITE),
+            "ABTUI_WRITES_DIR": str(writes)}
+
+
+def fill_out(argv: list[str], out: str) -> list[str]:
+    """``{out}`` in a command: the arm's own output directory (as ``$ABTUI_OUT``), filled at
+    launch, when the run directory exists."""
+    return [w.replace("{out}", out) if "{out}" in w else w for w in argv]

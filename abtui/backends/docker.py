@@ -24,7 +24,7 @@ import docker.errors
 import psutil
 from docker.types import DeviceRequest, LogConfig, Mount
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
+from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine, fill_out
 from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
 from abtui.backends.docker_mounts import volume_mounts
@@ -198,7 +198,7 @@ class DockerBackend(Backend):
                   else default_memory(self.spec.concurrency or len(self.spec.arms)))
         config: dict[str, Any] = {
             "image": self._image_ids[ref],
-            "command": arm_argv(run),
+            "command": fill_out(arm_argv(run), OUT_DIR),
             "name": container_name(rundir, run.run_id),
             "labels": {"abtui.experiment": self.spec.name, "abtui.arm": run.arm,
                        "abtui.run_id": run.run_id, "abtui.replicate": str(run.replicate),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,14 @@ from typing import Any
 
 import psutil
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine
+from abtui.backends.base import (
+    ArmExit,
+    ArmHandle,
+    Backend,
+    LogLine,
+    arm_process_env,
+    fill_out,
+)
 from abtui.infra.errors import BackendError
 from abtui.infra.secrets import mask_argv
 from abtui.ingest.lines import LineAssembler
@@ -105,16 +113,18 @@ class LocalBackend(FollowsOutputFile, Backend):
             argv = self._argv(run)
         except BackendError:
             return None
-        if not Path(argv[0]).name.startswith("python"):
-            return None
-        cwd = self._cwd(run)
-        script = next((a for a in argv[1:] if not a.startswith("-")
-                       and Path(cwd, a).is_file()), "")
         env = {**os.environ, **run.env, "CUDA_VISIBLE_DEVICES": ",".join(map(str, run.gpus))}
+        cwd = self._cwd(run)
+        found = python_of(argv, cwd, env.get("PATH"))
+        if found is None:
+            return None
+        python, args = found
+        files = [a for a in args if not a.startswith("-") and Path(cwd, a).is_file()]
+        script = next((a for a in files if a.endswith(".py")), files[0] if files else "")
         try:
             # at the lowest priority: it runs beside the arms it observes, and must not take
             # their cores (reading every installed package's metadata costs ~1 s of CPU)
-            out = subprocess.run([argv[0], str(REPORTER), "--observe", script], cwd=cwd,
+            out = subprocess.run([python, str(REPORTER), "--observe", script], cwd=cwd,
                                  env=env, capture_output=True, text=True, timeout=60,
                                  stdin=subprocess.DEVNULL, preexec_fn=_lowest_priority)
             record = json.loads(out.stdout.strip().splitlines()[-1])
@@ -143,6 +153,8 @@ class LocalBackend(FollowsOutputFile, Backend):
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),
             "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         })
+        env.update(arm_process_env(env, rundir, run.run_id))
+        argv = fill_out(argv, env["ABTUI_OUT"])
         cpus = run.extra.get("cpus")
         if cpus:
             env["ABTUI_CPUS"] = ",".join(str(c) for c in cpus)
@@ -284,6 +296,56 @@ def follow_file(path: Path, resume: int | str | None, stop: threading.Event,
                     yield batch
                 return
             stop.wait(_FIRST_POLL_S if quick else _POLL_S)
+
+
+_SHELLS = ("sh", "bash", "dash", "zsh")
+_PREFIXES = ("exec", "env", "nice", "nohup", "time", "command")
+
+
+def python_of(argv: list[str], cwd: Path, path: str | None, depth: int = 0
+              ) -> tuple[str, list[str]] | None:
+    """The Python interpreter an arm's command ends up running, and the arguments it gets:
+    ``python …`` itself; a console script or launcher whose ``#!`` line names a Python
+    (``trl``, ``torchrun``, ``accelerate launch``, ``lightning``); a shell's ``-c`` script
+    (``sh -c 'exec python x.py'``), behind ``exec`` / ``env`` / ``VAR=value`` words. None
+    when it is not (or cannot be told to be) Python."""
+    words = list(argv)
+    while words and (words[0] in _PREFIXES or ("=" in words[0] and not words[0].startswith("-")
+                                               and "/" not in words[0].split("=")[0])):
+        words.pop(0)
+    if not words or depth > 3:
+        return None
+    exe = words[0]
+    name = Path(exe).name
+    if name.startswith("python"):
+        found = shutil.which(exe, path=path) if "/" not in exe else exe
+        return (found, words[1:]) if found else None
+    if name in _SHELLS:
+        if "-c" in words[1:-1]:
+            script = words[words.index("-c") + 1]
+            try:
+                inner = shlex.split(script)
+            except ValueError:
+                return None
+            return python_of(inner, cwd, path, depth + 1)
+        return None
+    target = exe if "/" in exe else shutil.which(exe, path=path)
+    if not target:
+        return None
+    try:
+        with open(Path(cwd, target), "rb") as fh:
+            first = fh.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    shebang = first[2:].decode("utf-8", "replace").split()
+    if shebang and Path(shebang[0]).name == "env":
+        shebang = [w for w in shebang[1:] if not w.startswith("-")]
+    if not shebang or not Path(shebang[0]).name.startswith("python"):
+        return None
+    interp = shebang[0] if "/" in shebang[0] else shutil.which(shebang[0], path=path)
+    return (interp, words[1:]) if interp else None
 
 
 def read_marker(path: Path) -> int | None:

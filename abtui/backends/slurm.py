@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend
+from abtui.backends.base import ArmExit, ArmHandle, Backend, arm_process_env, fill_out
 from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
@@ -77,6 +77,7 @@ class SlurmBackend(FollowsOutputFile, Backend):
                     "ABTUI_SEED": str(run.seed), "ABTUI_OUT": out,
                     "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR") or out,
                     "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
+        env.update(arm_process_env(env, rundir, run.run_id))
         if run.gpus:
             env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it to the GPUs it allocated
         else:
@@ -87,7 +88,7 @@ class SlurmBackend(FollowsOutputFile, Backend):
     def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
         arm_dir = rundir.arm_dir(run.run_id)
         (arm_dir / "out").mkdir(mode=0o700, exist_ok=True)
-        argv = self._argv(run)
+        argv = fill_out(self._argv(run), str(arm_dir / "out"))
         step = arm_dir / "step.sh"
         script = arm_dir / "job.sh"
         for path, text in ((step, step_script(self.spec, run, arm_dir, sys.executable, WRAPPER, argv)),

@@ -100,9 +100,15 @@ def _envvars(f: RunFacts) -> str | None:
     return f"{len(seen)} variable{'s' if len(seen) != 1 else ''}"
 
 
+def _files(f: RunFacts) -> str | None:
+    if f.writes is None:
+        return None
+    return "no path written by two arms"
+
+
 VALUE: dict[str, Callable[[RunFacts], str | None]] = {
     "config": _config, "image": _image, "environment": _environment, "code": _code,
-    "hardware": _hardware, "data": _data, "envvars": _envvars,
+    "hardware": _hardware, "data": _data, "files": _files, "envvars": _envvars,
 }
 
 
@@ -131,6 +137,7 @@ def category_checks(facts: Iterable[RunFacts], findings: Iterable[Any]) -> list[
             out.append(CategoryCheck(cat, NOT_RECORDED, why))
         else:
             same = set(values)
-            text = f"{values[0]} in every run" if len(same) == 1 else "compared, no difference"
+            text = (values[0] if cat == "files" else f"{values[0]} in every run") if len(same) == 1 \
+                else "compared, no difference"
             out.append(CategoryCheck(cat, IDENTICAL, text))
     return out

@@ -18,7 +18,7 @@ from abtui.infra.secrets import MASK, is_secret_name
 #: Finding-key prefixes a treatment entry may name besides config keys
 #: (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference).
 NON_CONFIG_PREFIXES = ("envvar.", "image.", "code.", "env.", "hardware.", "data.", "numerics.",
-                       "host.", "launch.")
+                       "host.", "launch.", "files.")
 NON_CONFIG_NAMES = ("image", "code", "numerics")
 
 
@@ -45,6 +45,8 @@ class RunFacts:
     inspect: dict[str, Any] = field(default_factory=dict)  # backend facts about the arm
     source: str = ""  # where the run lives, for messages of `abtui diff` (a run dir name)
     secret_digests: dict[str, str] = field(default_factory=dict)  # keyed hashes made at launch
+    writes: tuple[str, ...] | None = None  # files its processes wrote outside $ABTUI_OUT
+    cwd: str | None = None  # where it started (for messages)
 
     @property
     def numerics(self) -> dict[str, Any] | None:

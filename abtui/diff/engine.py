@@ -19,6 +19,7 @@ from abtui.diff.data import data_findings
 from abtui.diff.environment import environment_findings
 from abtui.diff.envvars import envvar_findings
 from abtui.diff.fairness import Fairness, fairness
+from abtui.diff.files import files_findings
 from abtui.diff.findings import CATEGORIES, Finding, findings_to_json, severity_rank, summarize
 from abtui.diff.hardware import hardware_findings, sentence_findings
 from abtui.diff.image import compare_images, image_identity
@@ -31,31 +32,39 @@ from abtui.spec.resolve import flatten
 #: Every category's comparison, in display order.
 COMPARISONS: tuple[Callable[[RunPair], list[Finding]], ...] = (
     config_findings, compare_images, environment_findings, numerics_findings, code_findings,
-    hardware_findings, node_findings, data_findings, envvar_findings,
+    hardware_findings, node_findings, data_findings, files_findings, envvar_findings,
 )
 
 
 def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
                      spec: ExperimentSpec, telemetry: Mapping[str, Any] | None = None,
-                     confounds: Sequence[str] = ()) -> list[Finding]:
+                     confounds: Sequence[str] = (),
+                     writes: Mapping[str, Sequence[str] | None] | None = None) -> list[Finding]:
     """Every difference between the runs of one experiment (see ``examine``)."""
-    return examine(manifest, envs, spec, telemetry, confounds)[0]
+    return examine(manifest, envs, spec, telemetry, confounds, writes)[0]
 
 
 def examine(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
             spec: ExperimentSpec, telemetry: Mapping[str, Any] | None = None,
-            confounds: Sequence[str] = ()) -> tuple[list[Finding], list[dict[str, str]]]:
+            confounds: Sequence[str] = (),
+            writes: Mapping[str, Sequence[str] | None] | None = None,
+            workdir: str | None = None) -> tuple[list[Finding], list[dict[str, str]]]:
     """Every difference between the runs of one experiment, and every category's state
     (identical / treatment / confound / not recorded), from one set of run facts.
 
     ``manifest``: the run's manifest (``runs``, ``backend_facts``). ``envs``: run id → the
     runner's env record (None while it has not reported). ``telemetry``: run id → telemetry
     summary, or the conclusion's ``{"arms": {run id: summary}, ...}``. ``confounds``:
-    sentences from ``abtui.telemetry.summary.confounds``. Secrets are masked in every
-    finding. Sorted by category, most serious first.
+    sentences from ``abtui.telemetry.summary.confounds``. ``writes``: run id → the files its
+    processes wrote outside its output folder (None: not recorded). Secrets are masked in
+    every finding. Sorted by category, most serious first.
     """
     summaries = telemetry_by_run(telemetry)
     facts = run_facts(manifest, envs, spec.model_dump(mode="json"), summaries)
+    for run_id, paths in (writes or {}).items():
+        if run_id in facts and paths is not None:
+            facts[run_id].writes = tuple(paths)
+            facts[run_id].cwd = workdir
     arm_order = [a for a in spec.arms if any(f.arm == a for f in facts.values())]
     baseline = spec.baseline_arm
     treatment = Treatment(spec.treatment)

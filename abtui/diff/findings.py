@@ -19,7 +19,7 @@ ERROR: Severity = "error"
 _RANK: dict[str, int] = {INFO: 0, WARNING: 1, ERROR: 2}
 
 #: Categories in the order the diff pane shows them.
-CATEGORIES = ("config", "image", "environment", "code", "hardware", "data", "envvars")
+CATEGORIES = ("config", "image", "environment", "code", "hardware", "data", "files", "envvars")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ class FilesWatcher(threading.Thread):
     def _follow(self) -> None:
         path = self.rundir.files_path(self.run_id)
         tokens = [line.token for line in read_events(path)]
-        files = OutputFiles(self.rundir.out_dir(self.run_id), cursors_from_tokens(tokens))
+        files = OutputFiles(self.rundir.out_dir(self.run_id), cursors_from_tokens(tokens),
+                            elsewhere=lambda: self.rundir.written_paths(self.run_id))
         writer = EventWriter(path) if self.writable else None
         announced = False
         try:

@@ -309,7 +309,7 @@ class ExperimentSpec(_Strict):
                              "args: template, hydra or env it is optional")
         if self.args == "template":
             for name, arm in self.arms.items():
-                keys = {"seed", "steps", *flatten(deep_merge(self.config, arm.config))}
+                keys = {"seed", "steps", "out", *flatten(deep_merge(self.config, arm.config))}
                 for word in arm.command or self.command:
                     bare = word.replace("{{", "").replace("}}", "")
                     for odd in re.findall(r"\{([^{}]*)\}", bare):
@@ -320,7 +320,7 @@ class ExperimentSpec(_Strict):
                     for key in re.findall(r"(?<!\{)\{([A-Za-z_][\w.-]*)\}(?!\})", word):
                         if key not in keys:
                             raise ValueError(f"command: {{{key}}} (arm {name}) is not a config "
-                                             f"key, seed or steps")
+                                             f"key, seed, steps or out")
         fmt = self.log_format
         if isinstance(fmt, str) and fmt.startswith("regex:"):  # --log-format 'regex:...'
             fmt = self.log_format = {"regex": fmt[len("regex:"):]}

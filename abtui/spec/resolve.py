@@ -74,6 +74,8 @@ def fill_template(argv: list[str], values: dict[str, Any], strict: bool) -> list
     for word in argv:
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
+            if name == "out" and "out" not in values:
+                return m.group(0)  # the arm's output directory: filled at launch (fill_out)
             if name in values and values[name] is not None:
                 return _scalar(values[name])
             if strict:

@@ -198,8 +198,8 @@ class RunState:
 
     def nothing_read(self) -> str | None:
         """Why no metric was read from this run, with the fix; None when one was."""
-        if self.series:
-            return None
+        if self.series or (not self.lines and self.status != ArmStatus.DONE):
+            return None  # read, or never ran: its failure says why
         if not self.lines:
             return (f"arm {self.run_id}: printed nothing and wrote no metric file under "
                     "$ABTUI_OUT")

@@ -101,7 +101,7 @@ class LogAdapter:
         if self.mode == "protocol":
             return []
         out: list[Parsed] = []
-        for text in segments(line):
+        for text in segments(line, rank0=True):
             parsed = self._one(text)
             if parsed is None:
                 continue

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 # the prefix a launcher puts before each line of each process: torchrun / accelerate
 # (``[rank0]:``, ``[default0]:`` with --tee)
-_RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
+# (nested: ``[default1]:[rank1]: Traceback``)
+_RANK_PREFIX = re.compile(r"^\[(?:rank|default)(\d+)\]:\s?")
 
 
 @dataclass
@@ -29,22 +30,26 @@ def strip_ansi(line: str) -> str:
     return _ANSI.sub("", line) if "\x1b" in line else line
 
 
-def segments(line: str) -> list[str]:
+def segments(line: str, rank0: bool = False) -> list[str]:
     """The texts a terminal would have drawn on this line, oldest first.
 
     A ``\\r`` returns the cursor: what follows overwrites what came before. Progress bars
     (tqdm, rich, Lightning's) write many ``\\r``-separated updates and a trainer's own line
     may land after them, on the same ``\\n``-terminated line (tqdm.write clears the bar
-    with ``\\r   \\r``). Escape sequences are removed, and a launcher's rank prefix too;
-    blank segments are dropped. The last segment is what a terminal shows.
+    with ``\\r   \\r``). Escape sequences are removed, and a launcher's rank prefixes too;
+    blank segments are dropped. The last segment is what a terminal shows. ``rank0``: the
+    segments another rank printed are dropped (metrics are rank 0's: every rank of a
+    data-parallel job may print the same steps).
     """
     text = strip_ansi(line)
     parts = text.split("\r") if "\r" in text else [text]
     out = []
     for part in parts:
-        if _RANK_PREFIX.match(part):
-            part = _RANK_PREFIX.sub("", part, count=1)
-        if part.strip():
+        other = False
+        while (m := _RANK_PREFIX.match(part)) is not None:
+            other = other or m.group(1) != "0"
+            part = part[m.end():]
+        if part.strip() and not (rank0 and other):
             out.append(part)
     return out
 

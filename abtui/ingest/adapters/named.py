@@ -45,7 +45,8 @@ def parse(line: str) -> Parsed | None:
     for name, sep, num, total, unit in _PAIR.findall(line):
         key = name.lower().rstrip(".:")
         if sep.isspace() and not (key in _COUNTERS or "loss" in key or key in _ALIASES
-                                  or key in _TIMES or key in ("epoch", "ppl", "perplexity")):
+                                  or key in _TIMES or _RATES.match(key)
+                                  or key in ("epoch", "ppl", "perplexity")):
             continue  # ``word 12`` in prose: only well-known names count without : or =
         try:
             v = float(num)

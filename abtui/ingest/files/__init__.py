@@ -2,7 +2,8 @@
 
 Some trainers log to files rather than to their output: Lightning's ``CSVLogger``
 (``metrics.csv``) and ``torch.utils.tensorboard.SummaryWriter`` (``events.out.tfevents.*``).
-``OutputFiles`` finds such files under the arm's output directory (``$ABTUI_OUT``), follows
+``OutputFiles`` finds such files under the arm's output directory (``$ABTUI_OUT``) and
+among the files the arm's processes wrote elsewhere (``arms/<run>/writes/``), follows
 each from a resume cursor and turns what is new into protocol metric lines, one per step,
 each with a resume token ``{"file": <path under the directory>, "at": <cursor>}``. The
 monitor persists them in ``arms/<run>/files.jsonl`` and folds them like any other line.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +49,37 @@ def _line(step: int, values: dict[str, float]) -> bytes:
 class OutputFiles:
     """Every metrics file under ``root``, followed from ``cursors`` (path -> cursor)."""
 
-    def __init__(self, root: Path, cursors: dict[str, int] | None = None) -> None:
+    def __init__(self, root: Path, cursors: dict[str, int] | None = None,
+                 elsewhere: Callable[[], list[str]] | None = None) -> None:
         self.root = Path(root)
         self.cursors = dict(cursors or {})
         self.followers: dict[str, CsvLog | EventFile] = {}
         self.skipped = 0  # files past MAX_FILES
+        # the files the arm's processes wrote outside ``root`` (absolute paths): a script
+        # that puts its logs where it likes (LightningCLI's ./lightning_logs, a
+        # SummaryWriter's ./runs) is read too, and only the files this arm wrote
+        self.elsewhere = elsewhere
 
     def _discover(self) -> None:
+        self._discover_under_root()
+        if self.elsewhere is None:
+            return
+        for path in self.elsewhere():
+            kind = kind_of(os.path.basename(path))
+            if kind is None or path in self.followers or not os.path.isabs(path):
+                continue
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+            except OSError:
+                continue
+            if len(self.followers) >= MAX_FILES:
+                self.skipped += 1
+                continue
+            at = self.cursors.get(path, 0)
+            self.followers[path] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
+
+    def _discover_under_root(self) -> None:
         if not self.root.is_dir() or self.root.is_symlink():
             return
         base = len(self.root.parts)
