@@ -212,12 +212,16 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _quickstart() -> Path:
-    here = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"  # abtui/cli/..
-    if here.is_file():
-        return here
+    """The quickstart spec: the repository's (a checkout, an editable install), else the
+    copy a wheel carries (setup.py puts it, and the runner, in abtui/_demo)."""
+    package = Path(__file__).resolve().parents[1]
+    for here in (package.parent / "configs" / "quickstart.yaml", package / "_demo" / "quickstart.yaml"):
+        if here.is_file():
+            return here
     from abtui.infra.errors import AbtuiError
 
-    raise AbtuiError("configs/quickstart.yaml not found: run the demo from the abtui repository")
+    raise AbtuiError("the quickstart is not installed (abtui/_demo is missing): reinstall abtui "
+                     "from its wheel, or run the demo from the abtui repository")
 
 
 def _ab(args: argparse.Namespace) -> int:

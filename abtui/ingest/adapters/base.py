@@ -11,6 +11,11 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|
 # (``[rank0]:``, ``[default0]:`` with --tee)
 # (nested: ``[default1]:[rank1]: Traceback``)
 _RANK_PREFIX = re.compile(r"^\[(?:rank|default)(\d+)\]:\s?")
+# a progress bar drawn before a line on the same row (tqdm's ``desc: 12%|██ | 5/40
+# [00:01<00:09, 3.5it/s]``): stdout and stderr share the arm's pipe, and a trainer's line
+# printed while the bar is up lands right after it
+_BAR_PREFIX = re.compile(r"^[^|\n]{0,120}?\d{1,3}%\|[^|]{0,200}\|\s*[\d.]+[kMG]?/[\d.?]+[kMG]?\s*"
+                         r"\[[^\]]{0,200}\]\s*")
 
 
 @dataclass
@@ -49,6 +54,8 @@ def segments(line: str, rank0: bool = False) -> list[str]:
         while (m := _RANK_PREFIX.match(part)) is not None:
             other = other or m.group(1) != "0"
             part = part[m.end():]
+        while (bar := _BAR_PREFIX.match(part)) is not None and part[bar.end():].strip():
+            part = part[bar.end():]  # the bar, then a line of its own: the line
         if part.strip() and not (rank0 and other):
             out.append(part)
     return out
