@@ -124,3 +124,18 @@ def fill_out(argv: list[str], out: str) -> list[str]:
     """``{out}`` in a command: the arm's own output directory (as ``$ABTUI_OUT``), filled at
     launch, when the run directory exists."""
     return [w.replace("{out}", out) if "{out}" in w else w for w in argv]
+
+
+def lightning_env(env: dict[str, str], out: str) -> dict[str, str]:
+    """Where Lightning's default loggers write, for an arm whose output directory is ``out``.
+
+    ``Trainer`` takes its defaults from ``PL_TRAINER_*`` variables. ``LightningCLI`` passes
+    ``default_root_dir=None`` itself, which beats them; it reads its arguments from the
+    environment when jsonargparse's ``JSONARGPARSE_DEFAULT_ENV`` is on, as
+    ``PL_<SUBCOMMAND>__TRAINER__DEFAULT_ROOT_DIR``. What the user set is kept, and a
+    ``--trainer.default_root_dir`` or ``--config`` on the command line still wins."""
+    mine = {"PL_TRAINER_DEFAULT_ROOT_DIR": out, "JSONARGPARSE_DEFAULT_ENV": "true",
+            "PL_TRAINER__DEFAULT_ROOT_DIR": out,
+            **{f"PL_{sub}__TRAINER__DEFAULT_ROOT_DIR": out
+               for sub in ("FIT", "VALIDATE", "TEST", "PREDICT")}}
+    return {k: v for k, v in mine.items() if k not in env}

@@ -24,7 +24,7 @@ import docker.errors
 import psutil
 from docker.types import DeviceRequest, LogConfig, Mount
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine, fill_out
+from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine, fill_out, lightning_env
 from abtui.backends.docker_image import resolve_image
 from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
 from abtui.backends.docker_mounts import volume_mounts
@@ -187,12 +187,12 @@ class DockerBackend(Backend):
         env = {**run.env, "PYTHONUNBUFFERED": "1", "ABTUI_ARM": run.arm, "ABTUI_RUN_ID": run.run_id,
                "ABTUI_EXPERIMENT": rundir.name,
                "ABTUI_SEED": str(run.seed), "ABTUI_OUT": OUT_DIR,
-               # Lightning's default loggers write where abtui.ingest.files looks
-               "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR", OUT_DIR),
                # an arm without GPUs must see none even where the NVIDIA runtime is the default
                # and the image says NVIDIA_VISIBLE_DEVICES=all (the PyTorch images do)
                "NVIDIA_VISIBLE_DEVICES": ",".join(map(str, run.gpus)) or "void",
                "HOME": "/tmp"}  # a read-only root: the only writable places are /tmp and out
+        # Lightning's default loggers write where abtui.ingest.files looks
+        env.update(lightning_env(run.env, OUT_DIR))
         res = self.spec.resources
         memory = (docker.utils.parse_bytes(res.memory) if res.memory
                   else default_memory(self.spec.concurrency or len(self.spec.arms)))

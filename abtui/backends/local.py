@@ -30,6 +30,7 @@ from abtui.backends.base import (
     LogLine,
     arm_process_env,
     fill_out,
+    lightning_env,
 )
 from abtui.infra.errors import BackendError
 from abtui.infra.secrets import mask_argv
@@ -143,17 +144,15 @@ class LocalBackend(FollowsOutputFile, Backend):
             "ABTUI_EXPERIMENT": rundir.name,
             "ABTUI_SEED": str(run.seed),
             "ABTUI_OUT": str(rundir.arm_dir(run.run_id) / "out"),
-            # Lightning's Trainer takes its defaults from PL_TRAINER_* variables: its default
-            # loggers (TensorBoard or CSV) then write under the arm's own output directory,
-            # where abtui.ingest.files finds them (a script's own default_root_dir wins)
-            "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR")
-            or str(rundir.arm_dir(run.run_id) / "out"),
             # an arm with no GPUs sees none; never inherit the monitor's devices. The spec's
             # indices are NVML's (PCI bus order); make CUDA count the same way.
             "CUDA_VISIBLE_DEVICES": ",".join(str(g) for g in run.gpus),
             "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         })
         env.update(arm_process_env(env, rundir, run.run_id))
+        # Lightning's default loggers write under the arm's own output directory, where
+        # abtui.ingest.files finds them (a script's own default_root_dir wins)
+        env.update(lightning_env(run.env, env["ABTUI_OUT"]))
         argv = fill_out(argv, env["ABTUI_OUT"])
         cpus = run.extra.get("cpus")
         if cpus:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, arm_process_env, fill_out
+from abtui.backends.base import ArmExit, ArmHandle, Backend, arm_process_env, fill_out, lightning_env
 from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
@@ -75,9 +75,9 @@ class SlurmBackend(FollowsOutputFile, Backend):
                     # the node agent tells the experiment's processes from foreign load by it
                     "ABTUI_EXPERIMENT": rundir.name,
                     "ABTUI_SEED": str(run.seed), "ABTUI_OUT": out,
-                    "PL_TRAINER_DEFAULT_ROOT_DIR": run.env.get("PL_TRAINER_DEFAULT_ROOT_DIR") or out,
                     "CUDA_DEVICE_ORDER": "PCI_BUS_ID"})
         env.update(arm_process_env(env, rundir, run.run_id))
+        env.update(lightning_env(run.env, out))
         if run.gpus:
             env.pop("CUDA_VISIBLE_DEVICES", None)  # Slurm sets it to the GPUs it allocated
         else:

@@ -258,7 +258,8 @@ def _ab(args: argparse.Namespace) -> int:
     try:  # a bad combination is an error before anything runs, in the words of the options
         parse_spec(text, str(path))
     except SpecError as exc:
-        raise SpecError("abtui ab", [re.sub(r"^line \d+(, column \d+)?: ", "", p)
+        raise SpecError("abtui ab", [re.sub(r"^(<top> )?\(line \d+\): |^line \d+(, column \d+)?: "
+                                            r"| \(line \d+\)", "", p)
                                      for p in exc.problems]) from None
     if args.save:
         path.write_text(text)

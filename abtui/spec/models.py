@@ -260,6 +260,14 @@ class ExperimentSpec(_Strict):
 
     _config = field_validator("config")(classmethod(lambda cls, v: no_reserved_keys(v)))
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _regex_prefix(cls, v: Any) -> Any:
+        """``regex:PATTERN`` (as ``--log-format`` takes it) is ``{regex: PATTERN}``."""
+        if isinstance(v, str) and v.startswith("regex:"):
+            return {"regex": v[len("regex:"):]}
+        return v
+
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -322,8 +330,6 @@ class ExperimentSpec(_Strict):
                             raise ValueError(f"command: {{{key}}} (arm {name}) is not a config "
                                              f"key, seed, steps or out")
         fmt = self.log_format
-        if isinstance(fmt, str) and fmt.startswith("regex:"):  # --log-format 'regex:...'
-            fmt = self.log_format = {"regex": fmt[len("regex:"):]}
         if isinstance(fmt, dict) and set(fmt) == {"regex"}:
             try:
                 re.compile(fmt["regex"])
