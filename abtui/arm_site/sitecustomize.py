@@ -31,7 +31,7 @@ def _install() -> None:
 
     def record(path: str) -> None:
         if state["fd"] is None:
-            name = os.path.join(folder, "%d.txt" % os.getpid())
+            name = os.path.join(folder, f"{os.getpid()}.txt")
             state["fd"] = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW,
                                   0o600)
         os.write(state["fd"], (path.replace("\n", "?") + "\n").encode("utf-8", "replace"))
@@ -39,7 +39,7 @@ def _install() -> None:
     def written(path: object) -> None:
         if len(seen) >= MAX_PATHS or isinstance(path, int) or path is None:
             return
-        full = os.path.abspath(os.fsdecode(path))  # type: ignore[call-overload]
+        full = os.path.abspath(os.fsdecode(path))
         if full in seen or full.startswith(skip):
             return
         seen.add(full)
@@ -56,16 +56,16 @@ def _install() -> None:
             return
         state["torch"] = True
 
-        def _open_zipfile_writer(name_or_buffer, *a, **k):  # type: ignore[no-untyped-def]
+        def _open_zipfile_writer(name_or_buffer, *a, **k):
             if isinstance(name_or_buffer, (str, bytes, os.PathLike)):
-                try:
+                try:  # noqa: SIM105 - contextlib is one import more in every arm process
                     written(name_or_buffer)
                 except Exception:  # noqa: BLE001, S110 - never in the arm's way
                     pass
             return orig(name_or_buffer, *a, **k)
 
-        _open_zipfile_writer._abtui = True  # type: ignore[attr-defined]
-        ser._open_zipfile_writer = _open_zipfile_writer  # type: ignore[union-attr]
+        _open_zipfile_writer._abtui = True
+        ser._open_zipfile_writer = _open_zipfile_writer
 
     def hook(event: str, args: tuple) -> None:
         if state["busy"]:
@@ -112,7 +112,7 @@ def _chain() -> None:
     spec.loader.exec_module(module)
 
 
-try:
+try:  # noqa: SIM105 - contextlib is one import more in every arm process
     _install()
 except Exception:  # noqa: BLE001 - never in the arm's way
     pass

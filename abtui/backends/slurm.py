@@ -23,7 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from abtui.backends.base import ArmExit, ArmHandle, Backend, arm_process_env, fill_out, lightning_env
+from abtui.backends.base import (
+    ArmExit,
+    ArmHandle,
+    Backend,
+    arm_process_env,
+    fill_out,
+    lightning_env,
+)
 from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
 from abtui.backends.slurm_job import batch_script, sbatch_options, step_script

@@ -137,7 +137,7 @@ def category_checks(facts: Iterable[RunFacts], findings: Iterable[Any]) -> list[
             out.append(CategoryCheck(cat, NOT_RECORDED, why))
         else:
             same = set(values)
-            text = (values[0] if cat == "files" else f"{values[0]} in every run") if len(same) == 1 \
-                else "compared, no difference"
+            text = ((str(values[0]) if cat == "files" else f"{values[0]} in every run")
+                    if len(same) == 1 else "compared, no difference")
             out.append(CategoryCheck(cat, IDENTICAL, text))
     return out

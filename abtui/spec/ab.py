@@ -43,7 +43,8 @@ def _inner(column: list[str], pos: int, taken: set[str]
         return None
     if len({len(w) for w in inner}) != 1 or len(inner[0]) < 2:
         return None
-    parts, found = [], []
+    parts: list[str] = []
+    found: list[tuple[str, list[str]]] = []
     for i in range(len(inner[0])):
         col = [w[i] for w in inner]
         if len(set(col)) == 1:
@@ -130,7 +131,7 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
         spec["image"] = image
     same_shape = len({len(w) for w in words}) == 1
     if same_shape:
-        template, treatment = list(words[0]), []
+        template, treatment = list(words[0]), list[str]()
         configs: list[dict[str, str]] = [{} for _ in words]
         for pos in range(len(words[0])):
             column = [w[pos] for w in words]
