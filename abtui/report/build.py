@@ -164,6 +164,41 @@ def output_gaps(rundir: RunDir) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _warmup_text(warmup_steps: int | None, steps: int | None,
+                 summaries: Mapping[str, list[Any]]) -> str:
+    """The warm-up rule with the cutoff each run used (without a spec's steps, each run's
+    own last logged step stands for the total)."""
+    if warmup_steps is not None or steps:
+        return warmup_rule(warmup_steps, steps).text
+    cutoffs = {r.run_id: r.metrics.get("warmup_cutoff_step") for runs in summaries.values()
+               for r in runs}
+    same = set(cutoffs.values())
+    used = (f"step {next(iter(same)):g}" if len(same) == 1 and None not in same
+            else ", ".join(f"{rid} step {c:g}" for rid, c in cutoffs.items() if c is not None)
+            or "none: no metric records")
+    return ("warm-up: the first 10 % of each run's logged steps (the spec gives no steps) and "
+            f"the first record; cutoff {used}")
+
+
+def throughput_notes(arms: Mapping[str, Any]) -> list[str]:
+    """Where a throughput came from when it was not printed as a rate, and which runs have
+    none (the verdict then says nothing of speed: said here, not dropped in silence)."""
+    derived: dict[str, list[str]] = {}
+    missing = []
+    for arm in arms.values():
+        for r in arm["runs"]:
+            source = r.get("throughput_source")
+            if r.get("throughput") is None and r.get("records"):
+                missing.append(str(r.get("run_id")))
+            elif source not in (None, "records", "final record"):
+                derived.setdefault(str(source), []).append(str(r.get("run_id")))
+    out = [f"throughput of {', '.join(ids)}: derived from the {src}" for src, ids in derived.items()]
+    if missing:
+        out.append(f"no throughput for {', '.join(missing)}: the log prints no rate, step time "
+                   "or sample counter (print samples/s, or ms per step, to compare speed)")
+    return out
+
+
 def output_gap_notes(rundir: RunDir) -> list[str]:
     notes = []
     for run_id, gaps in output_gaps(rundir).items():
@@ -243,7 +278,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     ttt = time_target_source(spec.target.loss, spec.target.accuracy)
     target_text = _target_text(spec.target.loss, spec.target.accuracy)
     comparisons = []
-    notes = [warmup_rule(spec.warmup_steps, spec.steps).text,
+    notes = [_warmup_text(spec.warmup_steps, spec.steps, summaries),
              f"final loss is an EMA (alpha {SMOOTHING_ALPHA}, bias-corrected) of the logged loss; "
              "accuracy final / best are logged values",
              "time to target: first record where the EMA-smoothed curve reaches the target, "
@@ -320,6 +355,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     notes += [f"arm {s.run_id}: read as {s.adapter.words} (log_format {exp.spec.log_format})"
               for ss in states.values() for s in ss if s.adapter.words and s.series]
     notes += [why for ss in states.values() for s in ss if (why := s.nothing_read())]
+    notes += throughput_notes(arms)
     results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
                                      else fair["missing"] or fair["reasons"])[:2])

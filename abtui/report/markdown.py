@@ -29,6 +29,8 @@ TELEMETRY_COLUMNS = (("energy (J)", "energy_j"), ("J/sample", "energy_per_sample
 
 
 def _cell(x: Any) -> str:
+    if x is None:
+        return "–"  # not measured: never the word None in a table
     text = x if isinstance(x, str) else num(x) if isinstance(x, (int, float)) else str(x)
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -177,7 +179,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out += [f"- run directory: `{report.get('run_dir')}`",
             f"- created: {report.get('created') or '?'}; finished: {report.get('finished') or 'not yet'}",
             f"- baseline: {spec.get('baseline')}; treatment: {', '.join(spec.get('treatment') or []) or 'not declared'}",
-            f"- steps: {spec.get('steps')}; replicates per arm: {spec.get('replicates')}", ""]
+            f"- steps: {spec.get('steps') or 'not given (each run up to its own last step)'}; "
+            f"replicates per arm: {spec.get('replicates')}", ""]
     out += ["## Arms", "", *table(arm_headers(), arm_rows(report)), ""]
     out += _runs_section(report)
     out += _comparisons_section(report)
