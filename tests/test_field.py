@@ -344,3 +344,33 @@ def test_arms_that_resolve_to_one_command_are_refused(tmp_path: Path) -> None:
     spec.write_text("name: x\ncommand: [python, x.py]\naa: true\n"
                     "arms:\n  a: {config: {}}\n  b: {config: {}}\nargs: template\n")
     assert _abtui("validate", str(spec), cwd=tmp_path).returncode == 0  # an A/A, said so
+
+
+@pytest.mark.slow
+def test_trl_sft_unmodified_at_its_defaults(tmp_path: Path) -> None:
+    """`trl sft` as its docs run it (a console script, progress bar on, its default
+    output_dir shared by both arms): every loss line read, the final throughput, and
+    trainer_output/ written by both arms flagged."""
+    made = subprocess.run([sys.executable, str(REPO / "tests" / "fixtures" / "tiny_lm.py"),
+                           str(tmp_path / "lm")], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    cmd = (f"trl sft --model_name_or_path {tmp_path / 'lm' / 'model'} --dataset_name "
+           f"{tmp_path / 'lm' / 'data'} --max_steps 30 --logging_steps 5 "
+           "--per_device_train_batch_size 8 --max_length 32 --report_to none --use_cpu "
+           "--bf16 false --learning_rate")
+    work = tmp_path / "work"
+    work.mkdir()
+    out = _abtui("ab", f"{cmd} 1e-3", f"{cmd} 3e-3", "--headless", "--runs-dir",
+                 str(tmp_path / "runs"), cwd=work)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    report = _report(tmp_path)
+    [run] = list((tmp_path / "runs").iterdir())
+    for arm in ("1e-3", "3e-3"):
+        [r] = report["arms"][arm]["runs"]
+        printed = (run / "arms" / arm / "output.log").read_bytes().decode().count("{'loss'")
+        assert r["log_format"] == "hf_trainer" and r["records"] == printed == 6, r
+        assert r["throughput"] > 0 and r["throughput_source"] == "final record"
+    assert report["fairness"]["state"] == "confounded"
+    assert any("trainer_output/" in str(x) for x in report["fairness"]["reasons"])
+    states = {c["category"]: c["state"] for c in report["fairness"]["checked_categories"]}
+    assert states["environment"] == "identical", states  # observed behind the console script
