@@ -374,3 +374,49 @@ def test_trl_sft_unmodified_at_its_defaults(tmp_path: Path) -> None:
     assert any("trainer_output/" in str(x) for x in report["fairness"]["reasons"])
     states = {c["category"]: c["state"] for c in report["fairness"]["checked_categories"]}
     assert states["environment"] == "identical", states  # observed behind the console script
+
+
+# -- replicates that replicate -------------------------------------------------------------
+
+_SELF_SEEDING = """import argparse, random
+p = argparse.ArgumentParser()
+p.add_argument('--lr', type=float)
+p.add_argument('--seed', type=int, default=1337)  # the script's own default, as nanoGPT's
+a = p.parse_args()
+r = random.Random(a.seed)
+loss = 2.0
+for i in range(1, 41):
+    loss *= 1 - a.lr * r.uniform(0.5, 1.5)
+    print(f'step {i} | loss {loss:.6f} | samples/s {1000 + r.uniform(-50, 50):.1f}')
+"""
+
+
+@pytest.mark.slow
+def test_a_self_seeding_scripts_identical_replicates_are_never_significant(
+        tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(_SELF_SEEDING)
+    out = _abtui("ab", f"python {script} --lr 0.01", f"python {script} --lr 0.02",
+                 "--replicates", "3", "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "the commands take no seed" in out.stderr
+    report = _report(tmp_path)
+    loss = report["comparisons"][0]["metrics"]["loss_delta"]
+    assert loss["significant"] is False and loss["calibrated"] is False, loss
+    assert "3 identical runs" in loss["note"]
+    statuses = {r["seed_status"] for a in report["arms"].values() for r in a["runs"]}
+    assert statuses == {"offered (ABTUI_SEED), not confirmed"}
+    # handed the seed, the replicates vary and the effect is tested
+    seeded = _abtui("ab", f"python {script} --lr 0.01", f"python {script} --lr 0.02",
+                    "--replicates", "3", "--seed-arg", "--seed {seed}", "--headless",
+                    "--runs-dir", str(tmp_path / "runs2"), cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stdout[-3000:] + seeded.stderr[-3000:]
+    assert "take no seed" not in seeded.stderr
+    [run] = list((tmp_path / "runs2").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    loss = report["comparisons"][0]["metrics"]["loss_delta"]
+    assert loss["calibrated"] is True and loss["significant"] is True, loss
+    assert {r["seed_status"] for a in report["arms"].values() for r in a["runs"]} == {
+        "passed in the command"}
+    assert [r["seed"] for r in report["arms"]["0.01"]["runs"]] == [0, 1, 2]

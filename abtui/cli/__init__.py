@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--log-format", default="auto",
                     help="auto, hf_trainer, nanogpt, timm, deepspeed, named, ... or regex:PATTERN "
                          "(named groups are metrics; (?P<step>...) the step)")
+    ab.add_argument("--seed-arg", default=None, metavar="WORDS",
+                    help="how the script takes a seed, appended to every command: '--seed {seed}'")
     ab.add_argument("--save", default=None, metavar="SPEC", help="write the equivalent spec and exit")
     ab.add_argument("--headless", action="store_true")
     ab.add_argument("--runs-dir", default="runs")
@@ -232,7 +234,7 @@ def _ab(args: argparse.Namespace) -> int:
 
     from abtui.infra.errors import SpecError
     from abtui.spec import parse_spec
-    from abtui.spec.ab import ab_spec, git_ab_spec
+    from abtui.spec.ab import ab_spec, git_ab_spec, takes_seed
 
     names = args.name.split(",") if args.name else None
     if args.log_format.lstrip().startswith("{"):  # '{regex: ...}', as a spec writes it
@@ -250,9 +252,15 @@ def _ab(args: argparse.Namespace) -> int:
         else:
             data = ab_spec(args.commands, names=names, replicates=args.replicates,
                            steps=args.steps, backend=args.backend, image=args.image,
-                           log_format=args.log_format)
+                           log_format=args.log_format, seed_arg=args.seed_arg)
     except ValueError as exc:
         raise SpecError("abtui ab", [str(exc)]) from None
+    commands = [data.get("command") or [], *((a.get("command") or []) for a in data["arms"].values())]
+    if args.replicates > 1 and not any(takes_seed(c) for c in commands):
+        print("abtui: warning: the commands take no seed: every replicate gets ABTUI_SEED in its "
+              "environment only, and a script that seeds itself runs the same run again "
+              "(abtui says so if they come out identical). Hand it the seed with {seed} in "
+              "the command or --seed-arg '--seed {seed}'", file=sys.stderr)
     text = "# written by abtui ab\n" + yaml.safe_dump(data, sort_keys=False)
     path = Path(args.save) if args.save else Path.cwd() / "ab.yaml"
     try:  # a bad combination is an error before anything runs, in the words of the options

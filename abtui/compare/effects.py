@@ -145,6 +145,22 @@ def _within_run(eff: Effect, base: RunSummary, arm: RunSummary) -> None:
     eff.note = N1_WARNING
 
 
+def _identical_runs(runs: Sequence[RunSummary], values: list[float]) -> str | None:
+    """Why the runs of one arm do not replicate: two or more, each with the same final loss
+    to the last bit (a script that seeds itself, or ignores abtui's seed: a coarse metric
+    such as accuracy on a small set can tie by chance, a smoothed loss cannot), or the same
+    value of this metric where no loss is logged; None when they vary."""
+    losses = _values(runs, "final_loss_smoothed")
+    values = losses if len(losses) >= 2 else values
+    if len(values) < 2 or any(v != values[0] for v in values):
+        return None
+    arm = runs[0].arm if runs else "?"
+    return (f"{len(values)} identical runs of {arm}: the script does not take abtui's seed "
+            "(or is deterministic whatever the seed); run-to-run variation not measured, "
+            "nothing is called significant (pass the seed: {seed} in the command, or "
+            "abtui ab --seed-arg '--seed {seed}')")
+
+
 def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[RunSummary],
                    source: str | None = None) -> Effect:
     """One effect of ``arm`` against ``base`` (both: the runs to use)."""
@@ -171,7 +187,12 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         eff.note = f"baseline {kind.label} is 0: no ratio"
         return eff
     eff.value = mb / ma if kind.ratio else mb - ma
-    if len(a) + len(b) >= 3:
+    same = _identical_runs(base, a) or _identical_runs(arm, b)
+    if same and kind.quality:
+        # no run-to-run variation measured: a difference would be called exact (p = 0)
+        eff.calibrated, eff.significant = False, False
+        eff.note = same
+    elif len(a) + len(b) >= 3:
         _replicated(eff, kind, a, b)
     elif kind.within_run:
         _within_run(eff, base[0], arm[0])

@@ -180,6 +180,22 @@ def _warmup_text(warmup_steps: int | None, steps: int | None,
             f"the first record; cutoff {used}")
 
 
+def seed_status(spec: Any, arm: str, seed: Any, env: Mapping[str, Any] | None) -> str:
+    """How far the replicate's seed is known to have reached the run: confirmed by its env
+    record, passed in its command (``{seed}``, ``args: flags`` or ``env``), or only offered
+    in ``ABTUI_SEED``."""
+    if seed is None:
+        return "no seed"
+    if env and env.get("seed") is not None:
+        return ("confirmed (env record)" if env.get("seed") == seed
+                else f"the run reports seed {env.get('seed')}, not {seed}")
+    command = (spec.arms[arm].command if arm in spec.arms and spec.arms[arm].command
+               else spec.command)
+    if spec.args in ("flags", "env") or any("{seed}" in w for w in command):
+        return "passed in the command"
+    return "offered (ABTUI_SEED), not confirmed"
+
+
 def throughput_notes(arms: Mapping[str, Any]) -> list[str]:
     """Where a throughput came from when it was not printed as a rate, and which runs have
     none (the verdict then says nothing of speed: said here, not dropped in silence)."""
@@ -272,6 +288,12 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
                           at_step=at_step)
             for s in arm_states
         ]
+    for arm, runs in summaries.items():
+        for r in runs:
+            entry: Mapping[str, Any] = exp.manifest.get("runs", {}).get(r.run_id) or {}
+            env = next((s.env for s in states.get(arm, []) if s.run_id == r.run_id), None)
+            r.metrics["seed"] = entry.get("seed")
+            r.metrics["seed_status"] = seed_status(spec, arm, entry.get("seed"), env)
     arms = {arm: {"runs": [r.metrics for r in runs], "aggregate": aggregate(runs)}
             for arm, runs in summaries.items()}
 

@@ -19,6 +19,13 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _SHELL_PLAIN = re.compile(r"[A-Za-z0-9_.,:/@%+=-]+")
 
 
+def _escape(word: str) -> str:
+    """A word as a template keeps it: braces literal, except abtui's own ``{seed}`` and
+    ``{out}`` (filled per run)."""
+    out = word.replace("{", "{{").replace("}", "}}")
+    return out.replace("{{seed}}", "{seed}").replace("{{out}}", "{out}")
+
+
 def _key(prev: str | None, word_values: list[str], pos: int) -> tuple[str, str | None]:
     """(config key, the part of the word kept before the value, e.g. ``lr=``)."""
     if prev is not None and prev.startswith("--") and len(prev) > 2 and "=" not in prev:
@@ -106,13 +113,25 @@ def git_ab_spec(command: list[str], refs: list[str], *, names: list[str] | None 
     return spec
 
 
+def takes_seed(command: list[str]) -> bool:
+    """Whether a templated command hands the run its seed (``{seed}`` in a word)."""
+    return any("{seed}" in w.replace("{{", "").replace("}}", "") for w in command)
+
+
 def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: int = 1,
             steps: int | None = None, backend: str = "local", image: str | None = None,
-            log_format: object = "auto", gates: list[str] | None = None) -> dict[str, Any]:
-    """The experiment spec (as a dict for ``ExperimentSpec``) the commands describe."""
+            log_format: object = "auto", gates: list[str] | None = None,
+            seed_arg: str | None = None) -> dict[str, Any]:
+    """The experiment spec (as a dict for ``ExperimentSpec``) the commands describe.
+    ``seed_arg`` (``--seed {seed}``) is appended to every command: how the script takes
+    the replicate's seed."""
     if len(commands) < 2:
         raise ValueError("abtui ab needs at least two commands, e.g. "
                          "abtui ab 'python train.py --lr 1e-4' 'python train.py --lr 3e-4'")
+    if seed_arg is not None:
+        if "{seed}" not in seed_arg:
+            raise ValueError("--seed-arg must hold {seed}, e.g. --seed-arg '--seed {seed}'")
+        commands = [f"{c} {seed_arg}" for c in commands]
     words = []
     for c in commands:
         try:
@@ -158,7 +177,7 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
             raise ValueError("the commands are identical: nothing to compare (an A/A test? "
                              "write a spec with replicates)")
         names = _arm_names(words, configs, names)
-        spec.update(command=[w.replace("{", "{{").replace("}", "}}") if i not in
+        spec.update(command=[_escape(w) if i not in
                              {p for p, t in enumerate(template) if t != words[0][p]} else t
                              for i, (w, t) in enumerate(zip(words[0], template, strict=True))],
                     args="template", treatment=treatment,
@@ -166,6 +185,6 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
     else:
         names = _arm_names(words, [{} for _ in words], names)
         spec.update(command=words[0], args="template", treatment=["launch.command"],
-                    arms={n: {"command": [w.replace("{", "{{").replace("}", "}}") for w in cmd]}
+                    arms={n: {"command": [_escape(w) for w in cmd]}
                           for n, cmd in zip(names, words, strict=True)})
     return spec
