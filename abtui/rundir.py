@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from abtui.infra.errors import EnvironmentFailure, RunDirError
+from abtui.infra.safe_io import atomic_write, open_lock, read_bounded
 from abtui.run_files import ArmExit, Manifest, ManifestRun
 
 __all__ = ["ArmExit", "Manifest", "ManifestRun", "RunDir"]  # the file types: run_files
@@ -37,6 +38,7 @@ OBSERVED_ENV = "observed_env.json"
 MAX_WRITE_FILES = 256
 MAX_WRITE_BYTES = 1 << 20
 MAX_WRITE_PATHS = 10_000
+MAX_JSON_BYTES = 64 << 20  # a manifest, an exit record, a report: far below this
 #: A remote arm's node, as its job saw it (``abtui.telemetry.node facts``; Slurm backend).
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
@@ -78,6 +80,29 @@ class RunDir:
             raise RunDirError(f"{rd.root}: not an abtui run directory (no {MANIFEST})")
         return rd
 
+    def check_owned(self) -> None:
+        """Refuse a run directory that is not the user's own: another owner, or writable
+        by others (anyone could have planted its files). Commands that write to a run or
+        act on its processes (attach, report, stop) call this first; copy a shared run
+        (``cp -r``) to read it as yours."""
+        for path in (self.root, self.root / "arms", self.manifest_path):
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise RunDirError(f"{path}: {exc.strerror or exc}") from None
+            if stat.S_ISLNK(st.st_mode):
+                raise RunDirError(f"{path} is a symbolic link: refused (a run directory "
+                                  "abtui made has none)")
+            if st.st_uid != os.geteuid():
+                raise RunDirError(f"{path} belongs to uid {st.st_uid}, not to you (uid "
+                                  f"{os.geteuid()}): refused; copy it (cp -r) to work on it")
+            if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise RunDirError(f"{path} is writable by others (mode "
+                                  f"{stat.S_IMODE(st.st_mode):o}): refused; chmod go-w it, or "
+                                  "copy it, if you trust what is in it")
+
     @property
     def name(self) -> str:
         return self.root.name
@@ -106,7 +131,10 @@ class RunDir:
     def take_writer_lock(self) -> IO[str] | None:
         """An exclusive ``flock`` on ``monitor.lock`` (it holds the writer's PID), or None
         when another monitor holds it. Keep the file open to keep the lock."""
-        fh = open(os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+        try:
+            fh = open(open_lock(self.lock_path), "r+")
+        except OSError as exc:  # a link or a FIFO planted in its place: not ours to touch
+            raise RunDirError(f"{self.lock_path}: {exc.strerror or exc}; refused") from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -124,14 +152,20 @@ class RunDir:
             fh.close()
 
     def writer_alive(self) -> bool:
-        """True while a monitor holds the writer's lock (a probe: takes and drops it)."""
+        """True while a monitor holds the writer's lock. A probe: it never creates, truncates
+        or writes the lock file, and never opens it through a link."""
         try:
-            fh = self.take_writer_lock()
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
-        if fh is None:
-            return True
-        self.release_writer_lock(fh)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True  # held by a monitor
+        finally:
+            os.close(fd)  # closing drops a lock this probe took
         return False
 
     def arm_dir(self, run_id: str) -> Path:
@@ -213,29 +247,27 @@ class RunDir:
 
     # -- small JSON documents, written atomically so a crash never leaves half a file
     def write_json(self, path: Path, data: Any) -> None:
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with open(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=False, default=str)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            # the old file stays whole: only the temporary one is lost
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        except OSError as exc:  # the old file stays whole: only the temporary one is lost
             raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc} "
                                      "(nothing already written was lost)") from None
 
     def read_json(self, path: Path) -> Any:
+        """A JSON document of the run directory: a regular file, never through a link,
+        at most ``MAX_JSON_BYTES``; None when it is missing."""
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            raw = read_bounded(path, MAX_JSON_BYTES + 1)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
-            raise RunDirError(f"{path}: unreadable ({exc})") from None
+        except OSError as exc:
+            raise RunDirError(f"{path}: unreadable ({exc.strerror or exc})") from None
+        if len(raw) > MAX_JSON_BYTES:
+            raise RunDirError(f"{path}: over {MAX_JSON_BYTES >> 20} MB, not read")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise RunDirError(f"{path}: unreadable ({str(exc)[:200]})") from None
 
     def write_manifest(self, manifest: Manifest | dict[str, Any]) -> None:
         self.write_json(self.manifest_path, manifest)

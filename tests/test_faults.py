@@ -66,20 +66,23 @@ def test_full_disk_is_reported_and_attach_catches_up_without_loss(tmp_path, fake
     p = tmp_path / "spec.yaml"
     p.write_text(SPEC.format(runner=fake_runner, steps=60, sleep=0.01, a="", extra=""))
     spec = parse_spec(p.read_text())
-    from abtui.rundir import RunDir
+    from abtui.ingest.events import EventWriter
 
-    real_create = RunDir.create
+    # arm A's events.jsonl cannot be written (ENOSPC, as on a full disk; a real full tmpfs is
+    # tests/test_disk_full.py): a link to /dev/full would be refused as planted
+    real_write = EventWriter.write_many
 
-    def create_with_full_disk(base, name, now=None):  # events.jsonl of arm A sits on /dev/full
-        rd = real_create(base, name, now)
-        os.symlink("/dev/full", rd.events_path("A"))
-        return rd
+    def full_for_a(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.path.parent.name == "A":
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
 
-    RunDir.create = staticmethod(create_with_full_disk)  # type: ignore[method-assign]
+    EventWriter.write_many = full_for_a  # type: ignore[method-assign]
     try:
         exp = Experiment.start(spec, p, tmp_path / "runs")
+        assert exp.wait(timeout=60)
     finally:
-        RunDir.create = real_create  # type: ignore[method-assign]
+        EventWriter.write_many = real_write  # type: ignore[method-assign]
     assert exp.wait(timeout=60)
     exp.finish()
     a = exp.store.run("A")

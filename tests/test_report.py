@@ -31,7 +31,7 @@ RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "
             "final_loss_smoothed", "final_loss_raw", "accuracy_best", "accuracy_final",
             "wall_time_s", "wall_time_source", "steps_to_target_loss", "time_to_target_loss_s",
             "steps_to_target_accuracy", "time_to_target_accuracy_s", "energy_j", "samples",
-            "energy_per_sample_j", "oddities"}
+            "energy_per_sample_j", "oddities", "seed", "seed_status"}
 EFFECT_KEYS = {"value", "ci", "n", "method", "significant", "p_value", "p_adjusted", "family",
                "calibrated", "mde", "replicates_needed", "baseline_value", "arm_value", "note",
                "kind", "higher_is_better"}

@@ -33,6 +33,7 @@ from abtui.backends.base import (
     lightning_env,
 )
 from abtui.infra.errors import BackendError
+from abtui.infra.safe_io import open_read
 from abtui.infra.secrets import mask_argv
 from abtui.ingest.lines import LineAssembler
 from abtui.rundir import RunDir
@@ -197,11 +198,11 @@ class LocalBackend(FollowsOutputFile, Backend):
         if not pid:
             return False
         try:
-            p = psutil.Process(pid)
+            p = psutil.Process(int(pid))
             if handle.ref.get("create_time") and abs(p.create_time() - handle.ref["create_time"]) > 1:
                 return False  # the PID was reused by another process
             return p.status() != psutil.STATUS_ZOMBIE
-        except psutil.Error:
+        except (psutil.Error, TypeError, ValueError, OverflowError):
             return False
 
     def poll(self, handle: ArmHandle) -> ArmExit | None:
@@ -218,10 +219,31 @@ class LocalBackend(FollowsOutputFile, Backend):
             finished = time.time()
         return ArmExit(code, error=None if code == 0 else describe_exit(code), finished_at=finished)
 
+    def ours(self, handle: ArmHandle) -> bool:
+        """Whether the process group the handle names is still the one abtui started: its
+        leader's start time as recorded at launch, its command line abtui's wrapper. A
+        manifest is only a file: a PID it names may belong to anyone by now."""
+        pgid = handle.ref.get("pgid")
+        if handle.run_id in self._children:
+            return True
+        created = handle.ref.get("create_time")
+        if not isinstance(pgid, int) or isinstance(pgid, bool) or pgid <= 1 or \
+                not isinstance(created, (int, float)):
+            return False
+        try:
+            p = psutil.Process(pgid)
+            return (abs(p.create_time() - float(created)) <= 1 and os.getpgid(pgid) == pgid
+                    and str(WRAPPER) in p.cmdline())
+        except (psutil.Error, OSError, ValueError, OverflowError):
+            return False
+
     def stop(self, handle: ArmHandle, grace_s: float = 10.0) -> None:
         pgid = handle.ref.get("pgid")
         if not pgid or not self._alive(handle):
             return
+        if not self.ours(handle):
+            raise BackendError(f"arm {handle.run_id}: process group {pgid} is not the one abtui "
+                               "started (its start time or command differ): not signalled")
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -272,7 +294,11 @@ def follow_file(path: Path, resume: int | str | None, stop: threading.Event,
     while not path.exists():
         if stop.wait(_POLL_S) or not alive():
             return
-    with open(path, "rb") as fh:
+    try:
+        fh = open(open_read(path), "rb")
+    except OSError as exc:  # a link or a FIFO in its place: abtui's relay never makes one
+        raise BackendError(f"{path}: {exc.strerror or exc}; not read") from None
+    with fh:
         fh.seek(offset)
         quick = True  # until the first lines: read often, so the first curve comes soon
         while True:

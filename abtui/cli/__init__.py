@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("attach", help="watch a running or finished experiment again")
     a.add_argument("run_dir")
     a.add_argument("--headless", action="store_true")
+    a.add_argument("--resume", action="store_true",
+                   help="also start the runs the manifest lists that were never launched "
+                        "(only on a run directory of your own that you trust)")
     gates(a)
 
     ls = sub.add_parser("ls", help="list experiments, running and finished")
@@ -168,7 +171,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if cmd == "attach":
         from abtui.experiment import Experiment
 
-        exp = Experiment.attach(args.run_dir)
+        exp = Experiment.attach(args.run_dir, resume=args.resume)
         _gate_flags_on(exp, _gate_flags(args))
         _serve_metrics(exp, args.metrics_addr, args.metrics_arms_only)
         if _interactive(args.headless):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from abtui.infra.errors import RunDirError
+from abtui.infra.errors import EXIT_ARM_FAILED, AbtuiError, RunDirError
+from abtui.infra.safe_io import read_bounded
+from abtui.infra.untrusted import shown
 
 if TYPE_CHECKING:
     from abtui.rundir import RunDir
@@ -23,9 +26,9 @@ def arm_status_on_disk(rd: RunDir, run_id: str, entry: Mapping[str, Any]) -> str
         return ex.status
     ref = entry.get("ref") or {}
     marker = ref.get("marker")
-    if marker:
+    if marker and Path(marker).parent == rd.root / "arms" / run_id:  # only its own marker
         try:
-            code = int(Path(marker).read_text().strip())
+            code = int(read_bounded(marker, 64).decode().strip())
             return "done" if code == 0 else "stopped" if code in (-15, 143) else "failed"
         except (OSError, ValueError):
             pass
@@ -79,15 +82,20 @@ def list_runs(runs_dir: str) -> int:
         states = [arm_status_on_disk(rd, run_id, entry)
                   for run_id, entry in (m.get("runs") or {}).items()]
         status = run_status_on_disk(rd, m, states)
-        age = time.time() - float(m.get("created_at") or time.time())
+        try:
+            created = float(m.get("created_at") or time.time())
+        except (TypeError, ValueError):
+            created = time.time()
+        age = time.time() - created if math.isfinite(created) else 0.0
         rows.append((root.name, status, ", ".join(f"{r}:{s}" for r, s in zip(m.get("runs", {}), states,
                                                                               strict=False)),
                      f"{age / 3600:.1f}h ago" if age > 3600 else f"{age / 60:.0f}m ago"))
     if not rows:
         print(f"no runs under {base}/")
         return 0
+    rows = [tuple(shown(c) for c in row) for row in rows]  # type: ignore[misc]
     w = max(len(r[0]) for r in rows)
-    for name, status, arms, ago in rows:
+    for name, status, arms, ago in rows:  # arm-made strings: inert before the terminal
         print(f"{name:<{w}}  {status:<22} {ago:>10}  {arms}")
     return 0
 
@@ -98,19 +106,28 @@ def stop_run(run_dir: str, grace: float) -> int:
     from abtui.spec import ExperimentSpec
 
     rd = RunDir.open(run_dir)
+    rd.check_owned()  # it signals what the manifest names: only in a run of your own
     m = rd.read_manifest()
-    spec = ExperimentSpec.model_validate(m["spec"])
+    try:
+        spec = ExperimentSpec.model_validate(m["spec"])
+    except Exception as exc:  # noqa: BLE001 - any malformed spec is the same answer
+        raise RunDirError(f"{rd.manifest_path}: the stored spec is unreadable") from exc
     backend = make_backend(spec, m.get("workdir"))
     found = backend.find(rd)
     if not found:
         print("abtui: no running arms found for this run")
         return 0
+    refused = 0
     for run_id, handle in found.items():
-        if backend.poll(handle) is None:
-            print(f"abtui: stopping {run_id}")
-            backend.stop(handle, grace)
-        backend.cleanup(handle)
-    return 0
+        try:
+            if backend.poll(handle) is None:
+                print(f"abtui: stopping {shown(run_id)}")
+                backend.stop(handle, grace)
+            backend.cleanup(handle)
+        except AbtuiError as exc:  # one arm it must not touch never keeps it from the others
+            print(f"abtui: {shown(str(exc))}")
+            refused += 1
+    return EXIT_ARM_FAILED if refused else 0
 
 
 def validate(spec_path: str) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from abtui import __version__
 from abtui.backends import Backend
 from abtui.infra.errors import BackendError, SpecError
+from abtui.infra.safe_io import open_read
 from abtui.infra.secrets import mask_argv, mask_config, mask_env, secret_digests
 from abtui.rundir import Manifest, ManifestRun
 from abtui.spec import ArmRun, ExperimentSpec
@@ -155,7 +156,7 @@ def place_on_cores(run: ArmRun, manifest: Manifest, taken: set[Any]) -> ArmRun:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     try:
-        fh = open(path, "rb")
+        fh = open(open_read(path), "rb")
     except FileNotFoundError:
         return out
     with fh:

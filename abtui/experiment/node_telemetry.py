@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from abtui.infra.safe_io import open_read
 from abtui.run_files import Sample
 from abtui.rundir import NODE_FACTS, RunDir
 
@@ -52,7 +53,7 @@ class NodeTelemetry:
     def resume_from(self, telemetry: Path) -> None:
         """Offsets and skews from the last merged samples in telemetry.jsonl (reattach)."""
         try:
-            with open(telemetry, "rb") as fh:
+            with open(open_read(telemetry), "rb") as fh:
                 fh.seek(0, 2)
                 size = fh.tell()
                 fh.seek(max(0, size - _TAIL))
@@ -79,7 +80,7 @@ class NodeTelemetry:
     def _read(self, run_id: str) -> list[dict[str, Any]]:
         path = self.rundir.arm_dir(run_id) / self.file_name
         try:
-            with open(path, "rb") as fh:
+            with open(open_read(path), "rb") as fh:
                 fh.seek(self.offsets[run_id])
                 data = fh.read(_READ_MAX)
         except OSError:

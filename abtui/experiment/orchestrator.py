@@ -27,6 +27,7 @@ from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
 from abtui.infra.numeric import numpy
+from abtui.infra.safe_io import sweep_temps
 from abtui.ingest.adapters import make_adapter
 from abtui.rundir import OBSERVED_ENV, ArmExit, Manifest, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
@@ -52,6 +53,7 @@ class Experiment:
         self.telemetry: TelemetryLoop | None = None
         self.metrics_server: Any = None  # the Prometheus endpoint, when served (abtui.experiment.exporter)
         self.read_only = False
+        self.resume = False  # attach --resume: start the runs never launched
         self._lock_fh: Any = None
         self.pending: list[ArmRun] = []
         self._scheduler: threading.Thread | None = None
@@ -231,9 +233,12 @@ class Experiment:
 
     # ---- attaching ------------------------------------------------------------------
     @classmethod
-    def attach(cls, root: str | Path, follow: bool = True) -> Experiment:
-        """Rebuild everything from the run directory, then go on tailing arms still running."""
+    def attach(cls, root: str | Path, follow: bool = True, resume: bool = False) -> Experiment:
+        """Rebuild everything from the run directory, then go on tailing arms still running.
+        ``resume``: also start the runs that were never launched (a run directory may come
+        from anyone: its commands are run only when asked)."""
         rundir = RunDir.open(root)
+        rundir.check_owned()  # it writes there, and may signal or start what it names
         manifest = rundir.read_manifest()
         try:
             spec = ExperimentSpec.model_validate(manifest["spec"])
@@ -249,10 +254,13 @@ class Experiment:
         else:
             backend = None
         exp = cls(spec, rundir, backend or NoBackend(), runs, manifest)
+        exp.resume = resume
         if follow and not exp.take_lock():
             exp.read_only = True
             exp.store.notice("another monitor holds this run: this one is read-only")
         if follow and not exp.read_only:
+            for folder in (rundir.root, *(rundir.root / "arms" / r for r in rundir.run_ids())):
+                sweep_temps(folder)  # what a monitor killed mid-write left behind
             exp._log_to_rundir()
         exp.replay()
         if follow and backend is not None:

@@ -73,12 +73,20 @@ def follow_again(exp: Experiment) -> None:
         # and following from the last recorded token catches up (a no-op otherwise)
         if run_id in exp.store.runs:
             exp.handles[run_id] = handle
+    never: list[str] = []
     for run in exp.runs:
         state = exp.store.run(run.run_id)
         if run.run_id in exp.handles or state.status in ArmStatus.ENDED:
             continue
         if "ref" not in exp.manifest["runs"].get(run.run_id, {}) and not exp.read_only:
             state.status = ArmStatus.PENDING
-            exp.pending.append(run)  # never launched: the scheduler starts it now
+            if exp.resume:
+                exp.pending.append(run)  # never launched: the scheduler starts it now
+            else:
+                never.append(run.run_id)
         else:
             state.status = ArmStatus.LOST
+    if never:
+        exp.store.notice(f"{len(never)} run(s) were never launched ({', '.join(never[:8])}): "
+                         "abtui attach --resume RUN_DIR starts them (their commands come from "
+                         "the run directory: only on one of your own)")

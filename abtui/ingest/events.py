@@ -21,6 +21,8 @@ from typing import Any
 
 import msgspec
 
+from abtui.infra.safe_io import open_append, open_read
+
 _enc = msgspec.json.encode
 _enc_lines = msgspec.json.Encoder().encode_lines
 _dec = msgspec.json.Decoder().decode
@@ -75,7 +77,7 @@ class EventWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._repair_torn_tail()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_append(self.path)  # never through a link planted in the run directory
         self._fh = os.fdopen(fd, "ab", buffering=1 << 16)
         self.lines_written = 0
 
@@ -87,7 +89,7 @@ class EventWriter:
             return
         if size == 0:
             return
-        with open(self.path, "rb+") as fh:
+        with open(os.open(self.path, os.O_RDWR | os.O_NOFOLLOW), "rb+") as fh:
             fh.seek(size - 1)
             if fh.read(1) == b"\n":
                 return
@@ -161,8 +163,8 @@ def read_event_batches(path: str | Path, batch_bytes: int = BATCH_BYTES, offset:
     ``stop``: only the complete lines that end at or before this byte.
     """
     try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
+        fh = open(open_read(path), "rb")
+    except OSError:  # missing, or a link / FIFO planted in its place: nothing of ours to read
         return
     with fh:
         if offset:
@@ -237,7 +239,11 @@ def last_token(path: str | Path) -> int | str | None:
         size = os.path.getsize(path)
     except OSError:
         return None
-    with open(path, "rb") as fh:
+    try:
+        fh = open(open_read(path), "rb")
+    except OSError:
+        return None
+    with fh:
         back = 1 << 16
         while True:
             start = max(0, size - back)

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summar
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
 from abtui.infra.errors import EnvironmentFailure
+from abtui.infra.safe_io import atomic_write
 from abtui.infra.secrets import mask_config
 from abtui.infra.untrusted import shown
 from abtui.report import traces
@@ -51,9 +51,14 @@ NOT_CHECKED = {"state": "unverifiable", "fair": None, "checked": False,
 
 
 def _iso(t: Any) -> str | None:
-    if not isinstance(t, (int, float)):
+    """A manifest's time as ISO 8601; None for anything that is not one (a run directory
+    may say ``created_at: 1e308``)."""
+    if not isinstance(t, (int, float)) or isinstance(t, bool):
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _jsonable(obj: Any) -> Any:
@@ -400,13 +405,7 @@ def gates_failed(report: Mapping[str, Any]) -> bool:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-              encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def redacted(value: Any) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui.infra.numeric import numpy
+from abtui.infra.safe_io import open_read
 from abtui.store import RunState
 
 CURVE_POINTS = 200
@@ -88,7 +89,7 @@ def _downsample(ts: Sequence[float], vs: Sequence[float], points: int) -> tuple[
 def read_telemetry_samples(path: Path, fallback: Iterable[Mapping[str, Any]] = ()) -> Iterable[Mapping[str, Any]]:
     """Samples from telemetry.jsonl (every one, not only the last hour the store keeps)."""
     try:
-        fh = open(path, "rb")
+        fh = open(open_read(path), "rb")
     except OSError:
         yield from fallback
         return

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from abtui.infra.safe_io import open_read
 from abtui.ingest.adapters import LogAdapter
 from abtui.store.run import RunState
 from abtui.store.snapshot import covered_size, load_snapshot, replay_events, write_snapshot
@@ -31,7 +32,7 @@ MIN_BYTES = 256 << 20
 
 def _complete_through(path: Path, size: int) -> int:
     """The end of the last complete line within the first ``size`` bytes."""
-    with open(path, "rb") as fh:
+    with open(open_read(path), "rb") as fh:
         back = 1 << 16
         while True:
             start = max(0, size - back)

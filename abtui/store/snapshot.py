@@ -25,6 +25,7 @@ import json
 import os
 import struct
 import sys
+import tempfile
 import zlib
 from array import array
 from collections import deque
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from abtui import __version__
+from abtui.infra.safe_io import TEMP_SUFFIX, open_read
 from abtui.ingest.adapters import ADAPTERS, FALLBACK, LogAdapter
 from abtui.ingest.decode import Decoder
 from abtui.ingest.events import read_event_batches
@@ -65,30 +67,31 @@ def write_snapshot(state: RunState, events_path: str | Path, size: int | None = 
     rename); any OSError just means no snapshot (False).
     """
     path = path or snapshot_path(events_path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
         size = os.path.getsize(events_path) if size is None else size
         mark = _fingerprint(events_path, size)
         with state.lock:
             header, blobs = _describe(state, size, mark)
         # written outside the lock (readers never wait for the disk): no ingest goes on
         raw = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode()
-        with open(tmp, "wb") as fh:
+        with os.fdopen(fd, "wb") as fh:  # created exclusively: no planted name written through
             fh.write(MAGIC + _PREFIX.pack(len(raw), zlib.crc32(raw)) + raw)
             for blob in blobs:
                 fh.write(memoryview(blob).cast("B"))
         os.replace(tmp, path)
         return True
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        with contextlib.suppress(OSError, TypeError):
+            os.unlink(tmp)  # type: ignore[arg-type]
         return False
 
 
 def covered_size(events_path: str | Path) -> int | None:
     """The ``events.jsonl`` size the existing snapshot covers (header only), or None."""
     try:
-        with open(snapshot_path(events_path), "rb") as fh:
+        with open(open_read(snapshot_path(events_path)), "rb") as fh:
             header = _read_header(fh)
     except (OSError, ValueError):
         return None
@@ -103,7 +106,7 @@ def load_snapshot(state: RunState, events_path: str | Path, path: Path | None = 
     ``state`` untouched).
     """
     try:
-        with open(path or snapshot_path(events_path), "rb") as fh:
+        with open(open_read(path or snapshot_path(events_path)), "rb") as fh:
             header = _read_header(fh)
             if header is None:
                 return 0
@@ -199,7 +202,7 @@ def _fingerprint(events_path: str | Path, size: int) -> int:
     starts = sorted({max(0, min(size * k // _WINDOWS, size - _WINDOW)) for k in range(_WINDOWS)}
                     | {max(0, size - _WINDOW)})
     crc = zlib.crc32(b"%d" % size)
-    with open(events_path, "rb") as fh:
+    with open(open_read(events_path), "rb") as fh:
         for start in starts:
             fh.seek(start)
             crc = zlib.crc32(fh.read(min(_WINDOW, size - start)), crc)

@@ -18,11 +18,13 @@ the throttle confounds work for Slurm arms exactly as for local ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -64,11 +66,18 @@ def node_facts(nvml: NvmlTelemetry | None = None) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
+    """A fresh, exclusively created temporary file renamed over ``path`` (no planted name
+    is written through). Inline, not abtui.infra.safe_io: the agent's image holds only
+    abtui/telemetry and the reporter."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".abtui-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class Watch:
