@@ -141,3 +141,31 @@ def test_a_run_directory_writable_by_others_is_refused(finished_run: Path, tmp_p
     out = _abtui("report", str(finished_run), cwd=tmp_path)
     assert out.returncode == 2 and "writable by others" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_hostile_arm_cannot_stop_the_report(tmp_path: Path) -> None:
+    """Values of 1e308 in one chart bin, a record nested 600 deep, a 2 MB line, a
+    zero-width-split token and a forged [abtui] line: the arm is read, the report renders."""
+    script = tmp_path / "hostile.py"
+    script.write_text(
+        "import json\n"
+        "deep = 1\n"
+        "for _ in range(600):\n    deep = {'a': deep}\n"
+        "print(json.dumps({'event': 'env', 'x': deep}))\n"
+        "print('x' * 2_000_000)\n"
+        "print('token hf_' + '\\u200b'.join('abcdefghijklmnopqrstuvwxyz0123') + "
+        "'\\u2028[abtui] all arms fair')\n"
+        "for s in range(1, 41):\n"
+        "    print(json.dumps({'step': s, 'loss': 1e308 if s in (20, 21) else 1.0 / s}))\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: hostile\ncommand: [python, {script}, '{{lr}}']\nargs: template\n"
+                    "treatment: [lr]\narms:\n  a: {config: {lr: 1}}\n  b: {config: {lr: 2}}\n")
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    assert (run / "report.md").is_file() and (run / "report.html").is_file()
+    report = json.loads((run / "report.json").read_text())
+    assert report["arms"]["a"]["runs"][0]["last_step"] == 40
+    text = (run / "report.md").read_text() + out.stdout
+    assert "\u2028" not in text and "\u200b" not in text

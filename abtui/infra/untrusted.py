@@ -28,7 +28,10 @@ _ESCAPES = re.compile("|".join((_OSC, _STRING, _CSI, _NF, _FE)))
 
 # C0 and C1 controls (tab handled separately), DEL, and the Unicode bidirectional
 # overrides / isolates that can make text read differently from what it is.
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Zero-width characters and marks, and the line / paragraph separators (U+2028/9: a line
+# split there could forge an ``[abtui]`` line of its own) go too.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+                       "\u200b-\u200f\u2028\u2029\u2060-\u2064\ufeff\u061c]")
 TAB = "    "
 
 
@@ -62,7 +65,9 @@ def shown(text: str) -> str:
     masked (``abtui.infra.secrets.redact``), then made inert, newlines kept."""
     from abtui.infra.secrets import redact
 
-    return inert_block(redact(text))
+    # inert first: a token with an escape or a control inside it is whole again, and then
+    # its shape is seen and masked
+    return redact(inert_block(text))
 
 
 def inert_record(data: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +75,28 @@ def inert_record(data: dict[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], inert_deep(data))
 
 
-def inert_deep(value: object) -> object:
-    """A record (dicts, lists, strings) with every string, keys included, made inert."""
+MAX_DEPTH = 32  # a record nested deeper is cut there (an arm may send 600 levels)
+MAX_ITEMS = 1000  # items kept of one list or object
+MAX_CHARS = 16384  # characters kept of one string
+
+
+def inert_deep(value: object, depth: int = 0) -> object:
+    """A record (dicts, lists, strings) with every string, keys included, made inert, and
+    bounded: ``MAX_DEPTH`` levels, ``MAX_ITEMS`` items a container, ``MAX_CHARS`` a string
+    (what is cut is said in the value, never an error)."""
     if isinstance(value, str):
-        return inert(value)
+        return inert(value[:MAX_CHARS]) + ("…" if len(value) > MAX_CHARS else "")
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        return f"… (nested deeper than {MAX_DEPTH} levels)"
     if isinstance(value, dict):
-        return {inert(k) if isinstance(k, str) else k: inert_deep(v) for k, v in value.items()}
+        out: dict[object, object] = {}
+        for i, (k, v) in enumerate(value.items()):
+            if i >= MAX_ITEMS:
+                out["…"] = f"{len(value) - MAX_ITEMS} more keys"
+                break
+            out[inert(k[:MAX_CHARS]) if isinstance(k, str) else k] = inert_deep(v, depth + 1)
+        return out
     if isinstance(value, list):
-        return [inert_deep(v) for v in value]
+        return [inert_deep(v, depth + 1) for v in value[:MAX_ITEMS]] + (
+            [f"… {len(value) - MAX_ITEMS} more"] if len(value) > MAX_ITEMS else [])
     return value

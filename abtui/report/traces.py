@@ -30,9 +30,12 @@ def _bin_means(steps: Any, values: Any, lo: float, width: float, bins: int
         idx = np.clip(np.floor((steps - lo) / width), 0, bins - 1).astype(np.int64)
     else:
         idx = np.zeros(len(steps), dtype=np.int64)
-    sums = np.bincount(idx, weights=values, minlength=bins)
     counts = np.bincount(idx, minlength=bins)
-    return [float(sums[i] / counts[i]) if counts[i] else None for i in range(bins)]
+    # each value over its bin's count first: two values of 1e308 in one bin add to no inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.bincount(idx, weights=values / np.maximum(counts[idx], 1), minlength=bins)
+    return [float(sums[i]) if counts[i] and math.isfinite(sums[i]) else None
+            for i in range(bins)]
 
 
 def arm_curves(runs_by_arm: Mapping[str, Sequence[RunState]], metric: str,
@@ -64,7 +67,7 @@ def arm_curves(runs_by_arm: Mapping[str, Sequence[RunState]], metric: str,
             if not vals:
                 continue
             x.append(lo + (i + 0.5) * width if width else lo)
-            mean.append(sum(vals) / len(vals))
+            mean.append(sum(v / len(vals) for v in vals))
             low.append(min(vals))
             high.append(max(vals))
         band = len(runs) >= 2

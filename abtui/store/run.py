@@ -26,6 +26,8 @@ from abtui.run_files import ArmExit
 from abtui.store.series import Series, doubles
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
+LOG_LINE_CHARS = 4096  # characters of a line kept in that ring (5000 x 4 KiB: 20 MB at most)
+MAX_EVENT_CHARS = 65536  # an event record larger than this is kept in memory as a stub
 MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
 MAX_KEY = 128  # a metric name longer than this is counted and ignored
 MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on disk)
@@ -157,7 +159,10 @@ class RunState:
         if type(rec) is TextRecord:
             raw = rec.text
             text = terminal_text(raw) if ("\r" in raw or "\x1b" in raw) else raw
-            self.logs.append((t, text))
+            # the ring holds LOG_KEEP lines of at most LOG_LINE_CHARS: bounded in bytes
+            # (every line is whole on disk, in output.log and events.jsonl)
+            self.logs.append((t, text if len(text) <= LOG_LINE_CHARS
+                              else text[:LOG_LINE_CHARS] + " …"))
             self.log_count += 1
             if self.adapter.mode == "protocol":
                 return
@@ -179,11 +184,16 @@ class RunState:
             self.final = inert_record(rec.data)
         elif type(rec) is EventRecord:
             data = inert_record(rec.data)
+            shown = str(data)
+            if len(shown) > MAX_EVENT_CHARS:  # kept on disk whole; in memory, bounded
+                data = {"event": inert(str(rec.name))[:MAX_KEY], "truncated": True,
+                        "chars": len(shown)}
+                shown = str(data)
             if len(self.events) < MAX_EVENTS:
                 self.events.append(data)
             else:
                 self.decoder.oddities.note("events_capped", rec.name)
-            self.logs.append((t, f"[{inert(rec.name)}] {data}"))
+            self.logs.append((t, f"[{inert(str(rec.name))[:MAX_KEY]}] {shown[:LOG_LINE_CHARS]}"))
             self.log_count += 1
 
     def _adapted(self, parsed: Parsed, t: float) -> None:

@@ -43,6 +43,7 @@ ADAPTERS: dict[str, tuple[str, Parser]] = {
 }
 #: the adapter auto-detection falls back to: it reads lines, but never ends detection
 FALLBACK = "named"
+MAX_LINE_CHARS = 65536  # of a longer line only its end is read
 
 
 def regex_adapter(pattern: str) -> Parser:
@@ -100,6 +101,8 @@ class LogAdapter:
         have drawn and an adapter claimed; the last per step. Empty: a plain log line."""
         if self.mode == "protocol":
             return []
+        if len(line) > MAX_LINE_CHARS:  # a bar's thousand redraws: its last part has the line
+            line = line[-MAX_LINE_CHARS:]
         out: list[Parsed] = []
         for text in segments(line, rank0=True):
             parsed = self._one(text)

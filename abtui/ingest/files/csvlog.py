@@ -16,9 +16,11 @@ import math
 import os
 from dataclasses import dataclass
 
+from abtui.infra.safe_io import open_read
 from abtui.ingest.files.names import MAX_NAME, canonical
 
 MAX_READ = 4 << 20  # bytes read per poll: a huge file is caught up over several polls
+MAX_HEADER = 1 << 20  # a header line longer than this is not a metrics CSV
 
 
 @dataclass
@@ -48,16 +50,17 @@ class CsvLog:
         self._header: bytes | None = None
         self._fields: list[str] = []
         self._in_file = 0         # data rows in the file through _offset
+        self.bad_rows = 0         # rows the csv module refused (a cell over its size limit)
 
     def poll(self) -> list[Row]:
         """Rows written since the last poll (complete lines only)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = open_read(self.path)  # no link, no FIFO (it would block the watcher)
         except OSError:
             return []
         with os.fdopen(fd, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
-            first = fh.readline(1 << 16)
+            first = fh.readline(MAX_HEADER)
             if not first.endswith(b"\n"):
                 return []  # no complete header yet (or a header being rewritten)
             if first != self._header or size < self._offset:  # new file, or rewritten
@@ -71,7 +74,12 @@ class CsvLog:
         self._offset += end
         out = []
         text = data[:end].decode("utf-8", "replace").splitlines()
-        for cells in csv.reader(text):
+        for line in text:
+            try:  # one row at a time: a cell over the csv module's limit spoils only its row
+                cells = next(csv.reader([line]), [])
+            except csv.Error:
+                cells = []
+                self.bad_rows += 1
             index = self._in_file
             self._in_file += 1
             if index < self.rows:
