@@ -61,10 +61,11 @@ def _run_until(tmp_path: Path, spec: Path, lines: int,
 
 
 def test_a_script_without_env_record_is_unverifiable_and_gates_fail(tmp_path: Path) -> None:
-    # a shell wrapper: abtui cannot take the env record itself (not a Python command)
+    # a shell wrapper whose interpreter is a shell variable: abtui cannot tell which Python
+    # it runs (sh -c 'exec python ...' it can), so it cannot take the env record itself
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"""name: planted
-command: [sh, -c, 'exec python {FAKE} "$@"', sh]
+command: [sh, -c, 'p=python; exec $p {FAKE} "$@"', sh]
 steps: 30
 treatment: [rate, no_env]
 config: {{sleep: 0.02}}

@@ -140,3 +140,21 @@ def test_a_fifo_in_place_of_a_metrics_file_never_blocks(tmp_path: Path) -> None:
         os.mkfifo(tmp_path / name)
     assert CsvLog(tmp_path / "metrics.csv").poll() == []
     assert EventFile(tmp_path / "events.out.tfevents.1").poll() == []
+
+
+def test_a_huge_cell_or_header_in_metrics_csv(tmp_path: Path) -> None:
+    """A 200 KB cell (over the csv module's limit) spoils its row only; a 100 KB header
+    (a thousand logged names) is read."""
+    path = tmp_path / "metrics.csv"
+    rows = [f"{s},{1.0 / s}" for s in range(1, 20)]
+    rows[4] = "5," + '"' + "x" * 200_000 + '"'
+    path.write_text("step,loss\n" + "\n".join(rows) + "\n")
+    f = CsvLog(path)
+    got = f.poll()
+    assert [r.step for r in got] == [s for s in range(1, 20) if s != 5] and f.bad_rows == 1
+    wide = tmp_path / "wide" / "metrics.csv"
+    wide.parent.mkdir()
+    names = [f"metric_with_a_long_name_{i:05d}" for i in range(3000)]
+    wide.write_text("step," + ",".join(names) + "\n1," + ",".join("0.5" for _ in names) + "\n")
+    [row] = CsvLog(wide).poll()
+    assert row.values[names[-1]] == 0.5
