@@ -169,3 +169,35 @@ def test_a_hostile_arm_cannot_stop_the_report(tmp_path: Path) -> None:
     assert report["arms"]["a"]["runs"][0]["last_step"] == 40
     text = (run / "report.md").read_text() + out.stdout
     assert "\u2028" not in text and "\u200b" not in text
+
+
+def test_secret_shapes_in_dicts_json_yaml_and_connection_strings_are_masked() -> None:
+    from abtui.infra.secrets import mask_env, redact
+
+    for text, secret in (("{'hf_token': 'abc123456'}", "abc123456"),
+                         ('"api_key": "zz9999zz"', "zz9999zz"), ("password: hunter2", "hunter2"),
+                         ("Server=db;User Id=u;Pwd=s3cr3tpw;", "s3cr3tpw"),
+                         ("token hf_abcdefghijklmnop", "abcdefghijklmnop")):
+        assert secret not in redact(text), text
+    for keep in ("step: 10", "loss: 0.5", "time: 12:30"):
+        assert redact(keep) == keep
+    masked = mask_env({"DATABASE_URL": "postgres://u:pw123456@h/db", "X": "sk-proj-abcdefghijkl"})
+    assert "pw123456" not in str(masked) and "abcdefghijkl" not in str(masked)
+
+
+def test_the_code_snapshot_never_copies_credential_files(tmp_path: Path) -> None:
+    from abtui.diff.working_tree import snapshot
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "train.py").write_text("print('hi')\n")
+    subprocess.run(["git", "-C", str(repo), "add", "train.py"], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.email=a@b", "-c", "user.name=a",
+                    "commit", "-qm", "x"], check=True)
+    for name in (".env", "secrets.env", "id_ed25519", "key.pem", "vars.txt", "helper.py"):
+        (repo / name).write_text("HF_TOKEN=hf_abcdefghijklmnop\n")
+    summary = snapshot(["python", "train.py"], repo, tmp_path / "code", never=[repo / "vars.txt"])
+    copied = {p.name for p in (tmp_path / "code" / "untracked").rglob("*") if p.is_file()}
+    assert copied == {"helper.py"}
+    assert {u["path"] for u in summary["untracked"]} >= {".env", "vars.txt", "helper.py"}

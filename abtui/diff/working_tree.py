@@ -17,10 +17,13 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from abtui.infra.safe_io import open_read
 
 GIT_TIMEOUT_S = 10.0
 MAX_PATCH_BYTES = 2 * 1024 * 1024
@@ -54,11 +57,31 @@ def code_dir(command: Sequence[str], workdir: Path) -> Path:
     return workdir.resolve()
 
 
+_CREDENTIAL = re.compile(r"(^|/)(\.env[^/]*|[^/]*\.(pem|key|p12|pfx|jks|keystore|kdbx|netrc|pgpass)|"
+                         r"id_(rsa|dsa|ecdsa|ed25519)[^/]*|\.netrc|\.pgpass|\.npmrc|\.pypirc|"
+                         r"[^/]*(secret|passw|apikey|api_key|credential)[^/]*|"
+                         r"([^/]*[._-])?tokens?([._-][^/]*)?)$", re.I)
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def credential_file(name: str) -> bool:
+    """A file named like a place for credentials (``.env*``, ``*.pem``, ``id_*``, anything
+    named secret or token …): the code snapshot never copies it."""
+    return bool(_CREDENTIAL.search(name))
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def snapshot(command: Sequence[str], workdir: Path, dest: Path) -> dict[str, Any]:
+def snapshot(command: Sequence[str], workdir: Path, dest: Path,
+             never: Sequence[Path] = ()) -> dict[str, Any]:
     """Write the code snapshot of the repository holding the command's script into
     ``dest`` (the run dir's ``code/``); returns its summary (also ``snapshot.json``)."""
     where = code_dir(command, workdir)
@@ -83,14 +106,18 @@ def snapshot(command: Sequence[str], workdir: Path, dest: Path) -> dict[str, Any
     for name in [n for n in listed.decode("utf-8", "replace").split("\0") if n][:MAX_UNTRACKED_FILES]:
         src = Path(root, name)
         try:
-            with open(src, "rb") as fh:
+            with open(open_read(src), "rb") as fh:  # no link followed, no FIFO
                 data = fh.read(MAX_FILE_BYTES + 1)
-            size = src.stat().st_size
+                size = os.fstat(fh.fileno()).st_size
         except OSError:
             continue
         entry = {"path": name, "bytes": size, "sha256": _sha(data) if size <= MAX_FILE_BYTES
                  else None, "truncated": size > MAX_FILE_BYTES}
         summary["untracked"].append(entry)
+        if credential_file(name) or any(_same(src, p) for p in never):
+            # its digest says whether it changed; its bytes stay home
+            entry["kept"] = False
+            continue
         if size <= MAX_FILE_BYTES and total + size <= MAX_UNTRACKED_BYTES and ".." not in name:
             out = dest / "untracked" / name
             out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -87,8 +87,11 @@ class Experiment:
         exp.take_lock()
         exp._log_to_rundir()
         try:  # the exact code this run ran (a failure here never stops a launch)
+            secret_file = (Path(spec_path).parent / spec.env_from_file
+                           if spec.env_from_file and spec_path else None)
             manifest["code"] = working_tree.snapshot(runs[0].command, workdir,
-                                                     rundir.root / working_tree.DIR)
+                                                     rundir.root / working_tree.DIR,
+                                                     never=[secret_file] if secret_file else [])
         except OSError as exc:
             manifest["code"] = {"repo": None, "note": f"no code snapshot: {exc}"}
         rundir.write_manifest(manifest)

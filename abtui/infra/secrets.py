@@ -38,7 +38,11 @@ _SHAPES = (
     (re.compile(r"\b(hf_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-(?:proj-|ant-)?|"
                 r"sk_live_|sk_test_|rk_live_|xox[abprs]-|AKIA|ASIA|npm_|pypi-)[A-Za-z0-9_\-]{8,}"),
      r"\1***"),
+    # connection strings: Server=db;User Id=u;Pwd=secret; / Password=secret
+    (re.compile(r"(?i)\b(pwd|password|passwd)(\s*=\s*)[^;\s\"']+"), r"\1\2***"),
 )
+# ``'token': 'v'``, ``"api_key": "v"``, ``password: v`` (a dict, JSON or YAML-ish line)
+_COLON = re.compile(r"([\"']?)([A-Za-z_][\w.-]*)\1(\s*:\s*)([\"']?)([^\"'\s,;}\]]+)\4")
 _FLAG = re.compile(r"(--([A-Za-z0-9][\w.-]*))(=|\s+)(?!-)(\S+)")
 _ASSIGN = re.compile(r"(?<![\w-])([A-Za-z_][A-Za-z0-9_.]*)=(\S+)")
 
@@ -64,7 +68,16 @@ def redact(text: str) -> str:
     if "=" in text or "--" in text:
         text = _FLAG.sub(_flag, text)  # --api-key VALUE, --hf_token=VALUE
         text = _ASSIGN.sub(_assign, text)  # DB_PASS=VALUE
+    if ":" in text:
+        text = _COLON.sub(_colon, text)  # {'hf_token': 'v'}, "api_key": "v", password: v
     return text
+
+
+def _colon(m: re.Match[str]) -> str:
+    if m.group(5) == MASK or not is_secret_name(m.group(2)):
+        return m.group(0)
+    q = m.group(4)
+    return f"{m.group(1)}{m.group(2)}{m.group(1)}{m.group(3)}{q}{MASK}{q}"
 
 
 def mask_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -118,7 +131,8 @@ def secret_config_keys(config: Mapping[str, Any], prefix: str = "") -> list[str]
 
 def mask_env(env: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``env`` with secret-looking values replaced by ``***``."""
-    return {k: (MASK if is_secret_name(str(k)) and v not in (None, "") else v) for k, v in env.items()}
+    return {k: (MASK if is_secret_name(str(k)) and v not in (None, "")
+                else redact(v) if isinstance(v, str) else v) for k, v in env.items()}
 
 
 def mask_env_list(items: list[str]) -> list[str]:

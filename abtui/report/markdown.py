@@ -32,7 +32,16 @@ def _cell(x: Any) -> str:
     if x is None:
         return "–"  # not measured: never the word None in a table
     text = x if isinstance(x, str) else num(x) if isinstance(x, (int, float)) else str(x)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text).replace("|", "\\|").replace("\n", " ")
+
+
+_MD_ACTIVE = str.maketrans({"<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "\\`"})
+
+
+def md_text(text: str) -> str:
+    """Arm-made text as Markdown shows it literally: no image, link, HTML or code span it
+    could open (an env record's ``<script>``, ``![x](http://…)``, ``javascript:`` link)."""
+    return text.translate(_MD_ACTIVE) if any(c in text for c in "<>[]`") else text
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
