@@ -49,6 +49,7 @@ class Manifest(TypedDict):
     backend_facts: dict[str, Any]
     runs: dict[str, ManifestRun]
     placement: NotRequired[dict[str, Any]]  # CPU slots (experiment/manifest.py cpu_placement)
+    design: NotRequired[dict[str, Any]]  # how runs are ordered and paired (new_manifest)
     code: NotRequired[dict[str, Any]]  # the working tree's state (diff/working_tree.py)
     finished_at: NotRequired[float]
     detached_at: NotRequired[float]

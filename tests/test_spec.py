@@ -27,7 +27,8 @@ def errors_of(text: str) -> list[str]:
 def test_good_spec_resolves_runs_with_flags_and_seeds() -> None:
     spec = parse_spec(GOOD.replace("steps: 10", "steps: 10\nreplicates: 2"))
     runs = resolve_runs(spec)
-    assert [r.run_id for r in runs] == ["A.r0", "B.r0", "A.r1", "B.r1"]
+    # replicate by replicate, the start order rotated (a Latin square): no arm always first
+    assert [r.run_id for r in runs] == ["A.r0", "B.r0", "B.r1", "A.r1"]
     assert [r.seed for r in runs] == [0, 0, 1, 1]
     assert "--lr" in runs[1].command and runs[1].command[runs[1].command.index("--lr") + 1] == "0.2"
     assert runs[0].command[-4:] == ("--seed", "0", "--steps", "10")

@@ -112,9 +112,31 @@ def _geomean(values: Sequence[float]) -> float:
     return math.exp(stats.mean([math.log(v) for v in values]))
 
 
-def _replicated(eff: Effect, kind: EffectKind, a: list[float], b: list[float]) -> None:
-    """Fill ``eff`` from the t procedure over per-run values (both sides non-empty)."""
-    res = inference.two_sample(a, b, log=kind.ratio)
+def _pairs(base: Sequence[RunSummary], arm: Sequence[RunSummary], key: str
+           ) -> tuple[list[float], list[float]]:
+    """The values of the replicates both arms have, matched by replicate index."""
+    a = {r.replicate: r.metrics.get(key) for r in base}
+    b = {r.replicate: r.metrics.get(key) for r in arm}
+    both = [k for k in sorted(a) if k in b and _finite(a[k]) and _finite(b[k])]
+    return [float(a[k]) for k in both], [float(b[k]) for k in both]  # type: ignore[arg-type]
+
+
+def _finite(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _replicated(eff: Effect, kind: EffectKind, a: list[float], b: list[float],
+                pairs: tuple[list[float], list[float]] | None = None) -> None:
+    """Fill ``eff`` from the t procedure over per-run values (both sides non-empty): paired
+    over ``pairs`` when the design pairs the runs (and at least two pairs are complete),
+    else Welch."""
+    res = None
+    if pairs is not None:
+        res = inference.paired(*pairs, log=kind.ratio)
+        if res is None:
+            eff.note = "fewer than 2 complete pairs: compared unpaired (Welch)"
+    if res is None:
+        res = inference.two_sample(a, b, log=kind.ratio)
     if res is None:
         eff.note = (f"non-positive {kind.label} values: no ratio interval" if kind.ratio
                     else "too few runs for an interval")
@@ -162,8 +184,9 @@ def _identical_runs(runs: Sequence[RunSummary], values: list[float]) -> str | No
 
 
 def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[RunSummary],
-                   source: str | None = None) -> Effect:
-    """One effect of ``arm`` against ``base`` (both: the runs to use)."""
+                   source: str | None = None, paired: bool = False) -> Effect:
+    """One effect of ``arm`` against ``base`` (both: the runs to use). ``paired``: the
+    design pairs replicate i of both arms (same seed, same time slot)."""
     key = source or kind.source
     a, b = _values(base, key), _values(arm, key)
     eff = Effect(kind.name, None, n={"baseline": len(a), "arm": len(b)})
@@ -193,7 +216,7 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         eff.calibrated, eff.significant = False, False
         eff.note = same
     elif len(a) + len(b) >= 3:
-        _replicated(eff, kind, a, b)
+        _replicated(eff, kind, a, b, _pairs(base, arm, key) if paired else None)
     elif kind.within_run:
         _within_run(eff, base[0], arm[0])
     else:
@@ -242,7 +265,8 @@ def time_target_source(target_loss: float | None, target_accuracy: float | None)
 
 
 def compare_arm(base_runs: Sequence[RunSummary], arm_runs: Sequence[RunSummary], *,
-                arm: str, baseline: str, time_target: str | None = None) -> Comparison:
+                arm: str, baseline: str, time_target: str | None = None,
+                paired: bool = False) -> Comparison:
     """Every effect in ``EFFECTS`` of one arm against the baseline.
 
     ``time_target`` is the per-run key time_to_target_ratio compares (see
@@ -257,7 +281,7 @@ def compare_arm(base_runs: Sequence[RunSummary], arm_runs: Sequence[RunSummary],
                                    note="no target in the spec")
             continue
         source = time_target if name == "time_to_target_ratio" else None
-        effects[name] = compare_effect(kind, base, treated, source)
+        effects[name] = compare_effect(kind, base, treated, source, paired=paired)
     notes = left_base + left_arm
     if len(base) == 1 and len(treated) == 1:
         notes.append(N1_WARNING + ": nothing is called significant; the throughput interval "

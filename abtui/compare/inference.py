@@ -94,6 +94,41 @@ def two_sample(a: Sequence[float], b: Sequence[float], *, log: bool,
                      p, df, se, pooled_sd, method, na, nb, log)
 
 
+def paired(a: Sequence[float], b: Sequence[float], *, log: bool,
+           confidence: float = stats.CONFIDENCE) -> Inference | None:
+    """The paired t interval and test of b against a, pair by pair (``a[i]`` and ``b[i]``
+    ran with one seed in one time slot: the design pairs them, before any data is seen).
+
+    The differences (of logs for ratios) are one sample, df = n - 1. ``sd`` is reported as
+    the per-run spread that gives the same standard error in the two-sample formulas (the
+    differences' sd over sqrt 2), so ``detectable`` and ``replicates_needed`` apply as they
+    are. None with fewer than 2 pairs, or non-positive values for a ratio.
+    """
+    n = min(len(a), len(b))
+    if n < 2 or len(a) != len(b):
+        return None
+    if log:
+        if any(v <= 0 for v in (*a, *b)):
+            return None
+        a, b = [math.log(v) for v in a], [math.log(v) for v in b]
+    d = [y - x for x, y in zip(a, b, strict=True)]
+    md = stats.mean(d)
+    sd_d = math.sqrt(stats.variance(d))
+    se = sd_d / math.sqrt(n)
+    df = float(n - 1)
+    method = "paired t" + (" on log values (ratio of geometric means)" if log else " on values")
+    if se == 0:  # every pair differs by the same amount: no spread measured
+        p = 1.0 if md == 0 else 0.0
+        nat = _to_natural(md, log)
+        return Inference(nat, nat, nat, p, df, 0.0, 0.0, method, n, n, log)
+    t = md / se
+    p = min(1.0, 2.0 * stats.t_sf(abs(t), df))
+    half = stats.t_ppf(0.5 + confidence / 2, df) * se
+    return Inference(_to_natural(md, log), _to_natural(md - half, log),
+                     _to_natural(md + half, log), p, df, se, sd_d / math.sqrt(2), method, n, n,
+                     log)
+
+
 def detectable(sd: float, n_a: int, n_b: int, *, alpha: float = ALPHA,
                power: float = POWER) -> float | None:
     """The smallest true difference (analysis scale) a two-sided t test at ``alpha`` detects

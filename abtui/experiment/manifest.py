@@ -63,7 +63,21 @@ def new_manifest(spec: ExperimentSpec, spec_path: Path, backend: Backend,
                  "python": platform.python_version()},
         "backend_facts": {},
         "runs": {r.run_id: _run_entry(r, key) for r in runs},
+        "design": design_of(runs),
     }
+
+
+def design_of(runs: list[ArmRun]) -> dict[str, Any]:
+    """The design, written before any data is seen: the start order of each replicate
+    (rotated: ``spec.resolve.start_order``), and whether runs are paired (the arms of one
+    replicate share its seed and, running at once, its time slot)."""
+    order: dict[int, list[str]] = {}
+    for r in runs:
+        order.setdefault(r.replicate, []).append(r.arm)
+    seeds = {r.replicate: {x.seed for x in runs if x.replicate == r.replicate} for r in runs}
+    return {"start_order": [order[k] for k in sorted(order)],
+            "rotation": "start order and CPU slot rotate by one arm each replicate",
+            "paired": len(order) > 1 and all(len(s) == 1 for s in seeds.values())}
 
 
 def _run_entry(r: ArmRun, key: bytes) -> ManifestRun:
@@ -157,7 +171,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     try:
         fh = open(open_read(path), "rb")
-    except FileNotFoundError:
+    except OSError:  # missing, or a link / FIFO planted in its place
         return out
     with fh:
         for line in fh:

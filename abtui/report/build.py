@@ -319,6 +319,11 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
              "significance from the same test; with n = 1 nothing is tested (throughput: a "
              "within-run interval, within-run noise only)"]
     comps = []
+    # the design, as the manifest wrote it before any data: paired replicates, or not
+    paired = bool((exp.manifest.get("design") or {}).get("paired"))
+    if paired:
+        notes.append("paired design: replicate i of every arm ran with one seed (and, run "
+                      "at once, in one time slot); effects are paired t over the replicates")
     if at_step is not None:
         notes.append(f"runs incomplete: loss and accuracy are compared at step {at_step:g}, "
                      "the last step every run reached")
@@ -326,7 +331,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         if arm == baseline or baseline not in summaries:
             continue
         comps.append(compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline,
-                                 time_target=ttt))
+                                 time_target=ttt, paired=paired))
     family_metrics = set(HEADLINE) | {g.metric for g in gate_list}
     family = adjust_family(e for c in comps for name, e in c.effects.items()
                            if name in family_metrics and (c.arm, name) in _stated(c, gate_list))

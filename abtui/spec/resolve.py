@@ -109,13 +109,23 @@ def run_id_for(arm: str, replicate: int, replicates: int) -> str:
     return arm if replicates == 1 else f"{arm}.r{replicate}"
 
 
+def start_order(names: list[str], replicate: int) -> list[str]:
+    """The order the arms of one replicate start in: rotated by one each replicate (a Latin
+    square over as many replicates as arms), so no arm always starts first, or always gets
+    the first CPU slot (``place_on_cores`` hands slots out in start order)."""
+    k = replicate % len(names) if names else 0
+    return names[k:] + names[:k]
+
+
 def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
-    """Every run of the experiment, interleaved A1 B1 A2 B2 ... so arms share conditions."""
+    """Every run of the experiment, interleaved replicate by replicate (A1 B1, B2 A2, A3 B3
+    …: ``start_order``) so arms share conditions and none always gets the same ones."""
     runs: list[ArmRun] = []
     names = list(spec.arms)
     gpu_sets = [tuple(spec.arms[n].gpus) for n in names]
     for rep in range(spec.replicates):
-        for idx, name in enumerate(names):
+        for name in start_order(names, rep):
+            idx = names.index(name)
             arm = spec.arms[name]
             shift = rep if spec.rotate_gpus else 0
             gpus = gpu_sets[(idx + shift) % len(names)]
