@@ -54,6 +54,12 @@ def _to_natural(x: float, log: bool) -> float:
     return math.exp(x) if log else x
 
 
+def _exact(d: float, df: float, method: str, na: int, nb: int, log: bool) -> Inference:
+    """No spread at all: the difference is exact (p 1 when it is 0, else 0)."""
+    nat = _to_natural(d, log)
+    return Inference(nat, nat, nat, 1.0 if d == 0 else 0.0, df, 0.0, 0.0, method, na, nb, log)
+
+
 def two_sample(a: Sequence[float], b: Sequence[float], *, log: bool,
                confidence: float = stats.CONFIDENCE) -> Inference | None:
     """The t interval and test of b against a (b / a for ``log``, b - a otherwise).
@@ -84,9 +90,7 @@ def two_sample(a: Sequence[float], b: Sequence[float], *, log: bool,
         method = "pooled-variance t (one side has a single run)"
     method += " on log values (ratio of geometric means)" if log else " on values"
     if se == 0:  # every run of both arms gave the same value: a difference is exact
-        p = 1.0 if d == 0 else 0.0
-        nat = _to_natural(d, log)
-        return Inference(nat, nat, nat, p, df, 0.0, 0.0, method, na, nb, log)
+        return _exact(d, df, method, na, nb, log)
     t = d / se
     p = min(1.0, 2.0 * stats.t_sf(abs(t), df))
     half = stats.t_ppf(0.5 + confidence / 2, df) * se
@@ -118,9 +122,7 @@ def paired(a: Sequence[float], b: Sequence[float], *, log: bool,
     df = float(n - 1)
     method = "paired t" + (" on log values (ratio of geometric means)" if log else " on values")
     if se == 0:  # every pair differs by the same amount: no spread measured
-        p = 1.0 if md == 0 else 0.0
-        nat = _to_natural(md, log)
-        return Inference(nat, nat, nat, p, df, 0.0, 0.0, method, n, n, log)
+        return _exact(md, df, method, n, n, log)
     t = md / se
     p = min(1.0, 2.0 * stats.t_sf(abs(t), df))
     half = stats.t_ppf(0.5 + confidence / 2, df) * se

@@ -61,47 +61,33 @@ class OutputFiles:
         self.elsewhere = elsewhere
 
     def _discover(self) -> None:
-        self._discover_under_root()
-        if self.elsewhere is None:
-            return
-        for path in self.elsewhere():
-            kind = kind_of(os.path.basename(path))
-            if kind is None or path in self.followers or not os.path.isabs(path):
-                continue
-            try:
-                if not stat.S_ISREG(os.lstat(path).st_mode):
-                    continue
-            except OSError:
-                continue
-            if len(self.followers) >= MAX_FILES:
-                self.skipped += 1
-                continue
-            at = self.cursors.get(path, 0)
-            self.followers[path] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
+        if self.root.is_dir() and not self.root.is_symlink():
+            base = len(self.root.parts)
+            for dirpath, dirnames, filenames in os.walk(self.root):  # never follows links
+                if len(Path(dirpath).parts) - base >= MAX_DEPTH:
+                    dirnames.clear()
+                for name in sorted(filenames):
+                    path = os.path.join(dirpath, name)
+                    self._follow(os.path.relpath(path, self.root), path)
+        for path in self.elsewhere() if self.elsewhere is not None else ():
+            if os.path.isabs(path):
+                self._follow(path, path)
 
-    def _discover_under_root(self) -> None:
-        if not self.root.is_dir() or self.root.is_symlink():
+    def _follow(self, key: str, path: str) -> None:
+        """Follow ``path`` (a metrics file, a regular one) under ``key``, its token's name."""
+        kind = kind_of(os.path.basename(path))
+        if kind is None or key in self.followers:
             return
-        base = len(self.root.parts)
-        for dirpath, dirnames, filenames in os.walk(self.root):  # never follows links
-            if len(Path(dirpath).parts) - base >= MAX_DEPTH:
-                dirnames.clear()
-            for name in sorted(filenames):
-                kind = kind_of(name)
-                path = os.path.join(dirpath, name)
-                rel = os.path.relpath(path, self.root)
-                if kind is None or rel in self.followers:
-                    continue
-                try:
-                    if not stat.S_ISREG(os.lstat(path).st_mode):
-                        continue
-                except OSError:
-                    continue
-                if len(self.followers) >= MAX_FILES:
-                    self.skipped += 1
-                    continue
-                at = self.cursors.get(rel, 0)
-                self.followers[rel] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return
+        except OSError:
+            return
+        if len(self.followers) >= MAX_FILES:
+            self.skipped += 1
+            return
+        at = self.cursors.get(key, 0)
+        self.followers[key] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
 
     def poll(self) -> tuple[list[bytes], list[Any]]:
         """The new protocol lines and their resume tokens, in file order per file."""
