@@ -208,8 +208,11 @@ class CurvesPanel(Vertical):
         if not any(self._points_key):  # the first points: on screen now, not after a wait
             self._draw()
             return
+        plots = self.query(CurvesPlot)
+        if not plots:  # the app is closing: its children are gone, nothing to draw on
+            return
         # a small tolerance: the tick that arrives about on time draws (timers jitter)
-        wait = self.query_one(CurvesPlot).redraw_interval - (self.clock() - self._last_build)
+        wait = plots.first().redraw_interval - (self.clock() - self._last_build)
         if wait > 0.05:
             if not self._pending:
                 self._pending = True
@@ -233,4 +236,5 @@ class CurvesPanel(Vertical):
         self._points_key = self._key()
         self._last_build = self.clock()
         self._pending = False
-        self.query_one(CurvesPlot).rebuild(self.settings)
+        for plot in self.query(CurvesPlot):  # none while the app closes
+            plot.rebuild(self.settings)
