@@ -108,10 +108,15 @@ arms:
     [cmp] = report["comparisons"]
     for name in ("throughput_ratio", "loss_delta", "accuracy_delta"):
         m = cmp["metrics"][name]
+        # Holm-adjusted over the three: with loss and accuracy exactly equal pair by pair
+        # (p = 1), throughput is called significant only at raw p < 0.05 / 3 (about 1.7 % of
+        # A/A runs); its raw 95 % interval misses 1 in 5 % of them by design (it did in one
+        # clean-clone CI run), so only the exact effects must hold the null in theirs
         assert m["calibrated"] is True and m["significant"] is False, (name, m)
         lo, hi = m["ci"]
-        null = 1.0 if m["kind"] == "ratio" else 0.0
-        assert lo <= null <= hi and lo <= m["value"] <= hi, (name, m)
+        assert lo <= m["value"] <= hi, (name, m)
+        if name != "throughput_ratio":
+            assert lo == m["value"] == hi == 0.0, (name, m)  # paired: identical per seed
     tp = cmp["metrics"]["throughput_ratio"]
     assert tp["mde"] > 0 and tp["family"] == 3
     summary = report["verdict"]["summary"]
