@@ -420,3 +420,15 @@ def test_a_self_seeding_scripts_identical_replicates_are_never_significant(
     assert {r["seed_status"] for a in report["arms"].values() for r in a["runs"]} == {
         "passed in the command"}
     assert [r["seed"] for r in report["arms"]["0.01"]["runs"]] == [0, 1, 2]
+
+
+def test_protocol_lines_after_a_progress_bar_on_their_row_are_read() -> None:
+    """abtui's own callback in a Trainer with its bar on: the bar (stderr) and the protocol
+    (stdout) share the arm's pipe, so JSON lines land after a bar on one row. Every metric
+    record and the final record are read (before: 1 of 4, no final)."""
+    text = (LOGS / "hf_callback_progress_bar.log").read_bytes().decode()
+    assert '/20 [00:00<00:00' in text and 'it/s]{"step":' in text  # the collision is there
+    state = _replay("hf_callback_progress_bar.log")
+    assert list(state.series["loss"].steps) == [5, 10, 15, 20]
+    assert state.final and state.final["steps"] == 20
+    assert state.decoder.oddities.total() == 0

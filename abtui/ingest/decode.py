@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from abtui.ingest.adapters.base import terminal_text
 from abtui.ingest.records import (
     MISSING,
     EnvRecord,
@@ -305,7 +306,13 @@ class Decoder:
         if truncated:
             self.oddities.note("truncated", raw)
         stripped = raw.lstrip()
-        if stripped[:1] == b"{":
+        if stripped[:1] != b"{" and (b"\r" in raw or b"\x1b" in raw):
+            # a protocol line printed while a progress bar was up (stdout and stderr share
+            # the arm's pipe): the line is what a terminal shows after the bar's last \r
+            shown = terminal_text(raw.decode("utf-8", "replace")).lstrip()
+            if shown[:2] == '{"':  # a JSON object (a Python dict's repr starts with {')
+                stripped = shown.encode()
+        if stripped[:1] == b"{" and stripped[:2] != b"{'":  # {' is a Python dict's repr
             try:
                 obj = _decode(stripped)
             except RecursionError:
