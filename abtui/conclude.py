@@ -103,10 +103,10 @@ def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[st
     treatment / confound / not recorded), from one pass over the runs' facts."""
     from abtui.diff.engine import examine as examine_runs
 
-    workdir = getattr(exp.backend, "workdir", None)
-    shares_files = getattr(exp.backend, "name", "") in ("local", "slurm")  # arm_process_env
-    writes = ({rid: exp.rundir.written_paths(rid) for rid in exp.store.runs}
-              if shares_files else None)
+    workdir = exp.manifest.get("workdir")  # where the arms started, as the manifest says
+    # from the run directory, not the backend: `abtui report` has none, and a run whose
+    # arms had no hook (docker, an older run) has no writes folder: not recorded
+    writes = {rid: exp.rundir.written_paths(rid) for rid in exp.store.runs}
     return examine_runs(exp.manifest, env_records(exp) if envs is None else envs, exp.spec,
                         telemetry=telemetry,
                         confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])],

@@ -199,16 +199,19 @@ class RunDir:
         d.mkdir(mode=0o700, exist_ok=True)
         return d
 
-    def written_paths(self, run_id: str) -> list[str]:
+    def written_paths(self, run_id: str) -> list[str] | None:
         """The files the arm's processes opened for writing outside ``$ABTUI_OUT``, first
-        seen first. The folder is the arm's (untrusted): regular files only, no link
+        seen first; None when nothing recorded them (no ``writes`` folder: an arm without
+        abtui's hook). The folder is the arm's (untrusted): regular files only, no link
         followed, bounded in files, bytes and paths."""
         d = self.root / "arms" / run_id / "writes"
         out: dict[str, None] = {}
         try:
+            if not stat.S_ISDIR(os.lstat(d).st_mode):
+                return None
             names = sorted(os.listdir(d))[:MAX_WRITE_FILES]
         except OSError:
-            return []
+            return None
         for name in names:
             try:
                 fd = os.open(d / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)

@@ -218,6 +218,10 @@ def test_two_torchrun_arms_writing_one_checkpoint_are_flagged(tmp_path: Path) ->
     states = {c["category"]: c["state"] for c in report["fairness"]["checked_categories"]}
     assert states["environment"] == "identical" and states["files"] == "confound", states
     assert "both arms wrote out/ckpt.pt" in out.stdout
+    # `abtui report` rebuilds it from the run directory alone (no backend): still said
+    [run] = list((tmp_path / "runs").iterdir())
+    again = _abtui("report", str(run), cwd=tmp_path)
+    assert "both arms wrote out/ckpt.pt" in again.stdout, again.stdout[-2000:]
 
 
 @pytest.mark.slow

@@ -42,7 +42,7 @@ class FilesWatcher(threading.Thread):
         path = self.rundir.files_path(self.run_id)
         tokens = [line.token for line in read_events(path)]
         files = OutputFiles(self.rundir.out_dir(self.run_id), cursors_from_tokens(tokens),
-                            elsewhere=lambda: self.rundir.written_paths(self.run_id))
+                            elsewhere=lambda: self.rundir.written_paths(self.run_id) or [])
         writer = EventWriter(path) if self.writable else None
         announced = False
         try:
