@@ -60,6 +60,10 @@ _ADAPTER_LINES = {
                   "loss:  {v:.5f}  grad_norm:  1.2345  memory: 20.15GiB(21.19%)  tps: 1,234  "
                   "tflops: 56.78  mfu: 5.74%",
     "pytorch_examples": "Train Epoch: 1 [{i}/60000 (0%)]\tLoss: {v:.6f}",
+    "timm": "Train: 0 [{i:>4d}/99999 (  0%)]  Loss: {v:#.3g} ({v:#.3g})  Time: 0.120s,  "
+            "133.33/s  (0.125s,  128.00/s)  LR: 1.000e-02  Data: 0.003 (0.004)",
+    "deepspeed": "steps: {i} loss: {v:0.4f} iter time (s): 0.123 samples/sec: 260.163",
+    "named": "epoch 1 | step {i} | loss {v:.4f} | lr 3e-4 | tok/s 52000",
 }
 
 

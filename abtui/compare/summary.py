@@ -14,10 +14,10 @@ from typing import Any
 from abtui.compare import resample, stats
 from abtui.infra.numeric import numpy
 from abtui.store import ArmStatus, RunState
+from abtui.store.run import THROUGHPUT  # the store derives it where a log implies it
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
 WARMUP_FRACTION = 0.1  # default warm-up: the first 10 % of the steps
-THROUGHPUT = "throughput_samples_per_sec"
 STEP_TIME = "step_time_ms"
 MEMORY_METRICS = ("gpu_memory_mb", "rss_mb")  # first present wins
 LOSS = "loss"

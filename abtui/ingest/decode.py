@@ -306,7 +306,7 @@ class Decoder:
         if truncated:
             self.oddities.note("truncated", raw)
         stripped = raw.lstrip()
-        if stripped[:1] != b"{" and (b"\r" in raw or b"\x1b" in raw):
+        if stripped[:1] != b"{" and (b"\r" in raw or b"\x1b" in raw) and b'{"' in raw:
             # a protocol line printed while a progress bar was up (stdout and stderr share
             # the arm's pipe): the line is what a terminal shows after the bar's last \r
             shown = terminal_text(raw.decode("utf-8", "replace")).lstrip()

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from abtui.infra.untrusted import inert, inert_record
-from abtui.ingest.adapters import LogAdapter, Parsed, terminal_text
+from abtui.ingest.adapters import LogAdapter, Parsed, clip, split_line
 from abtui.ingest.decode import Decoder
 from abtui.ingest.records import (
     EnvRecord,
@@ -158,7 +158,8 @@ class RunState:
     def _other(self, rec: Record, t: float) -> None:
         if type(rec) is TextRecord:
             raw = rec.text
-            text = terminal_text(raw) if ("\r" in raw or "\x1b" in raw) else raw
+            split = split_line(clip(raw))  # once: for the log pane and the adapter
+            text = (split[-1][0] if split else "") if ("\r" in raw or "\x1b" in raw) else raw
             # the ring holds LOG_KEEP lines of at most LOG_LINE_CHARS: bounded in bytes
             # (every line is whole on disk, in output.log and events.jsonl)
             self.logs.append((t, text if len(text) <= LOG_LINE_CHARS
@@ -167,7 +168,7 @@ class RunState:
             if self.adapter.mode == "protocol":
                 return
             known = self.adapter.name
-            read = self.adapter.feed(raw)
+            read = self.adapter.feed_split(split)
             if not read:
                 if len(self.unread) < UNREAD_KEEP and text.strip():
                     self.unread.append(text[:UNREAD_CHARS])

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from abtui.ingest.adapters import deepspeed, hf, named, nanogpt, pytorch_examples, timm, torchtitan
-from abtui.ingest.adapters.base import Parsed, segments, strip_ansi, terminal_text
+from abtui.ingest.adapters.base import Parsed, segments, split_line, strip_ansi, terminal_text
 
-__all__ = ["ADAPTERS", "FALLBACK", "LogAdapter", "Parsed", "make_adapter", "regex_adapter",
-           "segments", "strip_ansi", "terminal_text"]
+__all__ = ["ADAPTERS", "FALLBACK", "LogAdapter", "Parsed", "clip", "make_adapter",
+           "regex_adapter", "segments", "split_line", "strip_ansi", "terminal_text"]
 
 Parser = Callable[[str], Parsed | None]
 
@@ -44,6 +44,11 @@ ADAPTERS: dict[str, tuple[str, Parser]] = {
 #: the adapter auto-detection falls back to: it reads lines, but never ends detection
 FALLBACK = "named"
 MAX_LINE_CHARS = 65536  # of a longer line only its end is read
+
+
+def clip(line: str) -> str:
+    """A line as the adapters read it: a bar's thousand redraws hold the line at their end."""
+    return line[-MAX_LINE_CHARS:] if len(line) > MAX_LINE_CHARS else line
 
 
 def regex_adapter(pattern: str) -> Parser:
@@ -101,11 +106,23 @@ class LogAdapter:
         have drawn and an adapter claimed; the last per step. Empty: a plain log line."""
         if self.mode == "protocol":
             return []
-        if len(line) > MAX_LINE_CHARS:  # a bar's thousand redraws: its last part has the line
-            line = line[-MAX_LINE_CHARS:]
+        return self.feed_split(split_line(clip(line)))
+
+    def feed_split(self, split: list[tuple[str, bool]]) -> list[Parsed]:
+        """``feed`` of a line already split (``base.split_line``): the store splits each line
+        once, for its log pane and for this."""
+        if self.mode == "protocol":
+            return []
+        if len(split) == 1:  # most lines: one segment, no bar redrawn over it
+            text, other = split[0]
+            parsed = None if other else self._one(text)
+            if parsed is None:
+                return []
+            self._count(parsed)
+            return [parsed] if parsed.values or parsed.final else []
         out: list[Parsed] = []
-        for text in segments(line, rank0=True):
-            parsed = self._one(text)
+        for text, other in split:
+            parsed = None if other else self._one(text)
             if parsed is None:
                 continue
             if out and parsed.step is not None and out[-1].step == parsed.step \
@@ -114,11 +131,15 @@ class LogAdapter:
             else:
                 out.append(parsed)
         for parsed in out:
-            if not parsed.final:
-                if parsed.step is None:
-                    parsed.step = self.last_step + 1 if not parsed.eval else max(1, self.last_step)
-                self.last_step = max(self.last_step, parsed.step)
+            self._count(parsed)
         return [p for p in out if p.values or p.final]
+
+    def _count(self, parsed: Parsed) -> None:
+        """A step for a line of a format that has none (the lines read so far)."""
+        if not parsed.final:
+            if parsed.step is None:
+                parsed.step = self.last_step + 1 if not parsed.eval else max(1, self.last_step)
+            self.last_step = max(self.last_step, parsed.step)
 
     def _one(self, text: str) -> Parsed | None:
         if self._parse is not None:

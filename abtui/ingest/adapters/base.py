@@ -35,37 +35,44 @@ def strip_ansi(line: str) -> str:
     return _ANSI.sub("", line) if "\x1b" in line else line
 
 
-def segments(line: str, rank0: bool = False) -> list[str]:
-    """The texts a terminal would have drawn on this line, oldest first.
+def split_line(line: str) -> list[tuple[str, bool]]:
+    """The texts a terminal would have drawn on this line, oldest first, each with whether
+    another rank than 0 printed it.
 
     A ``\\r`` returns the cursor: what follows overwrites what came before. Progress bars
     (tqdm, rich, Lightning's) write many ``\\r``-separated updates and a trainer's own line
     may land after them, on the same ``\\n``-terminated line (tqdm.write clears the bar
     with ``\\r   \\r``). Escape sequences are removed, and a launcher's rank prefixes too;
-    blank segments are dropped. The last segment is what a terminal shows. ``rank0``: the
-    segments another rank printed are dropped (metrics are rank 0's: every rank of a
-    data-parallel job may print the same steps).
+    blank segments are dropped. The last segment is what a terminal shows.
     """
+    if "\r" not in line and "\x1b" not in line and "%|" not in line and line[:1] != "[":
+        return [(line, False)] if line.strip() else []  # most lines: as they are
     text = strip_ansi(line)
-    parts = text.split("\r") if "\r" in text else [text]
     out = []
-    for part in parts:
+    for part in text.split("\r") if "\r" in text else [text]:
         other = False
         while (m := _RANK_PREFIX.match(part)) is not None:
             other = other or m.group(1) != "0"
             part = part[m.end():]
-        while (bar := _BAR_PREFIX.match(part)) is not None and part[bar.end():].strip():
+        while "%|" in part and (bar := _BAR_PREFIX.match(part)) is not None \
+                and part[bar.end():].strip():
             part = part[bar.end():]  # the bar, then a line of its own: the line
-        if part.strip() and not (rank0 and other):
-            out.append(part)
+        if part.strip():
+            out.append((part, other))
     return out
+
+
+def segments(line: str, rank0: bool = False) -> list[str]:
+    """``split_line``'s texts; ``rank0``: without those another rank printed (metrics are
+    rank 0's: every rank of a data-parallel job may print the same steps)."""
+    return [t for t, other in split_line(line) if not (rank0 and other)]
 
 
 def terminal_text(line: str) -> str:
     """The line as a terminal shows it: the text after the last ``\\r`` (unless blank),
     without escape sequences or a launcher's rank prefix."""
-    parts = segments(line)
-    return parts[-1] if parts else ""
+    parts = split_line(line)
+    return parts[-1][0] if parts else ""
 
 
 def number(text: str) -> float:
