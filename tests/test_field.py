@@ -85,7 +85,7 @@ def test_the_pytorch_word_language_model() -> None:
     assert list(state.series["loss"].steps)[:5] == [5, 10, 15, 20, 25]  # across epochs
     assert len(_points(state, "val_loss")) == 2 and _points(state, "test_loss") == [4.61]
     rates = _points(state, "throughput_samples_per_sec")
-    assert rates[1] == pytest.approx(1000 / 6.50) and "steps/s" in (state.throughput_source or "")
+    assert rates[1] == pytest.approx(1000 / 6.50) and "steps/s" in (state.implied.source or "")
 
 
 def test_nanogpt_throughput_from_its_tokens_per_iteration() -> None:
@@ -96,7 +96,7 @@ def test_nanogpt_throughput_from_its_tokens_per_iteration() -> None:
     assert len(_points(state, "val_loss")) == 4
     # "tokens per iteration will be: 256" and "time 5.58ms": 256 / 5.58 ms
     assert _points(state, "throughput_samples_per_sec")[1] == pytest.approx(256 * 1000 / 5.58)
-    assert "tokens per step" in (state.throughput_source or "")
+    assert "tokens per step" in (state.implied.source or "")
 
 
 def test_timm_train_lines_across_epochs() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from abtui.compare import resample, stats
 from abtui.infra.numeric import numpy
 from abtui.store import ArmStatus, RunState
-from abtui.store.run import THROUGHPUT  # the store derives it where a log implies it
+from abtui.store.implied import THROUGHPUT  # the store derives it where a log implies it
 
 SMOOTHING_ALPHA = 0.1  # EMA weight of each new record for the smoothed loss / accuracy
 WARMUP_FRACTION = 0.1  # default warm-up: the first 10 % of the steps
@@ -261,7 +261,7 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     # ratio of sums, unchanged): a long steady state is not carried as millions of floats
     samples["throughput_work"], samples["throughput_time"] = resample.coarsen_pairs(work, time)
     m["throughput"] = resample.rate(work, time) if len(work) else None
-    m["throughput_source"] = (state.throughput_source or "records") if len(work) else None
+    m["throughput_source"] = (state.implied.source or "records") if len(work) else None
     if not len(work) and _number(final.get("throughput_samples_per_sec")):
         # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
         m["throughput"] = _number(final.get("throughput_samples_per_sec"))

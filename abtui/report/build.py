@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
-from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run, warmup_rule
+from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
 from abtui.infra.errors import EnvironmentFailure
@@ -27,6 +27,7 @@ from abtui.infra.secrets import mask_config
 from abtui.infra.untrusted import shown
 from abtui.report import traces
 from abtui.report.environment import environment_section
+from abtui.report.run_notes import seed_status, throughput_notes, warmup_text
 from abtui.report.schema import Report
 from abtui.rundir import Manifest, RunDir
 from abtui.store import ArmStatus, RunState
@@ -169,57 +170,6 @@ def output_gaps(rundir: RunDir) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _warmup_text(warmup_steps: int | None, steps: int | None,
-                 summaries: Mapping[str, list[Any]]) -> str:
-    """The warm-up rule with the cutoff each run used (without a spec's steps, each run's
-    own last logged step stands for the total)."""
-    if warmup_steps is not None or steps:
-        return warmup_rule(warmup_steps, steps).text
-    cutoffs = {r.run_id: r.metrics.get("warmup_cutoff_step") for runs in summaries.values()
-               for r in runs}
-    same = set(cutoffs.values())
-    used = (f"step {next(iter(same)):g}" if len(same) == 1 and None not in same
-            else ", ".join(f"{rid} step {c:g}" for rid, c in cutoffs.items() if c is not None)
-            or "none: no metric records")
-    return ("warm-up: the first 10 % of each run's logged steps (the spec gives no steps) and "
-            f"the first record; cutoff {used}")
-
-
-def seed_status(spec: Any, arm: str, seed: Any, env: Mapping[str, Any] | None) -> str:
-    """How far the replicate's seed is known to have reached the run: confirmed by its env
-    record, passed in its command (``{seed}``, ``args: flags`` or ``env``), or only offered
-    in ``ABTUI_SEED``."""
-    if seed is None:
-        return "no seed"
-    if env and env.get("seed") is not None:
-        return ("confirmed (env record)" if env.get("seed") == seed
-                else f"the run reports seed {env.get('seed')}, not {seed}")
-    command = (spec.arms[arm].command if arm in spec.arms and spec.arms[arm].command
-               else spec.command)
-    if spec.args in ("flags", "env") or any("{seed}" in w for w in command):
-        return "passed in the command"
-    return "offered (ABTUI_SEED), not confirmed"
-
-
-def throughput_notes(arms: Mapping[str, Any]) -> list[str]:
-    """Where a throughput came from when it was not printed as a rate, and which runs have
-    none (the verdict then says nothing of speed: said here, not dropped in silence)."""
-    derived: dict[str, list[str]] = {}
-    missing = []
-    for arm in arms.values():
-        for r in arm["runs"]:
-            source = r.get("throughput_source")
-            if r.get("throughput") is None and r.get("records"):
-                missing.append(str(r.get("run_id")))
-            elif source not in (None, "records", "final record"):
-                derived.setdefault(str(source), []).append(str(r.get("run_id")))
-    out = [f"throughput of {', '.join(ids)}: derived from the {src}" for src, ids in derived.items()]
-    if missing:
-        out.append(f"no throughput for {', '.join(missing)}: the log prints no rate, step time "
-                   "or sample counter (print samples/s, or ms per step, to compare speed)")
-    return out
-
-
 def output_gap_notes(rundir: RunDir) -> list[str]:
     notes = []
     for run_id, gaps in output_gaps(rundir).items():
@@ -305,7 +255,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     ttt = time_target_source(spec.target.loss, spec.target.accuracy)
     target_text = _target_text(spec.target.loss, spec.target.accuracy)
     comparisons = []
-    notes = [_warmup_text(spec.warmup_steps, spec.steps, summaries),
+    notes = [warmup_text(spec.warmup_steps, spec.steps, summaries),
              f"final loss is an EMA (alpha {SMOOTHING_ALPHA}, bias-corrected) of the logged loss; "
              "accuracy final / best are logged values",
              "time to target: first record where the EMA-smoothed curve reaches the target, "

@@ -23,6 +23,7 @@ from abtui.ingest.records import (
     TextRecord,
 )
 from abtui.run_files import ArmExit
+from abtui.store.implied import ImpliedThroughput
 from abtui.store.series import Series, doubles
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
@@ -31,7 +32,6 @@ MAX_EVENT_CHARS = 65536  # an event record larger than this is kept in memory as
 MAX_SERIES = 1000  # distinct metric names per arm; the rest are counted and ignored
 MAX_KEY = 128  # a metric name longer than this is counted and ignored
 MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on disk)
-THROUGHPUT = "throughput_samples_per_sec"
 MAX_REFUSED = 10_000  # distinct refused names remembered (so each is counted once)
 UNREAD_KEEP = 5  # the first plain lines no adapter read, kept to say why nothing was read
 UNREAD_CHARS = 200
@@ -84,8 +84,7 @@ class RunState:
     refused: set[str] = field(default_factory=set)  # metric names refused (see _new_series)
     adapter: LogAdapter = field(default_factory=LogAdapter)  # plain lines read as metrics
     adapted_lines: int = 0  # plain lines an adapter read
-    throughput_source: str | None = None  # how a throughput was derived (None: as printed)
-    _seen: tuple[float, float] | None = field(default=None, repr=False)  # samples, time
+    implied: ImpliedThroughput = field(default_factory=ImpliedThroughput)  # rates a log implies
     unread: list[str] = field(default_factory=list)  # the first plain lines none read
     decoder: Decoder = field(default_factory=Decoder)
     # metric lines made from the files the arm writes (abtui.ingest.files): their own
@@ -200,8 +199,8 @@ class RunState:
     def _adapted(self, parsed: Parsed, t: float) -> None:
         """A plain line a log adapter read: totals into the final record, else metrics."""
         values = {k: v for k, v in parsed.values.items() if v == v and abs(v) != float("inf")}
-        if not parsed.final and THROUGHPUT not in values:
-            self._derive_throughput(values, t)
+        if not parsed.final:
+            self.implied.add(values, t, self.final)
         if parsed.final:
             self.final = {**(self.final or {}), **values}
         elif values and parsed.step is not None:
@@ -222,29 +221,6 @@ class RunState:
                 "'regex:step (?P<step>\\d+).*loss (?P<loss>[-.\\de]+)' (or log_format: {regex: "
                 "...} in the spec), print JSON lines {\"step\": N, \"loss\": x} (abtui.reporter), "
                 "or write TensorBoard / CSV logs under $ABTUI_OUT")
-
-    def _derive_throughput(self, values: dict[str, float], t: float) -> None:
-        """A throughput where the log implies one and prints none: the work per step (a
-        ``tokens_per_step`` total, as nanoGPT prints it at the start; else one step) over
-        the step time, or a sample counter over receive times. ``throughput_source`` says
-        which, for the report."""
-        ms = values.get("step_time_ms")
-        seen = values.get("samples_seen")
-        if ms is not None and ms > 0:
-            work = (self.final or {}).get("tokens_per_step")
-            if isinstance(work, (int, float)) and work > 0:
-                values[THROUGHPUT] = work * 1000 / ms
-                self.throughput_source = "step time × tokens per step (tokens/s)"
-            else:
-                values[THROUGHPUT] = 1000 / ms
-                self.throughput_source = ("step time (steps/s: the log prints no work per "
-                                          "step, so compare arms with the same batch)")
-        elif seen is not None:
-            last = self._seen
-            self._seen = (seen, t)
-            if last is not None and seen > last[0] and t > last[1]:
-                values[THROUGHPUT] = (seen - last[0]) / (t - last[1])
-                self.throughput_source = "sample counter over receive times (samples/s)"
 
     def _new_series(self, name: str, base: int) -> Series | None:
         """A series for a metric first seen after ``base`` metric lines: on the clock when

@@ -83,8 +83,9 @@ def write_snapshot(state: RunState, events_path: str | Path, size: int | None = 
         os.replace(tmp, path)
         return True
     except OSError:
-        with contextlib.suppress(OSError, TypeError):
-            os.unlink(tmp)  # type: ignore[arg-type]
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         return False
 
 
@@ -185,7 +186,7 @@ def _describe(state: RunState, size: int, mark: int) -> tuple[dict[str, Any], li
         "adapter": {"mode": state.adapter.mode, "name": state.adapter.name,
                     "pattern": state.adapter.pattern, "last_step": state.adapter.last_step,
                     "adapted_lines": state.adapted_lines, "unread": state.unread,
-                    "throughput_source": state.throughput_source},
+                    "throughput_source": state.implied.source},
         # the arm's step/time columns: series whose columns are these bytes share them
         "clock": [blob_of(clock[0]), blob_of(clock[1])] if clock is not None else None,
         "blobs": [[b.typecode, len(b)] for b in blobs],
@@ -334,7 +335,7 @@ def _restore(state: RunState, header: dict[str, Any], blobs: list[array]) -> Non
     with state.lock:
         state.adapter = adapter
         state.adapted_lines, state.unread = adapted, unread[:5]
-        state.throughput_source = source
+        state.implied.source = source
         state.env, state.final, state.events = st["env"], st["final"], st["events"]
         state.step, state.first_time, state.last_time = st["step"], st["first_time"], st["last_time"]
         state.last, state.series = last, series
