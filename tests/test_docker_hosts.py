@@ -89,7 +89,7 @@ def _lines_of(client: docker.DockerClient, container_id: str) -> list[bytes]:
 def test_arms_are_placed_on_both_engines_with_one_image_and_the_same_report(
         tmp_path, docker_client, remote_engine) -> None:
     agent = f"telemetry: {{agent_image: {AGENT}}}\n"
-    out = _abtui("run", str(_spec(tmp_path, steps=4000, replicates=2, extra=agent)), "--headless", "--keep",
+    out = _abtui("run", str(_spec(tmp_path, steps=8000, replicates=2, extra=agent)), "--headless", "--keep",
                  "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [root] = list((tmp_path / "runs").iterdir())
