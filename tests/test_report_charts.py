@@ -68,3 +68,14 @@ def test_gpu_traces_downsample_and_label() -> None:
     assert len(out["0"]["temp_c"]["t"]) == 100 and out["0"]["temp_c"]["t"][0] == 0.0
     assert out["0"]["sm_clock_mhz"] == {"t": [], "v": []}
     assert traces.gpu_traces([{"t": 1.0, "gpus": [{"index": 3, "temp_c": 40}]}], {3: "B"})["3"]["arm"] == "B"
+
+
+def test_a_range_below_float_resolution_draws_and_ends() -> None:
+    """Two arms with the same loss per seed differ by one ulp in their band: the report's
+    chart once looped forever there (a tick plus a step below resolution is the tick)."""
+    assert svg.nice_ticks(0.8486, 0.8486 + 1e-16) == [0.8486, 0.8486 + 1e-16]
+    assert len(svg.nice_ticks(0.0, 1e300)) <= 21
+    same = [0.8486, 0.8486000000000001, 0.8486]
+    chart = svg.line_chart([{"label": "a", "x": [1, 2, 3], "y": same, "lo": same, "hi": same}],
+                           "loss", "step", "loss")
+    assert ET.fromstring(chart).tag == "svg"

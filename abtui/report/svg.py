@@ -26,13 +26,12 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(1, count)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step) * step
-    ticks = []
-    v = first
-    while v <= hi + step * 1e-9:
-        ticks.append(round(v, 12))
-        v += step
-    return ticks
+    if step <= max(abs(lo), abs(hi)) * 1e-12:  # a range below float resolution: adding
+        return [lo, hi]  # the step to a tick would not move it (and never end)
+    first = math.ceil(lo / step)
+    last = math.floor(hi / step + 1e-9)
+    # ticks by index, not by adding the step: bounded whatever the range
+    return [round(k * step, 12) for k in range(first, min(last, first + 4 * count) + 1)]
 
 
 def _label(v: float) -> str:
