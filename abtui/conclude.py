@@ -51,35 +51,6 @@ def evidence_gaps(exp: Experiment, telemetry: dict[str, Any],
                             telemetry_samples=int(telemetry.get("samples") or 0))
 
 
-def corun_facts(exp: Experiment) -> dict[str, Any]:
-    """What ran beside each run in its steady state (``abtui.telemetry.corun``), with the
-    CPU placement the manifest recorded."""
-    from abtui.compare.summary import THROUGHPUT, warmup_rule
-    from abtui.telemetry.corun import corun, span_of
-
-    spans = []
-    for run_id, st in exp.store.runs.items():
-        with st.lock:
-            series = st.series.get(THROUGHPUT)
-            cols = series.arrays("st") if series is not None and len(series) else None
-            first, last = st.first_time, st.last_time
-        rule = warmup_rule(exp.spec.warmup_steps, st.total_steps or exp.spec.steps,
-                           float(cols[0][-1]) if cols is not None else None)
-        kept = cols[1][cols[0] > rule.cutoff_step] if cols is not None else []
-        # span_of reads the first and last steady-state times (and whether there are two)
-        steady = [float(kept[0]), float(kept[-1])] if len(kept) >= 2 else list(kept)
-        span = span_of(run_id, st.arm, st.replicate, first, last, steady)
-        if span is not None:
-            spans.append(span)
-    # the backends mark an arm on another machine in its ref (Slurm jobs, remote engines)
-    remote = [rid for rid, r in (exp.manifest.get("runs") or {}).items()
-              if (r.get("ref") or {}).get("remote")]
-    out = corun(spans, list(exp.store.telemetry), remote=remote)
-    out["placement"] = exp.manifest.get("placement")
-    out["cpus"] = {rid: r.get("cpus") for rid, r in (exp.manifest.get("runs") or {}).items()}
-    return out
-
-
 def env_with_first_step(env: dict[str, Any] | None,
                         events: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The env record with the numerics the reporter sent at the first logged step."""
@@ -116,6 +87,7 @@ def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[st
 def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True) -> Report:
     """Build (and write) the report of a run; returns the report dict."""
     from abtui.diff import fairness
+    from abtui.experiment.corun_facts import corun_facts
     from abtui.report import build_report, write_reports
 
     telemetry = telemetry_summary(exp)

@@ -62,6 +62,32 @@ def test_foreign_cpu_is_named_with_its_process() -> None:
     assert corun([a, b], quiet)["sentences"] == []
 
 
+def _cores_sample(t: float, core0: float, a_own: float, monitor: float = 2.0) -> dict:
+    return {"t": t, "host": {"cpus": 2, "foreign_cores": 0.4, "cpu_percent": 90.0,
+                             "monitor_cpu_percent": monitor, "core_percent": [core0, 99.0]},
+            "arms": {"a": {"cpu_percent": a_own}, "b": {"cpu_percent": 97.0}}}
+
+
+def test_a_neighbour_on_one_runs_core_is_a_confound_under_the_host_threshold() -> None:
+    """Host-wide 0.4 foreign cores (under 0.5): but a's own core 0 was 99 % busy while a
+    used 60 % of it: 0.37 of its core was someone else's."""
+    a, b = span("a", "a", 0, 10), span("b", "b", 0, 10)
+    samples = [_cores_sample(t, 99.0, 60.0) for t in range(2, 10)]
+    out = corun([a, b], samples, cpus={"a": [0], "b": [1]})
+    [text] = out["sentences"]
+    assert text.startswith("a's own core 0 was busy with processes outside the experiment "
+                           "for 100 % of its steady state (mean 0.37 cores)"), text
+    assert out["runs"]["b"]["foreign"]["own_share"] == 0.0
+    # the same samples without placement: nothing to judge per core
+    assert corun([a, b], samples)["sentences"] == []
+    # the run's own use and the monitor's explain the core: not a neighbour
+    busy_self = [_cores_sample(t, 99.0, 90.0, monitor=8.0) for t in range(2, 10)]
+    assert corun([a, b], busy_self, cpus={"a": [0], "b": [1]})["sentences"] == []
+    # a burst in a steady state of two samples is not judged
+    short = [_cores_sample(t, 99.0, 60.0) for t in (2, 3)]
+    assert corun([a, b], short, cpus={"a": [0], "b": [1]})["sentences"] == []
+
+
 def test_fairness_is_three_valued() -> None:
     confound = Finding("env.torch", "environment", "2.3", "2.4", False, "warning",
                        "PyTorch differs", ("a", "b"))

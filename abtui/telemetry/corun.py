@@ -30,6 +30,13 @@ ALONE_GAP = 0.2
 MIN_OVERLAP = 0.25
 FOREIGN_CORES = 0.5
 FOREIGN_SHARE = 0.2
+# on the cores a run was pinned to: busy time there that was neither the run's own (its
+# process tree, sampled on the same beat) nor the monitor's (not pinned, so counted whole):
+# more than a fifth of a core is someone else's.
+OWN_CORES_FOREIGN = 0.2
+# a steady state with fewer samples is too short to tell a neighbour from a burst (a shell
+# command, an `abtui stop`): judged on three samples or more
+OWN_MIN_SAMPLES = 3
 THROUGHPUT = "throughput_samples_per_sec"
 
 
@@ -107,14 +114,34 @@ def overlap_sentences(spans: Sequence[RunSpan], shares: Mapping[str, float | Non
     return out
 
 
+def _own_cores_foreign(run: RunSpan, s: Mapping[str, Any], host: Mapping[str, Any],
+                       cores: Sequence[int]) -> float | None:
+    """Cores of ``cores`` busy with something else than ``run`` in sample ``s``."""
+    per_core = host.get("core_percent")
+    arm = (s.get("arms") or {}).get(run.run_id)
+    own = arm.get("cpu_percent") if isinstance(arm, Mapping) else None
+    mon = host.get("monitor_cpu_percent")
+    if not isinstance(per_core, list) or not isinstance(own, (int, float)):
+        return None
+    try:
+        busy = sum(float(per_core[c]) for c in cores)
+    except (IndexError, TypeError, ValueError):
+        return None
+    # the monitor is not pinned: all of it is counted as if on these cores (a lower bound)
+    mine = float(own) + (float(mon) if isinstance(mon, (int, float)) else 0.0)
+    return max(0.0, (busy - mine) / 100.0)
+
+
 def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]],
-                 remote: bool = False) -> dict[str, Any]:
+                 remote: bool = False, cores: Sequence[int] | None = None) -> dict[str, Any]:
     """Foreign CPU during ``run``'s steady state: the share of samples with more than
-    ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes.
+    ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes;
+    with the run's pinned ``cores``, also the share of samples in which more than
+    ``OWN_CORES_FOREIGN`` of those cores was busy with something else than the run.
     A ``remote`` run (on another machine) is judged only by what its own node's agent
     sampled there (``nodes[run]``), never by this host's load."""
-    loads, top = [], {}
-    cores = None
+    loads, own_loads, top = [], [], {}
+    cpus = None
     for s in samples:
         # a remote arm's node, as its agent sampled it (abtui.telemetry.node), else this host
         node = (s.get("nodes") or {}).get(run.run_id)
@@ -127,16 +154,36 @@ def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]],
         f = host.get("foreign_cores")
         if isinstance(f, (int, float)):
             loads.append(float(f))
-            cores = host.get("cpus") or cores
+            cpus = host.get("cpus") or cpus
+        if cores and not remote and (o := _own_cores_foreign(run, s, host, cores)) is not None:
+            own_loads.append(o)
         for p in host.get("foreign_top") or ():
             if isinstance(p, Mapping) and "pid" in p:
                 top[p["pid"]] = p
+    own: dict[str, Any] = {"own_cores": list(cores or []), "own_samples": len(own_loads),
+                           "own_share": None, "own_mean_cores": None}
+    if own_loads:
+        own.update(own_share=sum(1 for x in own_loads if x >= OWN_CORES_FOREIGN) / len(own_loads),
+                   own_mean_cores=sum(own_loads) / len(own_loads))
     if not loads:
-        return {"samples": 0, "share": None, "mean_cores": None, "cores": cores, "top": []}
+        return {"samples": 0, "share": None, "mean_cores": None, "cores": cpus, "top": [], **own}
     share = sum(1 for x in loads if x >= FOREIGN_CORES) / len(loads)
     busiest = sorted(top.values(), key=lambda p: -float(p.get("cpu_percent") or 0))[:3]
     return {"samples": len(loads), "share": share, "mean_cores": sum(loads) / len(loads),
-            "cores": cores, "top": busiest}
+            "cores": cpus, "top": busiest, **own}
+
+
+def own_cores_sentence(run: RunSpan, load: Mapping[str, Any]) -> str | None:
+    share = load.get("own_share")
+    if share is None or share < FOREIGN_SHARE or load.get("own_samples", 0) < OWN_MIN_SAMPLES:
+        return None
+    cores = ",".join(str(c) for c in load.get("own_cores") or ())
+    many = "," in cores
+    return (f"{run.run_id}'s own core{'s' if many else ''} {cores} {'were' if many else 'was'} "
+            f"busy with processes outside the experiment for {_pct(share)} of its steady "
+            f"state (mean "
+            f"{load['own_mean_cores']:.2f} cores): a neighbour on one arm's cores slows that "
+            "arm alone, whatever the host-wide load")
 
 
 def foreign_sentence(run: RunSpan, load: Mapping[str, Any]) -> str | None:
@@ -179,25 +226,28 @@ def _windowed(span: RunSpan, window: tuple[float, float] | None) -> RunSpan:
 
 
 def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]],
-          remote: Collection[str] = ()) -> dict[str, Any]:
+          remote: Collection[str] = (),
+          cpus: Mapping[str, Sequence[int] | None] | None = None) -> dict[str, Any]:
     """Per run ``{"alone_share", "window", "window_share", "foreign": {...}}`` and the
     confound sentences, judged over the compared windows (``compare_windows``);
-    ``unmeasured``: the ``remote`` runs whose host nobody sampled (no node agent's sample)."""
+    ``unmeasured``: the ``remote`` runs whose host nobody sampled (no node agent's sample).
+    ``cpus``: the cores each run was pinned to (the manifest's placement)."""
     windows = compare_windows(spans)
     judged = [_windowed(s, windows.get(s.run_id)) for s in spans]
     shares = {s.run_id: alone_share(s, spans) for s in judged}
     runs: dict[str, Any] = {}
     sentences = overlap_sentences(judged, shares)
     for s, full in zip(judged, spans, strict=True):
-        load = foreign_load(s, samples, remote=s.run_id in remote)
+        load = foreign_load(s, samples, remote=s.run_id in remote,
+                            cores=(cpus or {}).get(s.run_id))
         length = full.steady_end - full.steady_start
         runs[s.run_id] = {"alone_share": shares[s.run_id], "window": windows.get(s.run_id),
                           "window_share": ((s.steady_end - s.steady_start) / length
                                            if s.run_id in windows and length > 0 else None),
                           "foreign": load}
-        text = foreign_sentence(s, load)
-        if text:
-            sentences.append(text)
+        for text in (foreign_sentence(s, load), own_cores_sentence(s, load)):
+            if text:
+                sentences.append(text)
     # a remote run whose node nobody sampled at all (a run shorter than a sample interval
     # in its steady state is measured, just not long enough: as on this host)
     sampled = {rid for smp in samples for rid in (smp.get("nodes") or {})}

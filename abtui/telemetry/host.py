@@ -40,6 +40,7 @@ class HostReader:
 
     def __init__(self) -> None:
         self._last: tuple[float, float] | None = None
+        self._cores_last: list[tuple[float, float]] | None = None
         self._self_last: tuple[float, float] | None = None
         self.cpus = psutil.cpu_count() or 1
 
@@ -66,6 +67,7 @@ class HostReader:
                 if d_total > 0:
                     out["cpu_percent"] = round(max(0.0, 100.0 * (d_total - d_idle) / d_total), 1)
             self._last = (total, idle)
+            out["core_percent"] = self._per_core()
         except (OSError, RuntimeError):
             pass
         try:
@@ -74,6 +76,21 @@ class HostReader:
             out["mem_total_mb"] = int(vm.total / MIB)
         except (OSError, RuntimeError):
             pass
+        return out
+
+
+    def _per_core(self) -> list[float] | None:
+        """Each core's busy % since the last read (100 = that core busy): foreign load is
+        judged on the cores a run was pinned to, not only host-wide (a neighbour on one
+        arm's core is a confound even when the host figure is low)."""
+        now = [(sum(t), t.idle + getattr(t, "iowait", 0.0)) for t in psutil.cpu_times(percpu=True)]
+        last, self._cores_last = self._cores_last, now
+        if last is None or len(last) != len(now):
+            return None
+        out = []
+        for (total, idle), (t0, i0) in zip(now, last, strict=True):
+            d = total - t0
+            out.append(round(max(0.0, 100.0 * (d - (idle - i0)) / d), 1) if d > 0 else 0.0)
         return out
 
 
