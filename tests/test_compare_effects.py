@@ -64,10 +64,14 @@ def test_replicated_effects_have_t_intervals_and_scipy_p_values() -> None:
 
     sentences = comparison_sentences(comp)
     assert re.fullmatch(r"throughput \+2\d % \(95 % CI \+\d+…\+\d+ %, p < 0\.001, "
-                        r"3 vs 3 runs; significant\)", sentences[0]), sentences[0]
+                        r"3 vs 3 runs; significant; P\(a run beats the baseline's\) 1\.00 "
+                        r"\(95 % CI 0\.44…1\.00\)\)", sentences[0]), sentences[0]
+    # every run of the arm beat every run of the baseline: P 1, Wilson's interval over 3
+    assert comp.effects["throughput_ratio"].p_better == 1.0
     acc_line = next(s for s in sentences if s.startswith("accuracy"))
     assert re.fullmatch(r"accuracy \+\d\.\d pp \(95 % CI −\d\.\d…\+\d\.\d pp, p = 0\.\d+, "
-                        r"3 vs 3 runs; not significant; smallest change detectable at 80 % power "
+                        r"3 vs 3 runs; not significant; P\(a run beats the baseline's\) "
+                        r"\d\.\d\d \(95 % CI \d\.\d\d…\d\.\d\d\); smallest change detectable at 80 % power "
                         r"±\d\.\d pp; about \d+ runs per arm would detect the observed effect\)",
                         acc_line), acc_line
 

@@ -22,7 +22,7 @@ T0 = 1_700_000_000.0
 
 TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "generated", "status",
             "spec", "arms", "comparisons", "gates", "findings", "fairness", "telemetry",
-            "failed_runs", "environment", "corun", "notes", "charts", "verdict"}
+            "failed_runs", "environment", "corun", "sequential", "notes", "charts", "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
             "warmup_cutoff_step", "throughput", "throughput_median", "throughput_records",
             "warmup_fallback", "stationarity", "throughput_window", "quality_at_step",
@@ -34,7 +34,7 @@ RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "
             "energy_per_sample_j", "oddities", "seed", "seed_status"}
 EFFECT_KEYS = {"value", "ci", "n", "method", "significant", "p_value", "p_adjusted", "family",
                "calibrated", "mde", "replicates_needed", "baseline_value", "arm_value", "note",
-               "kind", "higher_is_better"}
+               "kind", "higher_is_better", "p_better", "p_better_ci"}
 METRICS = {"throughput_ratio", "step_time_ratio", "memory_ratio", "loss_delta", "accuracy_delta",
            "time_to_target_ratio"}
 

@@ -63,7 +63,21 @@ def _parser() -> argparse.ArgumentParser:
                     help="an arm per git ref, each in its own worktree: "
                          "abtui ab --git main --git my-branch -- python train.py")
     ab.add_argument("--name", default=None, help="arm names, comma-separated (default: derived)")
-    ab.add_argument("--replicates", type=int, default=1, help="runs per arm (>= 3 for a verdict)")
+    ab.add_argument("--replicates", type=_replicates, default=1,
+                    help="runs per arm (>= 3 for a verdict), or auto: add replicate pairs "
+                         "until the verdict decides (a difference, or the same within "
+                         "--margin), up to --max-replicates")
+    ab.add_argument("--margin", type=_margin, default=None, metavar="M",
+                    help="with --replicates auto: 'the same within ±M' ends the runs too "
+                         "(2%% for a ratio; a number in the metric's units for a delta)")
+    ab.add_argument("--max-replicates", type=int, default=8, metavar="N",
+                    help="with --replicates auto: the budget in runs per arm (default 8)")
+    ab.add_argument("--max-minutes", type=float, default=None, metavar="MIN",
+                    help="with --replicates auto: start no new pair after this long")
+    ab.add_argument("--decide-on", default="throughput_ratio", metavar="METRIC",
+                    help="with --replicates auto: the effect the rule decides on "
+                         "(throughput_ratio, step_time_ratio, memory_ratio, loss_delta, "
+                         "accuracy_delta)")
     ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
     ab.add_argument("--backend", choices=("local", "docker", "slurm"), default="local")
     ab.add_argument("--image", default=None, help="docker: the image every arm runs")
@@ -258,8 +272,13 @@ def _ab(args: argparse.Namespace) -> int:
                            log_format=args.log_format, seed_arg=args.seed_arg)
     except ValueError as exc:
         raise SpecError("abtui ab", [str(exc)]) from None
+    if args.replicates == "auto":
+        data.pop("replicates", None)
+        data["sequential"] = _sequential(args)
+    elif args.margin is not None:
+        raise SpecError("abtui ab", ["--margin goes with --replicates auto"])
     commands = [data.get("command") or [], *((a.get("command") or []) for a in data["arms"].values())]
-    if args.replicates > 1 and not any(takes_seed(c) for c in commands):
+    if args.replicates != 1 and not any(takes_seed(c) for c in commands):
         print("abtui: warning: the commands take no seed: every replicate gets ABTUI_SEED in its "
               "environment only, and a script that seeds itself runs the same run again "
               "(abtui says so if they come out identical). Hand it the seed with {seed} in "
@@ -279,6 +298,48 @@ def _ab(args: argparse.Namespace) -> int:
     return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
                 _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
                                                             args.metrics_arms_only))
+
+
+def _replicates(text: str) -> int | str:
+    """``--replicates``: a count of runs per arm, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of runs per arm, or auto") from None
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError("1 to 100 runs per arm")
+    return n
+
+
+def _margin(text: str) -> tuple[float, bool]:
+    """``--margin 2%`` (relative) or ``--margin 0.01`` (as written): (value, percent)."""
+    pct = text.strip().endswith("%")
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a margin like 2% or 0.01") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("the margin is more than 0")
+    return (value / 100 if pct else value), pct
+
+
+def _sequential(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec's ``sequential`` block from ``abtui ab``'s flags."""
+    from abtui.infra.errors import SpecError
+
+    out: dict[str, Any] = {"metric": args.decide_on, "max_replicates": args.max_replicates}
+    if args.max_minutes is not None:
+        out["max_minutes"] = args.max_minutes
+    if args.margin is not None:
+        value, pct = args.margin
+        if pct and not args.decide_on.endswith("_ratio"):
+            raise SpecError("abtui ab", [f"--margin {value * 100:g}%: {args.decide_on} is a "
+                                         "difference; give the margin in its units"])
+        out["margin"] = value
+    out["min_replicates"] = min(3, args.max_replicates)
+    return out
 
 
 def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.compare import inference, resample, stats
+from abtui.compare import inference, outperform, resample, stats
 from abtui.compare.summary import RunSummary, usable_runs
 
 __all__ = ["EFFECTS", "GATE_METRICS", "HEADLINE", "N1_WARNING", "Comparison", "Effect",
@@ -84,6 +84,8 @@ class Effect:
     baseline_value: float | None = None
     arm_value: float | None = None
     note: str | None = None
+    p_better: float | None = None  # P(a run of the arm beats a run of the baseline)
+    p_better_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys, see docs/report.md)."""
@@ -96,6 +98,8 @@ class Effect:
             "baseline_value": self.baseline_value, "arm_value": self.arm_value,
             "note": self.note, "kind": "ratio" if kind.ratio else "delta",
             "higher_is_better": kind.higher_is_better,
+            "p_better": self.p_better,
+            "p_better_ci": list(self.p_better_ci) if self.p_better_ci else None,
         }
 
 
@@ -216,7 +220,11 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         eff.calibrated, eff.significant = False, False
         eff.note = same
     elif len(a) + len(b) >= 3:
-        _replicated(eff, kind, a, b, _pairs(base, arm, key) if paired else None)
+        pairs = _pairs(base, arm, key) if paired else None
+        _replicated(eff, kind, a, b, pairs)
+        better = outperform.p_better(a, b, higher_is_better=kind.higher_is_better, pairs=pairs)
+        if better is not None:
+            eff.p_better, eff.p_better_ci = better.p, (better.lo, better.hi)
     elif kind.within_run:
         _within_run(eff, base[0], arm[0])
     else:

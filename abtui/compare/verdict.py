@@ -89,7 +89,16 @@ def _interval_part(eff: Effect, fmt_lo: str, fmt_hi: str, unit: str) -> str:
     assert eff.ci is not None
     if not eff.calibrated:
         return f"within-run 95 % CI {fmt_lo}\u2026{fmt_hi}{unit}; {eff.note or N1_WARNING}"
-    return f"95 % CI {fmt_lo}\u2026{fmt_hi}{unit}, {_test_part(eff)}"
+    return f"95 % CI {fmt_lo}\u2026{fmt_hi}{unit}, {_test_part(eff)}{better_part(eff)}"
+
+
+def better_part(eff: Effect) -> str:
+    """``; P(a run beats the baseline's) 0.83 (95 % CI 0.44…0.97)``, where measured."""
+    if eff.p_better is None or eff.p_better_ci is None:
+        return ""
+    lo, hi = eff.p_better_ci
+    return (f"; P(a run beats the baseline's) {eff.p_better:.2f} "
+            f"(95 % CI {lo:.2f}\u2026{hi:.2f})")
 
 
 def _is_fraction(*values: float | None) -> bool:
@@ -182,6 +191,9 @@ def _headline(comp: Mapping[str, Any]) -> str:
     if calibrated:
         head += f" ({runs_text(n)})"
     text = f"{head}: " + ", ".join(parts)
+    seq = comp.get("sequential")
+    if isinstance(seq, Mapping) and seq.get("short"):
+        return text + f"; sequential design: {seq['short']}"
     if not calibrated:
         return text + f" ({N1_WARNING})"
     if not any((metrics.get(k) or {}).get("significant") for k in HEADLINE):

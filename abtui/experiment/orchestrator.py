@@ -15,6 +15,7 @@ from typing import Any
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
 from abtui.experiment import git_arms, reattach
+from abtui.experiment.design_loop import SequentialDesign
 from abtui.experiment.files_watcher import FilesWatcher
 from abtui.experiment.manifest import (
     NoBackend,
@@ -60,6 +61,7 @@ class Experiment:
         self._sched_lock = threading.Lock()
         self._manifest_lock = threading.Lock()
         self._observers: list[threading.Thread] = []
+        self.design = SequentialDesign(self)
         for run in runs:
             state = self.store.add_run(run.run_id, run.arm, run.replicate, run.steps, run.gpus)
             state.adapter = make_adapter(spec.log_format)
@@ -130,6 +132,13 @@ class Experiment:
             entries = self.manifest["runs"]
             taken = {entries[r.run_id].get("cpu_slot") for r in active if r.run_id in entries}
             launched = False
+            if self.pending and self.design.rule is not None:
+                nxt = min(r.replicate for r in self.pending)
+                if (not any(r.replicate < nxt for r in active)
+                        and self.design.stop_before(nxt)):
+                    self.design.drop_pending()
+                    self.save_manifest()
+                    return
             for run in list(self.pending):
                 if len(active) >= self.concurrency or self.stop_event.is_set():
                     break
@@ -247,7 +256,10 @@ class Experiment:
             spec = ExperimentSpec.model_validate(manifest["spec"])
         except Exception as exc:
             raise RunDirError(f"{rundir.manifest_path}: the stored spec is unreadable ({exc})") from None
-        runs = resolve_runs(spec)
+        planned = manifest.get("runs")
+        # a sequential design that decided dropped its later runs from the manifest
+        runs = [r for r in resolve_runs(spec)
+                if not isinstance(planned, dict) or not planned or r.run_id in planned]
         workdir = manifest.get("workdir")
         if follow:
             try:
@@ -364,6 +376,7 @@ class Experiment:
                 if run_id in remote:
                     with contextlib.suppress(Exception):
                         self.manifest["runs"][run_id]["inspect"] = self.backend.inspect(handle)
+        self.design.at_end()
         self.manifest["status"] = "finished"
         self.manifest["finished_at"] = time.time()
         if not self.read_only:

@@ -7,7 +7,6 @@ files under ``exp.rundir``. The keys are documented in docs/report.md and stable
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -25,9 +24,16 @@ from abtui.infra.errors import EnvironmentFailure
 from abtui.infra.safe_io import atomic_write
 from abtui.infra.secrets import mask_config
 from abtui.infra.untrusted import shown
-from abtui.report import traces
+from abtui.report import design, traces
 from abtui.report.environment import environment_section
-from abtui.report.run_notes import seed_status, throughput_notes, warmup_text
+from abtui.report.run_notes import (
+    corun_notes,
+    iso_time,
+    output_gap_notes,
+    seed_status,
+    throughput_notes,
+    warmup_text,
+)
 from abtui.report.schema import Report
 from abtui.rundir import Manifest, RunDir
 from abtui.store import ArmStatus, RunState
@@ -49,17 +55,6 @@ class RunView(Protocol):
 SCHEMA_VERSION = 1
 NOT_CHECKED = {"state": "unverifiable", "fair": None, "checked": False,
                "reasons": ["not checked"], "missing": ["fairness not checked"]}
-
-
-def _iso(t: Any) -> str | None:
-    """A manifest's time as ISO 8601; None for anything that is not one (a run directory
-    may say ``created_at: 1e308``)."""
-    if not isinstance(t, (int, float)) or isinstance(t, bool):
-        return None
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-    except (OverflowError, OSError, ValueError):
-        return None
 
 
 def _jsonable(obj: Any) -> Any:
@@ -103,7 +98,7 @@ def _spec_summary(exp: RunView) -> dict[str, Any]:
     }
 
 
-def _runs_by_arm(exp: RunView) -> dict[str, list[RunState]]:
+def runs_by_arm(exp: RunView) -> dict[str, list[RunState]]:
     order = list(exp.spec.arms)
     out: dict[str, list[RunState]] = {a: [] for a in order}
     for state in exp.store.runs.values():
@@ -153,57 +148,24 @@ def common_quality_step(states: Mapping[str, Sequence[RunState]]) -> float | Non
     return min(lasts) if lasts else None
 
 
-def output_gaps(rundir: RunDir) -> dict[str, list[dict[str, Any]]]:
-    """Per run, the output its relay could not keep (``output.log.gaps.jsonl``)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for run_id in rundir.run_ids():
-        path = rundir.root / "arms" / run_id / "output.log.gaps.jsonl"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            continue
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                gap = json.loads(line)
-                if isinstance(gap, dict):
-                    out.setdefault(run_id, []).append(gap)
-    return out
-
-
-def output_gap_notes(rundir: RunDir) -> list[str]:
-    notes = []
-    for run_id, gaps in output_gaps(rundir).items():
-        lost = sum(int(g.get("lost_bytes") or 0) for g in gaps)
-        when = _iso(gaps[0].get("t0")) or "?"
-        notes.append(f"arm {run_id}: {lost / 1e6:.2f} MB of output lost to a full disk "
-                     f"({gaps[0].get('error')}) from {when}; training went on")
-    return notes
-
-
-def corun_notes(corun: Mapping[str, Any] | None) -> list[str]:
-    """The co-run facts in words: where the arms ran, how long each ran alone."""
-    if not corun:
-        return []
-    out = []
-    placement = corun.get("placement") or {}
-    cpus = {r: c for r, c in (corun.get("cpus") or {}).items() if c}
-    if placement.get("pinned") and cpus:
-        out.append("CPU placement: " + ", ".join(f"{r} on core{'s' if len(c) > 1 else ''} "
-                                                 f"{','.join(map(str, c))}"
-                                                 for r, c in cpus.items()))
-    elif placement.get("why"):
-        out.append(f"CPU placement: not pinned ({placement['why']})")
-    runs = corun.get("runs") or {}
-    used = {r: v["window_share"] for r, v in runs.items() if v.get("window_share") is not None}
-    if used:
-        out.append("throughput and step time are compared while every run of a replicate was "
-                   "running: " + ", ".join(f"{r} {v * 100:.0f} % of its steady state"
-                                           for r, v in used.items()))
-    shares = {r: v.get("alone_share") for r, v in runs.items()}
-    if any(v is not None for v in shares.values()):
-        out.append("share of each run's steady state with no other run on the host: "
-                   + ", ".join(f"{r} {v * 100:.0f} %" for r, v in shares.items() if v is not None))
-    return out
+def run_summaries(exp: RunView, states: Mapping[str, Sequence[RunState]],
+                  telemetry: Mapping[str, Any] | None, corun: Mapping[str, Any] | None,
+                  at_step: float | None) -> dict[str, list[RunSummary]]:
+    """Each arm's per-run summaries as the report computes them (the sequential design's
+    looks use this too, so a look and the report read the same numbers)."""
+    spec = exp.spec
+    telemetry = telemetry or {}
+    windows = {r: tuple(v["window"]) for r, v in ((corun or {}).get("runs") or {}).items()
+               if v.get("window")}
+    return {arm: [summarize_run(s, warmup_steps=spec.warmup_steps,
+                                total_steps=s.total_steps or spec.steps,
+                                target_loss=spec.target.loss,
+                                target_accuracy=spec.target.accuracy,
+                                energy=(e if isinstance(e := telemetry.get(s.run_id), Mapping)
+                                        else None),
+                                window=windows.get(s.run_id), at_step=at_step)
+                  for s in arm_states]
+            for arm, arm_states in states.items()}
 
 
 def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
@@ -229,20 +191,9 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     gate_list = parse_gates([*spec.gates, *gates])  # fail on a bad gate before any work
     telemetry = dict(telemetry or {})
     baseline = spec.baseline_arm
-    states = _runs_by_arm(exp)
-    summaries: dict[str, list[RunSummary]] = {}
-    windows = {r: tuple(v["window"]) for r, v in ((corun or {}).get("runs") or {}).items()
-               if v.get("window")}
+    states = runs_by_arm(exp)
     at_step = common_quality_step(states)
-    for arm, arm_states in states.items():
-        summaries[arm] = [
-            summarize_run(s, warmup_steps=spec.warmup_steps, total_steps=s.total_steps or spec.steps,
-                          target_loss=spec.target.loss, target_accuracy=spec.target.accuracy,
-                          energy=telemetry.get(s.run_id) if isinstance(telemetry.get(s.run_id), Mapping) else None,
-                          window=windows.get(s.run_id),
-                          at_step=at_step)
-            for s in arm_states
-        ]
+    summaries = run_summaries(exp, states, telemetry, corun, at_step)
     for arm, runs in summaries.items():
         for r in runs:
             entry: Mapping[str, Any] = exp.manifest.get("runs", {}).get(r.run_id) or {}
@@ -282,15 +233,27 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             continue
         comps.append(compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline,
                                  time_target=ttt, paired=paired))
+    seq = design.section(spec, exp.manifest, summaries)
+    if seq is not None:
+        notes.append(design.note(seq))
+        for comp in comps:
+            design.apply(comp, seq)
     family_metrics = set(HEADLINE) | {g.metric for g in gate_list}
+    decided_on = seq["metric"] if seq else None  # decided by its own rule, at 5 %
     family = adjust_family(e for c in comps for name, e in c.effects.items()
-                           if name in family_metrics and (c.arm, name) in _stated(c, gate_list))
+                           if name in family_metrics and name != decided_on
+                           and (c.arm, name) in _stated(c, gate_list))
     if family > 1:
         notes.append(f"multiple comparisons: significance is Holm-adjusted across the {family} "
                      "effects the verdict states or gates check (family-wise error rate 5 %)")
     for comp in comps:
         comp.sentences = comparison_sentences(comp, target_text=target_text)
-        comparisons.append(comp.to_dict())
+        entry = comp.to_dict()
+        if seq is not None and comp.arm in seq["final"]:
+            entry["sequential"] = seq["final"][comp.arm]
+            comp.sentences.insert(0, seq["final"][comp.arm]["sentence"])
+            entry["sentences"] = list(comp.sentences)
+        comparisons.append(entry)
         notes += [n for n in comp.notes if n not in notes]
 
     failed = [s.run_id for ss in states.values() for s in ss
@@ -308,9 +271,9 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "schema_version": SCHEMA_VERSION,
         "experiment": spec.name,
         "run_dir": str(exp.rundir.root),
-        "created": _iso(manifest.get("created_at")),
-        "finished": _iso(manifest.get("finished_at")),
-        "generated": _iso(time.time()),
+        "created": iso_time(manifest.get("created_at")),
+        "finished": iso_time(manifest.get("finished_at")),
+        "generated": iso_time(time.time()),
         "status": manifest.get("status"),
         "spec": _spec_summary(exp),
         "arms": arms,
@@ -322,6 +285,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "failed_runs": failed,
         "environment": environment_section(exp),
         "corun": _jsonable(dict(corun)) if corun else None,
+        "sequential": seq,
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),

@@ -43,6 +43,7 @@ class Report(TypedDict):
     failed_runs: list[str]
     environment: dict[str, Any]
     corun: dict[str, Any] | None
+    sequential: dict[str, Any] | None  # the sequential design's rule, looks and decision
     notes: list[str]
     charts: Charts
     verdict: Verdict

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from abtui.spec.design import Sequential
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: no trailing newline
 _SIZE = re.compile(r"^\d+(\.\d+)?[kmgKMG]?[bB]?$")
 
@@ -216,6 +218,9 @@ class ExperimentSpec(_Strict):
     steps: int | None = Field(None, gt=0, description="Training steps per arm (passed as "
                               "--steps with args: flags, or {steps} in a template).")
     replicates: int = Field(1, ge=1, le=100, description="Runs per arm, with seeds seed, seed+1, ...")
+    sequential: Sequential | None = Field(
+        None, description="Add replicate pairs until the verdict decides (replicates: auto); "
+        "replicates is then the budget, max_replicates.")
     baseline: str | None = Field(None, description="The arm others are compared to (default: the first).")
     treatment: list[str] = Field(default_factory=list, description="Config keys meant to differ between arms.")
     aa: bool = Field(False, description="An A/A test: the arms are meant to be identical (else "
@@ -259,6 +264,25 @@ class ExperimentSpec(_Strict):
         "by default such a gate fails closed.")
 
     _config = field_validator("config")(classmethod(lambda cls, v: no_reserved_keys(v)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto(cls, data: Any) -> Any:
+        """``replicates: auto`` is ``sequential: {}`` (its defaults); with a sequential design
+        ``replicates`` is its budget."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("replicates") == "auto":
+            data["replicates"] = 1
+            data.setdefault("sequential", {})
+        seq = data.get("sequential")
+        if isinstance(seq, dict):
+            if data.get("replicates", 1) not in (1, seq.get("max_replicates", 8)):
+                raise ValueError("replicates: with a sequential design the budget is "
+                                 "sequential.max_replicates (or write replicates: auto)")
+            data["replicates"] = seq.get("max_replicates", 8)
+        return data
 
     @field_validator("log_format", mode="before")
     @classmethod

@@ -35,6 +35,12 @@ class Store:
     def run(self, run_id: str) -> RunState:
         return self.runs[run_id]
 
+    def drop_runs(self, run_ids: set[str]) -> None:
+        """Forget runs that will never start (a sequential design that decided): a new
+        dict, so a reader iterating the old one is never disturbed."""
+        with self._lock:
+            self.runs = {k: v for k, v in self.runs.items() if k not in run_ids}
+
     def add_telemetry(self, sample: Sample | GpuInfo) -> None:
         if sample.get("kind") == "gpu_info":
             for g in sample.get("gpus", []):
