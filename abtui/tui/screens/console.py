@@ -82,6 +82,7 @@ class ConsoleScreen(Screen):
         self.cursor_blink = cursor_blink
         self._synced: dict[str, float] = {}
         self._followers: tuple[Any, ...] = ()  # the widgets that follow the store
+        self._title_counts: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         store = self.exp.store
@@ -119,7 +120,11 @@ class ConsoleScreen(Screen):
         repaint on the same tick and share one screen update (each costs a compositor pass).
         """
         now = time.monotonic()
-        if self._due("title", TITLE_REPAINT_S, now):
+        # the run counts change rarely and matter (a run ended, a sequential design dropped
+        # the runs it no longer needs): repainted at once, whatever the pace
+        counts = tuple(sorted(str(a.status) for a in self.exp.store.runs.values()))
+        if self._due("title", TITLE_REPAINT_S, now) or counts != self._title_counts:
+            self._title_counts = counts
             set_text(self.query_one("#title", Static), title_text(self.exp, self.clock()))
         if not self._followers:  # looked up once: the tick comes every second
             self._followers = (self.query_one(ArmsTable), self.curves, self.query_one(MetricGrid),
