@@ -99,6 +99,22 @@ def test_hostile_metric_names_cannot_explode_the_labels() -> None:
         assert all(c.isalnum() or c in "_.:/-" for c in s.labels["experiment"])
 
 
+def test_names_that_sanitise_alike_stay_distinct_series() -> None:
+    """``a.b`` / ``a_b`` / ``a b`` become one label value once sanitised: three series with
+    one label set is an exposition a scraper rejects (duplicate series)."""
+    store = Store()
+    st = store.add_run("A", "A")
+    st.ingest(json.dumps({"step": 1, "a.b": 1.0, "a_b": 2.0, "a b": 3.0,
+                          "x" * 80: 4.0, "x" * 81: 5.0}).encode(), 1.0)
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(ExperimentCollector(store, "e"))
+    text = generate_latest(reg).decode()
+    series = [line.split(" ")[0] for line in text.splitlines() if line.startswith("abtui_metric{")]
+    assert len(series) == len(set(series)) == 5, series
+    assert {float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith("abtui_metric{")} == {1.0, 2.0, 3.0, 4.0, 5.0}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,23 @@ _TRAINING = {"loss": ("abtui_train_loss", "Training loss, last record.", 1.0),
 def label(value: object) -> str:
     """A label value from anything an arm or a file said: inert, bounded, plain."""
     return _LABEL_OK.sub("_", inert(str(value)))[:MAX_LABEL]
+
+
+def unique_labels(values: Iterable[object]) -> dict[str, str]:
+    """Each value's label, made distinct: two values that sanitise alike (``a.b`` and ``a_b``,
+    or names that differ only past the length bound) would give duplicate series, which a
+    scraper rejects; the later ones (in sorted order, so stable) get ``-2``, ``-3``."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for raw in sorted({str(v) for v in values}):
+        base = label(raw)
+        name, k = base, 1
+        while name in taken:
+            k += 1
+            name = f"{base[:MAX_LABEL - 4]}-{k}"
+        taken.add(name)
+        out[raw] = name
+    return out
 
 
 class ExperimentCollector(Collector):
@@ -161,8 +178,11 @@ class ExperimentCollector(Collector):
                                   labels=[*names, "metric"])
         state = GaugeMetricFamily("abtui_arm_state", "1 for the state each run is in.",
                                   labels=[*names, "state"])
-        for run_id, st in list(self.store.runs.items()):
-            base = [self.experiment, label(st.arm), label(run_id)]
+        runs = list(self.store.runs.items())
+        arm_label = unique_labels(st.arm for _, st in runs)
+        run_label = unique_labels(run_id for run_id, _ in runs)
+        for run_id, st in runs:
+            base = [self.experiment, arm_label[str(st.arm)], run_label[run_id]]
             state.add_metric([*base, label(st.status)], 1.0)
             if st.step is not None:
                 step.add_metric(base, float(st.step))
@@ -172,8 +192,9 @@ class ExperimentCollector(Collector):
                 if value is not None:
                     fams[key].add_metric(base, float(value) * factor)
             extra = [k for k in last if k not in _TRAINING][:MAX_METRICS]
+            names_of = unique_labels(extra)
             for k in extra:
-                other.add_metric([*base, label(k)], float(last[k]))
+                other.add_metric([*base, names_of[str(k)]], float(last[k]))
         yield from fams.values()
         yield step
         yield other
