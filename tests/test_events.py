@@ -41,6 +41,28 @@ def test_torn_tail_is_skipped_on_replay_and_repaired_on_reopen(tmp_path) -> None
     assert [b.raw for b in read_events(p)] == [b"one", b"two", b"three"]
 
 
+def test_a_torn_tail_longer_than_the_repair_window_is_cut_whole(tmp_path) -> None:
+    """A monitor killed mid-write of a 9 MiB line: the whole fragment goes, not its last
+    4 MiB, so the next line written is read (it was glued to the fragment's head)."""
+    p = tmp_path / "events.jsonl"
+    w = EventWriter(p)
+    w.write(b"one", 4, 1.0)
+    w.close()
+    with open(p, "ab") as fh:
+        fh.write(b'{"t":2.0,"o":9,"l":"' + b"x" * (9 << 20))
+    w = EventWriter(p)
+    w.write(b"two", 14, 3.0)
+    w.close()
+    assert [b.raw for b in read_events(p)] == [b"one", b"two"]
+    assert p.stat().st_size < 200
+    whole = tmp_path / "torn-only.jsonl"  # a file that is one torn line from its start
+    whole.write_bytes(b'{"t":2.0,"l":"' + b"y" * (5 << 20))
+    w = EventWriter(whole)
+    w.write(b"first", 1, 1.0)
+    w.close()
+    assert [b.raw for b in read_events(whole)] == [b"first"]
+
+
 def test_last_token_reads_only_the_tail_of_a_big_file(tmp_path) -> None:
     p = tmp_path / "events.jsonl"
     w = EventWriter(p)

@@ -93,11 +93,18 @@ class EventWriter:
             fh.seek(size - 1)
             if fh.read(1) == b"\n":
                 return
-            back = min(size, 1 << 22)
-            fh.seek(size - back)
-            tail = fh.read(back)
-            cut = tail.rfind(b"\n")
-            fh.truncate(size - back + cut + 1 if cut >= 0 else size - back)
+            # back to the last newline in 4 MiB steps, however long the fragment (cutting
+            # only the last 4 MiB of a longer one left it torn, and the next line lost)
+            end, keep = size, 0
+            while end > 0:
+                start = max(0, end - (1 << 22))
+                fh.seek(start)
+                cut = fh.read(end - start).rfind(b"\n")
+                if cut >= 0:
+                    keep = start + cut + 1
+                    break
+                end = start
+            fh.truncate(keep)
 
     def encode(self, raw: bytes, token: int | str | None, t: float, truncated: bool = False) -> bytes:
         try:
