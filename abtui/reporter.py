@@ -79,10 +79,30 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+# secret-shaped values, whatever the name (a URL's password, Bearer, prefixed tokens, Pwd=)
+# keep in step with abtui/infra/secrets.py's _SHAPES (tests/test_reporter.py checks it)
+SHAPES = (
+    (re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@"), r"\1***@"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    (re.compile(r"\b(hf_|ghp_|gho_|ghu_|ghs_|ghr_|github_pat_|glpat-|sk-(?:proj-|ant-)?|"
+                r"sk_live_|sk_test_|rk_live_|xox[abprs]-|AKIA|ASIA|npm_|pypi-)[A-Za-z0-9_\-]{8,}"),
+     r"\1***"),
+    (re.compile(r"(?i)\b(pwd|password|passwd)(\s*=\s*)[^;\s\"']+"), r"\1\2***"),
+)
+
+
+def redact_shapes(value: str) -> str:
+    """``value`` with secret-shaped parts masked (the shapes of ``abtui.infra.secrets``)."""
+    for pattern, repl in SHAPES:
+        value = pattern.sub(repl, value)
+    return value
+
+
 def mask_env(env: Mapping[str, str]) -> dict[str, str]:
-    """Copy of ``env`` with the values of secret-looking names (TOKEN, KEY, ...) masked."""
+    """Copy of ``env`` with the values of secret-looking names (TOKEN, KEY, ...) masked, and
+    secret-shaped values (a URL with a password, ``hf_…``) masked whatever the name."""
     return {
-        name: (MASK if is_secret_name(name) else value)
+        name: (MASK if is_secret_name(name) else redact_shapes(str(value)))
         for name, value in env.items()
     }
 

@@ -288,3 +288,23 @@ def test_the_reporter_masks_the_names_abtui_masks() -> None:
              "SESSION_ID", "my-conn", "COMPASS", "PW"]
     assert [reporter.is_secret_name(n) for n in names] == [secrets.is_secret_name(n) for n in names]
     assert reporter.mask_env({"GH_PAT": "x", "PATH": "/bin"}) == {"GH_PAT": "***", "PATH": "/bin"}
+
+
+def test_the_env_record_masks_secret_shapes_as_the_monitor_does() -> None:
+    """The reporter is stdlib-only, so it keeps its own copy of the secret shapes: the copy
+    must mask what ``abtui.infra.secrets`` masks, under names that do not look secret."""
+    from abtui import reporter
+    from abtui.infra import secrets
+
+    assert [(p.pattern, r) for p, r in reporter.SHAPES] == [
+        (p.pattern, r) for p, r in secrets._SHAPES]
+    env = {"TORCH_HOME": "https://me:hunter2hunter@cache.example/t",
+           "NCCL_DEBUG_FILE": "hf_abcdefghijklmnop", "PYTORCH_X": "Server=db;Pwd=s3cr3t;",
+           "CUDA_VISIBLE_DEVICES": "0,1", "NCCL_IB_KEY": "plain"}
+    masked = reporter.relevant_env(env)
+    text = json.dumps(masked)
+    for secret in ("hunter2hunter", "abcdefghijklmnop", "s3cr3t", "plain"):
+        assert secret not in text, masked
+    assert masked["CUDA_VISIBLE_DEVICES"] == "0,1"
+    assert masked == {k: secrets.redact(v) if k != "NCCL_IB_KEY" else "***"
+                      for k, v in sorted(env.items())}
