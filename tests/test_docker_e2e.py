@@ -53,6 +53,28 @@ def _run_dir(base: Path) -> Path:
     raise AssertionError("no run directory with launched arms appeared")
 
 
+def _until_both_arms_printed_a_step(root: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = json.loads((root / "manifest.json").read_text())
+        except (OSError, ValueError):
+            m = {}
+        runs = m.get("runs") or {}
+        if runs and all((r.get("ref") or {}).get("container_id") for r in runs.values()) and all(
+                b'\\"step\\"' in _read(root / "arms" / rid / "events.jsonl") for rid in runs):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the arms did not start printing steps")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def test_docker_run_survives_a_killed_monitor_and_reports_image_identity(
         docker_client, docker_images, tmp_path) -> None:
     spec = _spec(tmp_path, "abtui-test/runner", steps=1500)
@@ -62,7 +84,9 @@ def test_docker_run_survives_a_killed_monitor_and_reports_image_identity(
                            stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     root = _run_dir(runs)
     try:
-        time.sleep(4)
+        # killed on an event, not after a fixed sleep: once both arms have run and printed a
+        # step (a sleep let short arms end and be cleaned up before the kill, then: 404)
+        _until_both_arms_printed_a_step(root)
         mon.send_signal(signal.SIGKILL)
         mon.wait(timeout=30)
         m = json.loads((root / "manifest.json").read_text())

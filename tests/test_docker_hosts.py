@@ -143,31 +143,59 @@ def test_a_different_image_under_the_same_tag_on_one_host_is_refused(
     assert not any((root / "arms").iterdir()) or not list(root.glob("arms/*/events.jsonl"))
 
 
+def _cut() -> None:
+    """Every SSH session of the hop killed (the link blips)."""
+    subprocess.run(["bash", str(REPO / ".ci/docker-remote-up.sh"), "--cut"], check=True,
+                   timeout=30)
+
+
+def _last_step(events: Path) -> int:
+    last = 0
+    for e in read_events(events):
+        if e.raw.startswith(b'{"step"'):
+            last = max(last, int(json.loads(e.raw)["step"]))
+    return last
+
+
+def _until(what: str, predicate, timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_cutting_the_ssh_link_mid_run_loses_and_doubles_no_line(
         tmp_path, docker_client, remote_engine) -> None:
+    """The link is cut at chosen points, not after sleeps: early in the run, near the remote
+    arm's end (its step 2,700 of 3,000 read), and just after its container exited (while the
+    monitor reads the last lines). Every line is read once and the arm ends "done"."""
     mon = subprocess.Popen([sys.executable, "-m", "abtui", "run", str(_spec(tmp_path, steps=3000)),
                             "--headless", "--keep", "--runs-dir", str(tmp_path / "runs")],
                            cwd=tmp_path, text=True, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    root = None
-    while time.time() < deadline:
-        dirs = list((tmp_path / "runs").glob("hosts-*"))
-        events = dirs[0] / "arms" / "adam" / "events.jsonl" if dirs else None
-        if events is not None and events.exists() and len(events.read_bytes().splitlines()) > 30:
-            root = dirs[0]
-            break
-        time.sleep(0.2)
-    assert root is not None, "the remote arm never spoke"
-    for _ in range(3):  # three blips: every SSH session of the hop killed
-        subprocess.run(["bash", str(REPO / ".ci/docker-remote-up.sh"), "--cut"], check=True,
-                       timeout=30)
-        time.sleep(1.5)
-    out, _ = mon.communicate(timeout=600)
+    try:
+        _until("a run directory", lambda: list((tmp_path / "runs").glob("hosts-*/manifest.json")))
+        [root] = list((tmp_path / "runs").glob("hosts-*"))
+        events = root / "arms" / "adam" / "events.jsonl"
+        _until("the remote arm's first lines",
+               lambda: events.exists() and len(events.read_bytes().splitlines()) > 30)
+        _cut()
+        _until("step 2,700 read", lambda: _last_step(events) >= 2700)
+        _cut()
+        cid = json.loads((root / "manifest.json").read_text())["runs"]["adam"]["ref"]["container_id"]
+
+        def exited() -> bool:
+            c = remote_engine.containers.get(cid)
+            return c.status not in ("running", "created", "restarting")
+
+        _until("the remote container's exit", exited)
+        _cut()
+        out, _ = mon.communicate(timeout=600)
+    finally:
+        if mon.poll() is None:
+            mon.kill()
     assert mon.returncode == 0, out[-3000:]
-    manifest = json.loads((root / "manifest.json").read_text())
-    cid = manifest["runs"]["adam"]["ref"]["container_id"]
-    stored = [e.raw for e in read_events(root / "arms" / "adam" / "events.jsonl")]
+    stored = [e.raw for e in read_events(events)]
     assert stored == _lines_of(remote_engine, cid)  # none lost, none twice
     log = (root / "monitor.log").read_text()
     assert "arm adam: log stream resumed after a break" in log, log[-2000:]

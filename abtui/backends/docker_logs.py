@@ -345,7 +345,27 @@ class ContainerLogReader:
             # exited (or removed): one plain read from the resume point catches whatever the
             # follow stream did not deliver, then the last unterminated line
             if status is not None:
-                with contextlib.suppress(docker.errors.NotFound):
-                    yield from self._session(follow=False)
+                yield from self._final_read()
             yield from self._flush()
             return
+
+    def _final_read(self) -> Iterator[LogLine]:
+        """The plain read after the container exited, from the resume point: a link cut
+        during it (an SSH hop near the arm's end) is waited out and the read done again
+        (the entries already handed on are skipped), instead of losing the arm's last lines
+        and its end."""
+        deadline = time.monotonic() + self.reconnect_s
+        delay = 0.2
+        while True:
+            try:
+                yield from self._session(follow=False)
+                return
+            except docker.errors.NotFound:
+                return  # removed under us: nothing more to read
+            except CONNECTION_ERRORS:
+                if time.monotonic() > deadline:
+                    raise
+                self.reconnects += 1
+                if self.stop.wait(delay):
+                    return
+                delay = min(delay * 2, 5.0)
