@@ -187,3 +187,21 @@ def test_metrics_every_line_carries_share_the_arms_step_and_time_columns() -> No
     assert not lr.shared and 301.0 not in lr.steps and len(lr.steps) == len(lr.values) == 499
     assert not acc.shared and list(acc.steps) == [600.0] and list(acc.times) == [2.0]
     assert list(loss.times[:200]) == [1.0] * 200 and list(loss.times[200:]) == [2.0] * 300
+
+
+def test_a_runs_status_moves_only_as_a_run_lives() -> None:
+    """One writer (``RunState.move``) and one table: an ended run never comes back to life
+    (a late "running" from a slow thread is refused), an ended one may say more (failed,
+    then oom-killed), and a word that is no status is never shown."""
+    from abtui.store import ArmStatus, RunState
+
+    st = RunState("a", "a")
+    assert st.move(ArmStatus.STARTING) and st.move(ArmStatus.RUNNING)
+    assert st.move(ArmStatus.STALLED) and st.move(ArmStatus.RUNNING)
+    assert st.move(ArmStatus.FAILED)
+    assert not st.move(ArmStatus.RUNNING) and st.status == ArmStatus.FAILED
+    assert st.move(ArmStatus.OOM) and st.status == ArmStatus.OOM
+    assert not st.move("\x1b[2Jpwned") and st.status == ArmStatus.OOM
+    back = RunState("b", "b")
+    assert back.move(ArmStatus.DETACHED) and back.move(ArmStatus.RUNNING)
+    assert not back.move(ArmStatus.PENDING)

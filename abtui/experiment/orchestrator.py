@@ -180,7 +180,7 @@ class Experiment:
 
     def _launch(self, run: ArmRun) -> None:
         state = self.store.run(run.run_id)
-        state.status = ArmStatus.STARTING
+        state.move(ArmStatus.STARTING)
         entry = self.manifest["runs"][run.run_id]
         observe = getattr(self.backend, "observe_env", None)
         if callable(observe):  # evidence for a script that prints no env record; in its
@@ -194,7 +194,7 @@ class Experiment:
             handle = self.backend.launch(run, self.rundir)
         except AbtuiError as exc:
             # one arm that cannot start never stops the others
-            state.status = ArmStatus.FAILED
+            state.move(ArmStatus.FAILED)
             state.exit = ArmExit(None, error=str(exc), status=ArmStatus.FAILED)
             entry["launch_error"] = str(exc)
             with contextlib.suppress(EnvironmentFailure):
@@ -326,16 +326,16 @@ class Experiment:
                 entry = self.manifest["runs"].get(state.run_id)
                 since = state.last_time or (entry.get("started_at") if entry else None)
                 if since and now - since > limit:
-                    state.status = ArmStatus.STALLED
+                    state.move(ArmStatus.STALLED)
                     self.store.notice(f"arm {state.run_id} is stalled: no output for {limit:.0f}s")
             elif state.status == ArmStatus.STALLED and state.last_time and now - state.last_time < limit:
-                state.status = ArmStatus.RUNNING
+                state.move(ArmStatus.RUNNING)
 
     def stop_arms(self, grace_s: float = 10.0) -> None:
         """Stop every arm (SIGTERM, then SIGKILL / docker stop) and drain their output."""
         with self._sched_lock:
             for run in self.pending:
-                self.store.run(run.run_id).status = ArmStatus.STOPPED
+                self.store.run(run.run_id).move(ArmStatus.STOPPED)
             self.pending.clear()
         for w in self.watchers.values():
             w.stopped_by_user = True

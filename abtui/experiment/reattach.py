@@ -55,9 +55,11 @@ def restore_status(rundir: RunDir, run_id: str, state: RunState) -> None:
     ex = rundir.read_exit(run_id)
     if ex is not None:
         state.exit = ex
-        state.status = ex.status or ArmStatus.DONE
+        # a status the file states, if it is one (a crafted exit.json says anything)
+        state.move(ArmStatus.read(ex.status) or (ArmStatus.FAILED if ex.status
+                                                 else ArmStatus.DONE))
     elif state.lines:
-        state.status = ArmStatus.DETACHED
+        state.move(ArmStatus.DETACHED)
 
 
 def follow_again(exp: Experiment) -> None:
@@ -79,13 +81,13 @@ def follow_again(exp: Experiment) -> None:
         if run.run_id in exp.handles or state.status in ArmStatus.ENDED:
             continue
         if "ref" not in exp.manifest["runs"].get(run.run_id, {}) and not exp.read_only:
-            state.status = ArmStatus.PENDING
+            state.move(ArmStatus.PENDING)
             if exp.resume:
                 exp.pending.append(run)  # never launched: the scheduler starts it now
             else:
                 never.append(run.run_id)
         else:
-            state.status = ArmStatus.LOST
+            state.move(ArmStatus.LOST)
     if never:
         exp.store.notice(f"{len(never)} run(s) were never launched ({', '.join(never[:8])}): "
                          "abtui attach --resume RUN_DIR starts them (their commands come from "

@@ -69,10 +69,10 @@ class TelemetryLoop(threading.Thread):
         except Exception:  # the controller's trouble is the backend's to report
             return
         if reason and state.status in (ArmStatus.RUNNING, ArmStatus.STARTING):
-            state.status = ArmStatus.QUEUED
+            state.move(ArmStatus.QUEUED)
             self.exp.store.notice(f"arm {run_id}: {reason}")
         elif not reason and state.status == ArmStatus.QUEUED:
-            state.status = ArmStatus.RUNNING
+            state.move(ArmStatus.RUNNING)
 
     def refresh(self) -> None:
         """Map GPUs, PIDs and containers to the runs active now (replicates take turns)."""

@@ -64,7 +64,7 @@ class ArmWatcher(threading.Thread):
                 # unreachable is not gone: the arm may run on (a host behind a cut link);
                 # "lost" is said only by a backend that knows the arm is gone
                 if self.state.status not in ArmStatus.ENDED:
-                    self.state.status = ArmStatus.DETACHED
+                    self.state.move(ArmStatus.DETACHED)
                 self.state.version += 1
             if self.on_notice is not None:
                 self.on_notice(f"arm {self.handle.run_id}: lost its log stream ({exc}); "
@@ -76,7 +76,7 @@ class ArmWatcher(threading.Thread):
         resume = last_token(path)
         state = self.state
         if state.status not in ArmStatus.ENDED:
-            state.status = ArmStatus.RUNNING
+            state.move(ArmStatus.RUNNING)
         last_flush = time.monotonic()
         warned = False
         try:
@@ -104,7 +104,7 @@ class ArmWatcher(threading.Thread):
                     if why and self.on_notice is not None:
                         self.on_notice(f"{why} (so far)")
                 if state.status == ArmStatus.QUEUED:  # the scheduler let it run
-                    state.status = ArmStatus.RUNNING
+                    state.move(ArmStatus.RUNNING)
                 if self.on_started is not None:
                     started, self.on_started = self.on_started, None
                     started()
@@ -116,7 +116,7 @@ class ArmWatcher(threading.Thread):
                     self._stop_persisting(writer, exc)
         if (self.stop_event.is_set() and state.status not in ArmStatus.ENDED
                 and not self.stopped_by_user):
-            state.status = ArmStatus.DETACHED
+            state.move(ArmStatus.DETACHED)
             return
         self._record_exit()
         if self.writable:  # every line is in events.jsonl: cache the store beside it
@@ -152,7 +152,7 @@ class ArmWatcher(threading.Thread):
             time.sleep(0.1)
         if ex is None:
             return
-        self.state.status = status_for_exit(ex, self.stopped_by_user)
+        self.state.move(status_for_exit(ex, self.stopped_by_user))
         self.state.exit = ex = ex.recorded(self.state.status)
         self.state.version += 1
         if self.writable:

@@ -7,8 +7,7 @@ from array import array
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 from abtui.infra.untrusted import inert, inert_record
 from abtui.ingest.adapters import LogAdapter, Parsed, clip, split_line
@@ -25,6 +24,7 @@ from abtui.ingest.records import (
 from abtui.run_files import ArmExit
 from abtui.store.implied import ImpliedThroughput
 from abtui.store.series import Series, doubles
+from abtui.store.status import ArmStatus, allowed, log
 
 LOG_KEEP = 5000  # plain log lines kept in memory per arm (all of them are on disk)
 LOG_LINE_CHARS = 4096  # characters of a line kept in that ring (5000 x 4 KiB: 20 MB at most)
@@ -35,28 +35,6 @@ MAX_EVENTS = 1000  # event records kept in memory per arm (all of them are on di
 MAX_REFUSED = 10_000  # distinct refused names remembered (so each is counted once)
 UNREAD_KEEP = 5  # the first plain lines no adapter read, kept to say why nothing was read
 UNREAD_CHARS = 200
-
-
-class ArmStatus(StrEnum):
-    """Life-cycle states shown in the arms table (strings on disk and in the report)."""
-
-    PENDING = "pending"
-    QUEUED = "queued"  # submitted, held by the cluster's scheduler (Slurm: PENDING)
-    STARTING = "starting"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    OOM = "oom-killed"
-    STOPPED = "stopped"
-    STALLED = "stalled"
-    DETACHED = "detached"
-    LOST = "lost"
-
-    ENDED: ClassVar[frozenset[str]]  # the states an arm does not leave
-
-
-ArmStatus.ENDED = frozenset({ArmStatus.DONE, ArmStatus.FAILED, ArmStatus.OOM, ArmStatus.STOPPED,
-                             ArmStatus.LOST})
 
 
 @dataclass
@@ -98,6 +76,17 @@ class RunState:
     # series shares it and none can any more.
     clock: tuple[array, array] | None = field(
         default_factory=lambda: (array("d"), array("d")), repr=False)
+
+    def move(self, status: str) -> bool:
+        """The one way a run's status is written: ``status`` if the move is real (see
+        ``store.status.MOVES``), else nothing (False; an ended run never comes back)."""
+        if not allowed(self.status, status):
+            log.debug("run %s: %s -> %s refused", self.run_id, self.status, status)
+            return False
+        if self.status != status:
+            self.status = ArmStatus(status)
+            self.version += 1
+        return True
 
     def ingest(self, raw: bytes, t: float, truncated: bool = False) -> Record:
         """Decode one line and fold it in."""

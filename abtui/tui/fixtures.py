@@ -179,7 +179,7 @@ class FixtureExperiment:
         self.calls.append("stop_arms")
         for state in self.store.runs.values():
             if state.status not in ArmStatus.ENDED:
-                state.status = ArmStatus.STOPPED
+                state.move(ArmStatus.STOPPED)
                 state.version += 1
 
     def detach(self) -> None:
@@ -208,11 +208,11 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
         for t, rec in _records(arm, last, per_step, speed, tput, mem, seed):
             ingest(store, arm, t, rec)
         state = store.run(arm)
-        state.status = ArmStatus.RUNNING
+        state.move(ArmStatus.RUNNING)
         if scenario == "done":
             ingest(store, arm, state.last_time or T0, {"event": "final", "samples": 64000})
             state.exit = ArmExit(0, status=ArmStatus.DONE)
-            state.status = ArmStatus.DONE
+            state.move(ArmStatus.DONE)
     if scenario == "nogpu":
         store.notice("GPU telemetry unavailable: NVML Shared Library Not Found")
         store.add_telemetry({"kind": "sample", "t": T0 + 5, "gpus": [], "foreign": [],
