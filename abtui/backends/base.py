@@ -105,6 +105,25 @@ class Backend(ABC):
         """Arms of this run that the backend can still see, by run id (for attach / stop)."""
         return {}
 
+    # ---- what the core asks of every backend (declared here, so none is asked by name) --
+    #: The backend can take the env record itself before launching an arm (``observe_env``).
+    OBSERVES_ENV = False
+
+    def observe_env(self, run: ArmRun) -> dict[str, Any] | None:
+        """An env record taken before launch, for a script that prints none (the Python
+        behind the command, its packages); None where the backend cannot."""
+        return None
+
+    @property
+    def docker_client(self) -> Any:
+        """The Docker client whose containers' stats telemetry reads; None without one."""
+        return None
+
+    def on_this_host(self, spec: ExperimentSpec) -> bool:
+        """Whether every arm runs on this machine's cores (then they are pinned to disjoint
+        cores, and this host's load is theirs)."""
+        return False
+
 
 #: abtui's ``sitecustomize`` for an arm's Python processes (see abtui/arm_site)
 ARM_SITE = Path(__file__).resolve().parent.parent / "arm_site"

@@ -116,6 +116,13 @@ class DockerBackend(Backend):
         return self._client
 
     @property
+    def docker_client(self) -> Any:
+        return self.client
+
+    def on_this_host(self, spec: ExperimentSpec) -> bool:
+        return all(h in ("local", "default") for h in spec.hosts)
+
+    @property
     def api(self) -> docker.APIClient:
         return self.client.api
 

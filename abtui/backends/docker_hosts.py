@@ -147,6 +147,13 @@ class DockerHostsBackend(Backend):
         local = next((h for h in self.spec.hosts if h in LOCAL), None)
         return self.engine(local).client if local else None
 
+    @property
+    def docker_client(self) -> Any:
+        return self.client
+
+    def on_this_host(self, spec: ExperimentSpec) -> bool:
+        return all(h in ("local", "default") for h in spec.hosts)
+
     # -- before the arms ---------------------------------------------------------------
     def prepare(self, spec: ExperimentSpec, runs: list[ArmRun], rundir: RunDir) -> dict[str, Any]:
         by_host: dict[str, list[ArmRun]] = {}

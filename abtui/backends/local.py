@@ -81,6 +81,10 @@ class LocalBackend(FollowsOutputFile, Backend):
     """Arms as local processes; GPUs pinned through ``CUDA_VISIBLE_DEVICES``."""
 
     name = "local"
+    OBSERVES_ENV = True
+
+    def on_this_host(self, spec: ExperimentSpec) -> bool:
+        return True
     SUPPORTS_GPUS = True
     SUPPORTS_REATTACH = True
 

@@ -82,7 +82,7 @@ class Experiment:
         rundir = RunDir.create(runs_dir, spec.name)
         git_arms.make_worktrees(spec, workdir, rundir.root, commits, runs)
         manifest = new_manifest(spec, spec_path, backend, runs, workdir)
-        if backend.name in ("local", "docker") and all(h in ("local", "default") for h in spec.hosts):
+        if backend.on_this_host(spec):
             # arms on this host's cores (not for engines on other machines)
             manifest["placement"] = cpu_placement(spec, spec.concurrency or len(spec.arms))
         exp = cls(spec, rundir, backend, runs, manifest)
@@ -182,8 +182,8 @@ class Experiment:
         state = self.store.run(run.run_id)
         state.move(ArmStatus.STARTING)
         entry = self.manifest["runs"][run.run_id]
-        observe = getattr(self.backend, "observe_env", None)
-        if callable(observe):  # evidence for a script that prints no env record; in its
+        observe = self.backend.observe_env
+        if self.backend.OBSERVES_ENV:  # evidence for a script that prints no env record; in its
             # own thread, so that the arms of a replicate still start together
             t = threading.Thread(target=self._observe, args=(observe, run), daemon=True,
                                  name=f"abtui-observe-{run.run_id}")

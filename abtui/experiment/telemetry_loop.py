@@ -34,7 +34,7 @@ class TelemetryLoop(threading.Thread):
             every = bool(self.remote) and len(self.remote) == len(exp.runs)  # Slurm: all
             self.sampler = TelemetrySampler(
                 exp.rundir.telemetry_path, interval=exp.spec.telemetry.interval_s,
-                docker_client=getattr(exp.backend, "client", None),
+                docker_client=exp.backend.docker_client,
                 # remote arms' GPUs and host load are sampled on their nodes, not here
                 gpus=[] if every else None, foreign_cpu=not every,
                 experiment=exp.rundir.name if exp.spec.hosts else None)
