@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="an arm per git ref, each in its own worktree: "
                          "abtui ab --git main --git my-branch -- python train.py")
     ab.add_argument("--name", default=None, help="arm names, comma-separated (default: derived)")
+    ab.add_argument("--grid", action="append", default=None, metavar="KEY=V1,V2",
+                    help="one command with {KEY} placeholders, an arm per combination: "
+                         "--grid lr=1e-4,3e-4 --grid opt=sgd,adam (ranked, best first)")
     ab.add_argument("--replicates", type=_replicates, default=1,
                     help="runs per arm (>= 3 for a verdict), or auto: add replicate pairs "
                          "until the verdict decides (a difference, or the same within "
@@ -251,7 +254,7 @@ def _ab(args: argparse.Namespace) -> int:
 
     from abtui.infra.errors import SpecError
     from abtui.spec import parse_spec
-    from abtui.spec.ab import ab_spec, git_ab_spec, takes_seed
+    from abtui.spec.ab import ab_spec, git_ab_spec, grid_ab_spec, takes_seed
 
     names = args.name.split(",") if args.name else None
     if args.log_format.lstrip().startswith("{"):  # '{regex: ...}', as a spec writes it
@@ -261,7 +264,13 @@ def _ab(args: argparse.Namespace) -> int:
             raise SpecError("abtui ab", ["--log-format: not a name, regex:PATTERN or "
                                          "{regex: PATTERN}"]) from None
     try:
-        if args.git:
+        if args.grid:
+            if args.git or len(args.commands) != 1:
+                raise ValueError("--grid takes one command with {KEY} placeholders (and no --git)")
+            data = grid_ab_spec(args.commands[0], args.grid, replicates=args.replicates,
+                                steps=args.steps, backend=args.backend, image=args.image,
+                                log_format=args.log_format, seed_arg=args.seed_arg)
+        elif args.git:
             if args.backend != "local":
                 raise ValueError("--git arms run on the local backend (a worktree per arm)")
             data = git_ab_spec(args.commands, args.git, names=names, replicates=args.replicates,
@@ -277,7 +286,8 @@ def _ab(args: argparse.Namespace) -> int:
         data["sequential"] = _sequential(args)
     elif args.margin is not None:
         raise SpecError("abtui ab", ["--margin goes with --replicates auto"])
-    commands = [data.get("command") or [], *((a.get("command") or []) for a in data["arms"].values())]
+    commands = [data.get("command") or [],
+                *((a.get("command") or []) for a in (data.get("arms") or {}).values())]
     if args.replicates != 1 and not any(takes_seed(c) for c in commands):
         print("abtui: warning: the commands take no seed: every replicate gets ABTUI_SEED in its "
               "environment only, and a script that seeds itself runs the same run again "

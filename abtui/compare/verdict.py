@@ -205,9 +205,12 @@ def _headline(comp: Mapping[str, Any]) -> str:
 
 
 def verdict_line(comparisons: Sequence[Mapping[str, Any]], gates: Sequence[Mapping[str, Any]],
-                 fairness: Mapping[str, Any], failed_runs: Sequence[str] = ()) -> str:
-    """The report's one-line verdict: headline effects per arm, gates, fairness, failures."""
-    parts = [_headline(c) for c in comparisons] or ["no comparison"]
+                 fairness: Mapping[str, Any], failed_runs: Sequence[str] = (),
+                 ranking: str | None = None) -> str:
+    """The report's one-line verdict: the ranking of three or more arms, headline effects
+    per arm, gates, fairness, failures."""
+    parts = ([ranking] if ranking else []) + ([_headline(c) for c in comparisons]
+                                              or ["no comparison"])
     if gates:
         failed = sum(1 for g in gates if not g.get("passed"))
         parts.append(f"gates: {failed} of {len(gates)} FAILED" if failed

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
+from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
 from abtui.diff.fairness import state_of
@@ -233,6 +234,10 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             continue
         comps.append(compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline,
                                  time_target=ttt, paired=paired))
+    ranking = None
+    if len(summaries) >= 3:  # which is best, and which cannot be told apart from it
+        metric = pick_metric(summaries, spec.rank_by)
+        ranking = rank(summaries, metric) if metric else None
     seq = design.section(spec, exp.manifest, summaries)
     if seq is not None:
         notes.append(design.note(seq))
@@ -286,6 +291,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "environment": environment_section(exp),
         "corun": _jsonable(dict(corun)) if corun else None,
         "sequential": seq,
+        "ranking": ranking.to_dict() if ranking else None,
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),
@@ -309,7 +315,8 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
                            bool(getattr(spec, "allow_confounds", False)))
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
-        "summary": verdict_line(comparisons, report["gates"], fair, failed),
+        "summary": verdict_line(comparisons, report["gates"], fair, failed,
+                                ranking.sentence() if ranking else None),
         "fair": fair["fair"],
         "fairness": fair["state"],
         "gates_passed": all(r.passed for r in results) if results else None,

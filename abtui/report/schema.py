@@ -44,6 +44,7 @@ class Report(TypedDict):
     environment: dict[str, Any]
     corun: dict[str, Any] | None
     sequential: dict[str, Any] | None  # the sequential design's rule, looks and decision
+    ranking: dict[str, Any] | None  # three or more arms: the best and its contenders
     notes: list[str]
     charts: Charts
     verdict: Verdict

@@ -188,3 +188,63 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
                     arms={n: {"command": [_escape(w) for w in cmd]}
                           for n, cmd in zip(names, words, strict=True)})
     return spec
+
+
+def grid_ab_spec(command: str, grids: list[str], *, replicates: int = 1,
+                 steps: int | None = None, backend: str = "local", image: str | None = None,
+                 log_format: object = "auto", seed_arg: str | None = None) -> dict[str, Any]:
+    """``abtui ab 'python train.py --lr {lr} --opt {opt}' --grid lr=1e-4,3e-4 --grid
+    opt=sgd,adam``: one command with placeholders, an arm per point of the grid."""
+    if seed_arg is not None:
+        if "{seed}" not in seed_arg:
+            raise ValueError("--seed-arg must hold {seed}, e.g. --seed-arg '--seed {seed}'")
+        command = f"{command} {seed_arg}"
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"cannot split {command!r}: {exc}") from None
+    if not words:
+        raise ValueError("an empty command")
+    grid: dict[str, list[str]] = {}
+    for g in grids:
+        key, eq, values = g.partition("=")
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise ValueError(f"--grid {g!r}: KEY=V1,V2,... with KEY a name (letters, digits, _)")
+        if key in grid:
+            raise ValueError(f"--grid {key} is given twice")
+        grid[key] = [v for v in values.split(",") if v != ""]
+        if len(grid[key]) < 1:
+            raise ValueError(f"--grid {g!r}: no values")
+    known = {*grid, "seed", "steps", "out"}
+    missing = [k for k in grid if not any("{" + k + "}" in w for w in words)]
+    if missing:
+        raise ValueError(f"the command never uses {', '.join('{' + k + '}' for k in missing)}: "
+                         "put each grid key where its value goes")
+
+    def template(word: str) -> str:  # literal braces doubled, placeholders kept
+        out = word.replace("{", "{{").replace("}", "}}")
+        for k in known:
+            out = out.replace("{{" + k + "}}", "{" + k + "}")
+        return out
+
+    # the treatment is what the script calls each key: the grid's name, and the flag that
+    # takes it (``--optimizer {opt}``: the script's env record says "optimizer")
+    treatment = list(grid)
+    for prev, word in zip(["", *words], words, strict=False):
+        for k in grid:
+            if "{" + k + "}" not in word:
+                continue
+            m = (re.fullmatch(r"--?([A-Za-z][\w-]*)=.*", word) if word.startswith("-")
+                 else re.fullmatch(r"--?([A-Za-z][\w-]*)", prev))
+            name = m.group(1).replace("-", "_") if m else None
+            if name and name not in treatment:
+                treatment.append(name)
+    spec: dict[str, Any] = {"name": "ab", "backend": backend, "workdir": ".",
+                            "replicates": replicates, "log_format": log_format,
+                            "args": "template", "command": [template(w) for w in words],
+                            "grid": grid, "treatment": treatment}
+    if steps is not None:
+        spec["steps"] = steps
+    if image:
+        spec["image"] = image
+    return spec

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from abtui.spec.design import Sequential
+from abtui.spec.grid import expand
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: no trailing newline
 _SIZE = re.compile(r"^\d+(\.\d+)?[kmgKMG]?[bB]?$")
@@ -226,7 +227,14 @@ class ExperimentSpec(_Strict):
     aa: bool = Field(False, description="An A/A test: the arms are meant to be identical (else "
                      "arms that resolve to the same command and environment are refused).")
     config: dict[str, Any] = Field(default_factory=dict, description="Config shared by every arm.")
-    arms: dict[str, ArmSpec] = Field(description="The arms, by name (at least two).")
+    arms: dict[str, ArmSpec] = Field(description="The arms, by name (at least two); or grid: / zip:.")
+    grid_keys: list[str] = Field(
+        default_factory=list, description="Set by grid: / zip: (the config keys the grid "
+        "varies); write grid: {lr: [1e-4, 3e-4], optimizer: [sgd, adam]} (every combination, "
+        "an arm each, named lr-0.0001_optimizer-sgd ...) or zip: {...} (values taken together).")
+    rank_by: Literal["loss", "accuracy", "throughput"] | None = Field(
+        None, description="The metric that ranks three or more arms (default: loss if logged, "
+        "else accuracy, else throughput).")
     resources: Resources = Field(default_factory=Resources)
     volumes: list[Volume] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every arm.")
@@ -272,7 +280,7 @@ class ExperimentSpec(_Strict):
         ``replicates`` is its budget."""
         if not isinstance(data, dict):
             return data
-        data = dict(data)
+        data = expand(dict(data))
         if data.get("replicates") == "auto":
             data["replicates"] = 1
             data.setdefault("sequential", {})

@@ -1,0 +1,101 @@
+"""Three or more arms: a grid from one spec or one command, ranked with the best's
+contenders; the subset of possible best holds the truly best arm at least 95 % of the time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from abtui.compare.ranking import pick_metric, rank
+from abtui.compare.summary import RunSummary
+from abtui.spec import ExperimentSpec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _arm(name: str, values: list[float], key: str = "final_loss_smoothed") -> list[RunSummary]:
+    return [RunSummary(f"{name}.r{i}", name, i, {"status": "done", key: v})
+            for i, v in enumerate(values)]
+
+
+def test_the_best_and_the_arms_that_cannot_be_told_apart_from_it() -> None:
+    summaries = {"a": _arm("a", [0.50, 0.51, 0.49]), "b": _arm("b", [0.40, 0.41, 0.39]),
+                 "c": _arm("c", [0.41, 0.45, 0.37]), "d": _arm("d", [0.70, 0.71, 0.69])}
+    assert pick_metric(summaries, None) == "loss"
+    r = rank(summaries, "loss")
+    assert r is not None and r.best == "b"
+    assert [x.arm for x in r.arms] == ["b", "c", "a", "d"]
+    assert r.contenders() == ["b", "c"]  # c's spread covers b; a and d are worse beyond noise
+    assert r.sentence().startswith("best by final loss: b (0.4); cannot be told apart from it: c")
+    single = rank({k: v[:1] for k, v in summaries.items()}, "loss")
+    assert single is not None and single.arms[0].contender is None
+    assert "nothing tested" in single.sentence()
+
+
+@pytest.mark.parametrize("k,n,power", [(4, 3, 0.25), (6, 5, 0.9)])
+def test_the_subset_holds_the_true_best_at_least_95_percent(k: int, n: int, power: float
+                                                            ) -> None:
+    """2,000 simulated grids per case. The least favourable case is every arm equal (each is
+    then "the best"): each arm must stay in the subset in >= 95 % of grids. With a real best
+    (one run-to-run sd ahead of the next), it must stay in >= 95 % too, and the clearly
+    worse arms are dropped most of the time."""
+    rng = np.random.default_rng(100 + k)
+    trials = 2000
+    kept_each, best_kept, worst_dropped = np.zeros(k), 0, 0
+    for _ in range(trials):
+        same = {f"a{i}": _arm(f"a{i}", list(rng.normal(0.0, 1.0, n))) for i in range(k)}
+        kept = rank(same, "loss").contenders()
+        kept_each += [f"a{i}" in kept for i in range(k)]
+        means = [0.0] + [1.0 + 0.5 * i for i in range(k - 1)]  # loss: lower is better
+        s = {f"a{i}": _arm(f"a{i}", list(rng.normal(means[i], 1.0, n))) for i in range(k)}
+        kept = rank(s, "loss").contenders()
+        best_kept += "a0" in kept
+        worst_dropped += f"a{k - 1}" not in kept
+    each = kept_each / trials
+    print(f"k={k}, n={n}: A/A each arm kept {each.min():.3f}..{each.max():.3f}; true best kept "
+          f"{best_kept / trials:.3f}, worst arm dropped {worst_dropped / trials:.3f}")
+    assert each.min() >= 0.95
+    assert best_kept / trials >= 0.95
+    assert worst_dropped / trials >= power  # 3 runs an arm tell little; 5 tell more
+
+
+def test_a_grid_in_a_spec_and_its_refusals() -> None:
+    spec = ExperimentSpec.model_validate({
+        "name": "g", "steps": 5,
+        "grid": {"lr": [1e-4, 3e-4, 1e-3], "optim.name": ["sgd", "adam"]}})
+    assert len(spec.arms) == 6 and spec.treatment == ["lr", "optim"]
+    assert spec.arms["lr-0.0003_name-adam"].config == {"lr": 3e-4, "optim": {"name": "adam"}}
+    zipped = ExperimentSpec.model_validate({"name": "z", "steps": 5,
+                                            "zip": {"lr": [1, 2], "wd": [0, 0.1]}})
+    assert list(zipped.arms) == ["lr-1_wd-0", "lr-2_wd-0.1"]
+    for bad, words in [({"grid": {"lr": [1]}}, "fewer than two"),
+                       ({"grid": {"lr": [1, 1]}}, "listed twice"),
+                       ({"zip": {"a": [1, 2], "b": [1]}}, "as many values"),
+                       ({"grid": {"lr": [1, 2]}, "arms": {"x": {}, "y": {}}}, "not both")]:
+        with pytest.raises(ValueError, match=words):
+            ExperimentSpec.model_validate({"name": "x", "steps": 5, **bad})
+
+
+@pytest.mark.slow
+def test_a_3x2_grid_from_one_command_runs_and_is_ranked(tmp_path: Path) -> None:
+    cmd = (f"{sys.executable} -u {REPO}/runners/train.py --model mlp --hidden 32 "
+           "--dataset digits --batch-size 64 --device cpu --threads 1 --steps 150 "
+           "--log-interval 10 --eval-interval 150 --lr {lr} --optimizer {opt} --seed {seed}")
+    out = subprocess.run([sys.executable, "-m", "abtui", "ab", cmd, "--grid", "lr=0.003,0.03,0.3",
+                          "--grid", "opt=sgd,adam", "--replicates", "2", "--headless",
+                          "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, text=True,
+                         capture_output=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    assert len(report["arms"]) == 6 and len(report["comparisons"]) == 5
+    ranking = report["ranking"]
+    assert ranking["metric"] == "loss" and ranking["best"] in report["arms"]
+    assert ranking["best"] in ranking["contenders"]
+    assert report["verdict"]["summary"].startswith(f"best by final loss: {ranking['best']}")
+    assert report["fairness"]["state"] != "confounded" or report["fairness"]["reasons"]
