@@ -106,3 +106,14 @@ def test_fairness_is_three_valued() -> None:
     assert both.state == "confounded" and both.fair is False and both.missing == gaps
     assert missing_evidence([], backend="docker", backend_facts={}, telemetry_samples=3) == [
         "image identity unknown (the image was never resolved to an ID)"]
+
+
+def test_a_sample_where_an_arm_has_a_process_first_seen_says_nothing_of_its_cores() -> None:
+    """A new process counts from its next read: in its first sample the run's own figure
+    lacks it, and the busy core would read as a neighbour's."""
+    a, b = span("a", "a", 0, 10), span("b", "b", 0, 10)
+    samples = [_cores_sample(t, 99.0, 5.0) for t in range(2, 10)]
+    for s in samples:
+        s["arms"]["a"]["partial"] = True
+    out = corun([a, b], samples, cpus={"a": [0], "b": [1]})
+    assert out["sentences"] == [] and out["runs"]["a"]["foreign"]["own_samples"] == 0

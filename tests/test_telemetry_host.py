@@ -146,3 +146,35 @@ def test_container_stats_reader(caplog):
         for _ in range(3):
             assert r.read({"B": "abc"})["B"]["cpu_percent"] is None
     assert len(caplog.records) == 1 and "No such container" in caplog.records[0].getMessage()
+
+
+def test_a_process_first_seen_marks_its_arms_figure_partial() -> None:
+    """The first read of a new process has no CPU baseline: the arm's figure says so
+    (``partial``), so foreign load is not computed from it (its CPU would read as foreign)."""
+    import subprocess
+    import sys
+    import time
+
+    from abtui.telemetry.host import ProcessTreeReader
+
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time\n"
+                               "time.sleep(0.5)\n"
+                               "subprocess.run([sys.executable, '-c', 'import time\\n"
+                               "t = time.time()\\nwhile time.time() - t < 3: pass'])\n"])
+    try:
+        reader = ProcessTreeReader()
+        first, _ = reader.read({"a": [parent.pid]})
+        assert first["a"].get("partial") is True  # the root itself, first seen
+        time.sleep(0.2)
+        settled, _ = reader.read({"a": [parent.pid]})
+        assert not settled["a"].get("partial")
+        time.sleep(1.0)  # the busy child has started
+        grown, _ = reader.read({"a": [parent.pid]}, refresh_tree=True)
+        assert grown["a"]["pids"] == 2 and grown["a"].get("partial") is True
+        time.sleep(0.3)
+        known, _ = reader.read({"a": [parent.pid]}, refresh_tree=True)
+        assert not known["a"].get("partial") and known["a"]["cpu_percent"] > 50
+    finally:
+        parent.kill()
+        parent.wait()

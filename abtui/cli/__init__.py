@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--keep", action="store_true")
     gates(ab)
 
+    from abtui.cli import bisect
+
+    bisect.add_exit_flags(ab)
+    bisect.add_parser(sub)
+
     a = sub.add_parser("attach", help="watch a running or finished experiment again")
     a.add_argument("run_dir")
     a.add_argument("--headless", action="store_true")
@@ -183,6 +188,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                     _gate_flags(args), metrics=(args.metrics_addr, args.metrics_arms_only))
     if cmd == "ab":
         return _ab(args)
+    if cmd == "bisect":
+        from abtui.cli.bisect import run_cli
+
+        return run_cli(args)
     if cmd == "demo":
         return _run(str(_quickstart()), args.headless, args.runs_dir, [], False, False)
     if cmd == "attach":
@@ -305,6 +314,15 @@ def _ab(args: argparse.Namespace) -> int:
         path.write_text(text)
         print(f"abtui: wrote {path}")
         return 0
+    if args.bisect_exit:  # judged at the end; headless (git bisect run has no terminal)
+        from abtui.cli.bisect import exit_code_of, rule_of
+
+        rule_of(args)  # a bad --metric / --worse-by is a usage error before anything runs
+        before = set(Path(args.runs_dir).glob("*"))
+        _run(str(path), True, args.runs_dir, args.gate, args.keep, False, _gate_flags(args),
+             spec_text=text)
+        made = sorted(set(Path(args.runs_dir).glob("*")) - before)
+        return exit_code_of(made[-1], args) if made else 125
     return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
                 _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
                                                             args.metrics_arms_only))

@@ -106,11 +106,36 @@ def git_ab_spec(command: list[str], refs: list[str], *, names: list[str] | None 
     spec: dict[str, Any] = {"name": "ab", "backend": "local", "workdir": ".",
                             "replicates": replicates, "log_format": log_format,
                             "gates": list(gates or []), "args": "template", "treatment": ["code"],
-                            "command": [w.replace("{", "{{").replace("}", "}}") for w in words],
+                            "command": [_placeholders_kept(w) for w in words],
                             "arms": {n: {"code": {"git": r}} for n, r in zip(names, refs, strict=True)}}
     if steps is not None:
         spec["steps"] = steps
     return spec
+
+
+def command_words(command: str, seed_arg: str | None = None) -> list[str]:
+    """A command line split as a shell would, with ``--seed-arg`` (``--seed {seed}``)
+    appended: how the script takes the replicate's seed."""
+    if seed_arg is not None:
+        if "{seed}" not in seed_arg:
+            raise ValueError("--seed-arg must hold {seed}, e.g. --seed-arg '--seed {seed}'")
+        command = f"{command} {seed_arg}"
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        raise ValueError(f"cannot split {command!r}: {exc}") from None
+    if not words:
+        raise ValueError("an empty command")
+    return words
+
+
+def _placeholders_kept(word: str, keys: tuple[str, ...] = ("seed", "steps", "out")) -> str:
+    """A word for a templated command: literal braces doubled, abtui's own placeholders
+    (``{seed}``, ``{steps}``, ``{out}``) kept, so a script can be handed the seed."""
+    out = word.replace("{", "{{").replace("}", "}}")
+    for k in keys:
+        out = out.replace("{{" + k + "}}", "{" + k + "}")
+    return out
 
 
 def takes_seed(command: list[str]) -> bool:
@@ -128,19 +153,7 @@ def ab_spec(commands: list[str], *, names: list[str] | None = None, replicates: 
     if len(commands) < 2:
         raise ValueError("abtui ab needs at least two commands, e.g. "
                          "abtui ab 'python train.py --lr 1e-4' 'python train.py --lr 3e-4'")
-    if seed_arg is not None:
-        if "{seed}" not in seed_arg:
-            raise ValueError("--seed-arg must hold {seed}, e.g. --seed-arg '--seed {seed}'")
-        commands = [f"{c} {seed_arg}" for c in commands]
-    words = []
-    for c in commands:
-        try:
-            w = shlex.split(c)
-        except ValueError as exc:
-            raise ValueError(f"cannot split {c!r}: {exc}") from None
-        if not w:
-            raise ValueError("an empty command")
-        words.append(w)
+    words = [command_words(c, seed_arg) for c in commands]
     spec: dict[str, Any] = {"name": "ab", "backend": backend, "workdir": ".",
                             "replicates": replicates, "log_format": log_format,
                             "gates": list(gates or [])}
@@ -195,16 +208,7 @@ def grid_ab_spec(command: str, grids: list[str], *, replicates: int = 1,
                  log_format: object = "auto", seed_arg: str | None = None) -> dict[str, Any]:
     """``abtui ab 'python train.py --lr {lr} --opt {opt}' --grid lr=1e-4,3e-4 --grid
     opt=sgd,adam``: one command with placeholders, an arm per point of the grid."""
-    if seed_arg is not None:
-        if "{seed}" not in seed_arg:
-            raise ValueError("--seed-arg must hold {seed}, e.g. --seed-arg '--seed {seed}'")
-        command = f"{command} {seed_arg}"
-    try:
-        words = shlex.split(command)
-    except ValueError as exc:
-        raise ValueError(f"cannot split {command!r}: {exc}") from None
-    if not words:
-        raise ValueError("an empty command")
+    words = command_words(command, seed_arg)
     grid: dict[str, list[str]] = {}
     for g in grids:
         key, eq, values = g.partition("=")
@@ -222,10 +226,7 @@ def grid_ab_spec(command: str, grids: list[str], *, replicates: int = 1,
                          "put each grid key where its value goes")
 
     def template(word: str) -> str:  # literal braces doubled, placeholders kept
-        out = word.replace("{", "{{").replace("}", "}}")
-        for k in known:
-            out = out.replace("{{" + k + "}}", "{" + k + "}")
-        return out
+        return _placeholders_kept(word, tuple(known))
 
     # the treatment is what the script calls each key: the grid's name, and the flag that
     # takes it (``--optimizer {opt}``: the script's env record says "optimizer")

@@ -119,7 +119,9 @@ def _own_cores_foreign(run: RunSpan, s: Mapping[str, Any], host: Mapping[str, An
     """Cores of ``cores`` busy with something else than ``run`` in sample ``s``."""
     per_core = host.get("core_percent")
     arm = (s.get("arms") or {}).get(run.run_id)
-    own = arm.get("cpu_percent") if isinstance(arm, Mapping) else None
+    # a process first seen in this sample is not in the run's own figure yet: unknown
+    own = (arm.get("cpu_percent") if isinstance(arm, Mapping) and not arm.get("partial")
+           else None)
     mon = host.get("monitor_cpu_percent")
     if not isinstance(per_core, list) or not isinstance(own, (int, float)):
         return None

@@ -252,6 +252,7 @@ class ProcessTreeReader:
             cpu: float | None = None
             rss = 0
             alive: list[int] = []
+            partial = False
             for pid in known[1]:
                 cached = self._procs.get(pid)
                 fresh = cached is None
@@ -270,6 +271,8 @@ class ProcessTreeReader:
                 self._procs[pid] = p
                 if not fresh:
                     cpu = (cpu or 0.0) + pct
+                else:
+                    partial = True
             self._trees[arm] = (roots, alive)
             arms[arm] = {
                 "source": "process",
@@ -277,11 +280,49 @@ class ProcessTreeReader:
                 "rss_mb": round(rss / MIB, 1) if alive else None,
                 "pids": len(alive),
             }
+            if partial:  # a process first seen now: its CPU so far is not in cpu_percent
+                arms[arm]["partial"] = True
         for arm in set(self._trees) - set(arm_pids):
             del self._trees[arm]
         for pid in set(self._procs) - set(owner):
             del self._procs[pid]
         return arms, owner
+
+
+class MonitorHelpers:
+    """CPU % of the monitor's own helper processes (its descendants that are no arm's: the
+    env observer, git, docker or ssh clients), so that their CPU is the monitor's, never
+    foreign load on an arm's core. A process counts from its second read, as in
+    ``ProcessTreeReader``."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, psutil.Process] = {}
+
+    def read(self, exclude: Set[int]) -> float:
+        kids = ProcessTreeReader._descendants(os.getpid())
+        if kids is None:
+            try:
+                kids = [c.pid for c in psutil.Process().children(recursive=True)]
+            except (*_GONE, ValueError):
+                kids = []
+        total, seen = 0.0, {}
+        for pid in kids:
+            if pid in exclude:
+                continue
+            p = self._procs.get(pid)
+            try:
+                if p is None:  # first seen: its CPU since it started, over its age (a
+                    p = psutil.Process(pid)  # helper lives a second or two; a baseline
+                    p.cpu_percent(None)  # alone would miss all of it)
+                    used = sum(p.cpu_times()[:2])
+                    total += 100.0 * used / max(0.1, time.time() - p.create_time())
+                else:
+                    total += p.cpu_percent(None)
+            except _GONE:
+                continue
+            seen[pid] = p
+        self._procs = seen
+        return round(total, 1)
 
 
 def docker_cpu_percent(cur: Mapping[str, Any], prev: Mapping[str, Any] | None) -> float | None:

@@ -53,6 +53,7 @@ from abtui.telemetry.host import (
     ContainerStatsReader,
     ForeignProcesses,
     HostReader,
+    MonitorHelpers,
     ProcessTreeReader,
     process_name,
     tagged_processes,
@@ -143,6 +144,7 @@ class TelemetrySampler:
         self._host = HostReader()
         self._trees = ProcessTreeReader()
         self._foreign_procs = ForeignProcesses()
+        self._helpers = MonitorHelpers()  # the env observer and the like: the monitor's own
         self._refresh_next = False
         self._docker = ContainerStatsReader(docker_client) if docker_client is not None else None
         self._container_pids: dict[int, str] = {}
@@ -241,6 +243,10 @@ class TelemetrySampler:
             if listing:
                 self._foreign = self._find_foreign(gpus, owner)
             host = self._host.read()
+            if host.get("monitor_cpu_percent") is not None and self.foreign_cpu:
+                arm_pids = set(owner) | {p for pids in self._arm_pids.values() for p in pids}
+                host["monitor_cpu_percent"] = round(
+                    host["monitor_cpu_percent"] + self._helpers.read(arm_pids), 1)
             self._foreign_cpu(host, arms, owner, fresh=listing)
             sample: Sample = {
                 "kind": "sample",
@@ -284,6 +290,10 @@ class TelemetrySampler:
         pct, mon = host.get("cpu_percent"), host.get("monitor_cpu_percent")
         arm_pct = [a.get("cpu_percent") for a in arms.values() if isinstance(a, Mapping)]
         if pct is None or mon is None or any(v is None for v in arm_pct):
+            return
+        if any(isinstance(a, Mapping) and a.get("partial") for a in arms.values()):
+            # a process an arm started since the last read counts only from its next read:
+            # its CPU now would read as someone else's (a new arm's first second), unknown
             return
         arms_total = sum(float(v) for v in arm_pct if v is not None)  # none is None (above)
         foreign = pct * host["cpus"] / 100.0 - (arms_total + mon) / 100.0

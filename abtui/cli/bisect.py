@@ -1,0 +1,206 @@
+"""``abtui bisect``: find the first commit that made training worse, with a fair, decided
+comparison at every counted step.
+
+Each step is an A/B of a commit against the known-good one, each arm in its own worktree
+(``abtui ab --git``), run with the sequential design on the judged metric (replicate pairs
+are added, up to a budget, until the difference is decided or shown smaller than the
+threshold), then judged by ``report.regression``: good, bad, or skip (unknown at the budget,
+a commit that does not run, a confounded comparison; a confounded step is run once more
+before it is skipped). The search is git bisect's: halve the commits between the last good
+and the first bad; a skipped commit is stepped around. Every step's run directory, verdict
+and judgement go into ``bisect.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from abtui.infra.errors import SpecError
+from abtui.infra.safe_io import atomic_write
+from abtui.infra.untrusted import shown
+from abtui.report.regression import BAD, GOOD, SKIP, Judgement, Regression, judge
+
+EXIT_FOUND, EXIT_UNDECIDED = 0, 3
+
+
+def _git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", "-C", str(repo), "-c", "core.hooksPath=/dev/null", *args],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                         check=False)
+    if out.returncode != 0:
+        raise SpecError("abtui bisect", [f"git {' '.join(args)}: {out.stderr.strip()[:300]}"])
+    return out.stdout.strip()
+
+
+def commits_between(repo: Path, good: str, bad: str) -> list[str]:
+    """The commits after ``good`` up to ``bad`` (oldest first), on the ancestry path."""
+    g = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{good}^{{commit}}")
+    b = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{bad}^{{commit}}")
+    if subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", g, b],
+                      capture_output=True, timeout=60, check=False).returncode != 0:
+        raise SpecError("abtui bisect", [f"{good} is not an ancestor of {bad}"])
+    listed = _git(repo, "rev-list", "--ancestry-path", "--reverse", f"{g}..{b}")
+    return [c for c in listed.splitlines() if c]
+
+
+def step_spec(command: list[str], good: str, commit: str, rule: Regression, budget: int,
+              steps: int | None) -> dict[str, Any]:
+    """The A/B of one step: the good commit against ``commit``, sequential on the metric."""
+    from abtui.spec.ab import git_ab_spec
+
+    data = git_ab_spec(command, [good, commit], names=["good", f"c-{commit[:10]}"],
+                       steps=steps)
+    data.pop("replicates", None)
+    data["name"] = f"step-{commit[:10]}"
+    data["sequential"] = {"metric": rule.effect, "min_replicates": min(3, budget),
+                          "max_replicates": budget, "margin": rule.threshold}
+    return data
+
+
+def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path) -> tuple[dict[str, Any], Path]:
+    """Run one step's experiment headless and quietly; its report and run directory."""
+    from abtui.conclude import conclude
+    from abtui.experiment import Experiment
+    from abtui.spec import parse_spec
+
+    text = yaml.safe_dump(data, sort_keys=False)
+    spec_path = workdir / ".abtui-bisect.yaml"  # resolved against the workdir; never kept
+    spec = parse_spec(text, str(spec_path))
+    exp = Experiment.start(spec, spec_path, runs_dir)
+    while not exp.wait(timeout=1.0):
+        pass
+    exp.finish()
+    report = conclude(exp, [])
+    return dict(report), exp.rundir.root
+
+
+def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression, *,
+           runs_dir: Path, budget: int = 6, steps: int | None = None,
+           out: TextIO = sys.stdout) -> int:
+    """Search for the first bad commit; prints each step and writes ``bisect.json``."""
+    commits = commits_between(repo, good, bad)
+    if not commits:
+        raise SpecError("abtui bisect", [f"no commits between {good} and {bad}"])
+    good_sha = _git(repo, "rev-parse", "--verify", f"{good}^{{commit}}")
+    folder = runs_dir / f"bisect-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True, exist_ok=False)
+    record: dict[str, Any] = {"good": good_sha, "bad": commits[-1], "commits": commits,
+                              "metric": rule.effect, "threshold": rule.threshold,
+                              "budget": budget, "steps": [], "first_bad": None}
+    lo, hi = -1, len(commits) - 1  # commits[lo] is good (-1: the good ref), commits[hi] bad
+    skipped: set[int] = set()
+
+    def say(text: str) -> None:
+        print(shown(text), file=out, flush=True)
+
+    say(f"abtui bisect: {len(commits)} commits after {good_sha[:10]}, about "
+        f"{max(1, (len(commits)).bit_length())} steps; each up to {budget} runs per arm")
+    while hi - lo > 1:
+        candidates = [i for i in range(lo + 1, hi) if i not in skipped]
+        if not candidates:
+            break
+        mid = min(candidates, key=lambda i: abs(i - (lo + hi) / 2))
+        commit = commits[mid]
+        verdict: Judgement | None = None
+        for attempt in (1, 2):  # a confounded step is run once more, then skipped
+            report, root = run_step(step_spec(command, good_sha, commit, rule, budget, steps),
+                                    repo, runs_dir)
+            verdict = judge(report, rule)
+            record["steps"].append({
+                "commit": commit, "subject": _git(repo, "log", "-1", "--format=%s", commit),
+                "run_dir": str(root), "verdict": verdict.verdict, "why": verdict.why,
+                "worse": verdict.worse, "interval": verdict.interval, "attempt": attempt,
+                "summary": (report.get("verdict") or {}).get("summary")})
+            atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+            say(f"  {commit[:10]} {verdict.verdict:<4}  {verdict.why}")
+            if not verdict.why.startswith("a confounded comparison"):
+                break
+        assert verdict is not None
+        if verdict.verdict == BAD:
+            hi = mid
+        elif verdict.verdict == GOOD:
+            lo = mid
+        else:
+            skipped.add(mid)
+    if hi - lo == 1:
+        first = commits[hi]
+        record["first_bad"] = first
+        atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+        say(f"abtui bisect: first bad commit {first[:10]} "
+            f"{_git(repo, 'log', '-1', '--format=%s', first)}")
+        say(f"  evidence: {folder / 'bisect.json'}")
+        return EXIT_FOUND
+    between = [c[:10] for c in commits[lo + 1:hi + 1]]
+    say(f"abtui bisect: undecided: the first bad commit is one of {', '.join(between)} "
+        f"(the others between were skipped: {SKIP})")
+    record["undecided"] = [commits[i] for i in range(lo + 1, hi + 1)]
+    atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+    return EXIT_UNDECIDED
+
+
+def add_parser(sub: Any) -> None:
+    """``abtui bisect`` on the command line."""
+    b = sub.add_parser("bisect", help="find the first commit that made training worse or "
+                       "slower: abtui bisect --good REF --bad REF --metric accuracy "
+                       "--worse-by 1pp -- CMD")
+    b.add_argument("--good", required=True, metavar="REF", help="a commit known good")
+    b.add_argument("--bad", required=True, metavar="REF", help="a later commit known bad")
+    b.add_argument("--metric", default="accuracy",
+                   help="accuracy, loss, throughput, step_time or memory (default accuracy)")
+    b.add_argument("--worse-by", required=True, metavar="SIZE",
+                   help="the change that counts as a regression: 1pp, 5%%, 0.05")
+    b.add_argument("--max-replicates", type=int, default=6, metavar="N",
+                   help="runs per arm a step may take before it is skipped as unknown")
+    b.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
+    b.add_argument("--runs-dir", default="runs")
+    b.add_argument("--repo", default=".", help="the repository (default: here)")
+    b.add_argument("command", nargs="+", metavar="CMD", help="the training command, after --")
+
+
+def add_exit_flags(ab: Any) -> None:
+    """``abtui ab --git A --git B --bisect-exit --metric M --worse-by X``: under git bisect run."""
+    ab.add_argument("--bisect-exit", action="store_true",
+                    help="exit as git bisect run expects: 0 good, 1 bad, 125 skip (with "
+                         "--metric and --worse-by; the second arm judged against the first)")
+    ab.add_argument("--metric", default="accuracy", help="with --bisect-exit: the metric judged")
+    ab.add_argument("--worse-by", default=None, metavar="SIZE",
+                    help="with --bisect-exit: the change that counts as a regression")
+
+
+def rule_of(args: Any) -> Regression:
+    try:
+        return Regression.parse(args.metric, args.worse_by or "")
+    except ValueError as exc:
+        raise SpecError("abtui bisect", [str(exc)]) from None
+
+
+def run_cli(args: Any) -> int:
+    rule = rule_of(args)
+    if args.max_replicates < 2:
+        raise SpecError("abtui bisect", ["--max-replicates: at least 2 (a step needs a spread)"])
+    return bisect(Path(args.repo).resolve(), args.good, args.bad, list(args.command), rule,
+                  runs_dir=Path(args.runs_dir).resolve(), budget=args.max_replicates,
+                  steps=args.steps)
+
+
+def exit_code_of(run_dir: Path, args: Any) -> int:
+    """``--bisect-exit``: the judgement of the finished run as git bisect run's exit code."""
+    try:
+        report = json.loads((run_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        print("abtui: --bisect-exit: no report: skip", file=sys.stderr)
+        return 125
+    verdict = judge(report, rule_of(args))
+    print(shown(f"abtui: bisect: {verdict.verdict} ({verdict.why})"), flush=True)
+    return verdict.exit_code
+
+
+__all__ = ["BAD", "GOOD", "SKIP", "add_exit_flags", "add_parser", "bisect", "commits_between",
+           "exit_code_of", "run_cli", "step_spec"]

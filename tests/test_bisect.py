@@ -1,0 +1,140 @@
+"""``abtui bisect`` and ``abtui ab --bisect-exit`` on a real repository of 12 commits.
+
+The training script (``tests/fixtures/bisect/train.py``, numpy only: a logistic regression on
+inputs of very different scales, printing abtui's protocol) starts good; commit 3 makes it
+crash and commit 4 fixes that; commit 5 removes the input scaling (accuracy drops by about
+17 points); commit 9 adds a stall to every step (about 30 % slower). Every other commit
+changes a comment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from abtui.report.regression import BAD, GOOD, SKIP, Regression, judge
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPT = (REPO / "tests/fixtures/bisect/train.py").read_text()
+CMD = [sys.executable, "-u", "train.py", "--seed", "{seed}", "--steps", "400"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True, env=env, timeout=60).stdout.strip()
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Path, list[str]]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    text = SCRIPT
+    shas = []
+    for i in range(13):
+        if i == 3:
+            text = text.replace("w = np.zeros(8)", "w = np.zeros(8)\nraise SystemExit(2)")
+        if i == 4:
+            text = text.replace("w = np.zeros(8)\nraise SystemExit(2)", "w = np.zeros(8)")
+        if i == 5:
+            text = text.replace("SCALE_INPUTS = True", "SCALE_INPUTS = False")
+        if i == 9:
+            text = text.replace("STALL_S = 0.0", "STALL_S = 0.0003")
+        (repo / "train.py").write_text(text + f"# revision {i}\n")
+        _git(repo, "add", "train.py")
+        _git(repo, "commit", "-q", "-m", f"change {i}" + {3: ": refactor the loop",
+                                                         5: ": drop the input scaling",
+                                                         9: ": log more often"}.get(i, ""))
+        shas.append(_git(repo, "rev-parse", "HEAD"))
+    return repo, shas
+
+
+def _bisect(repo: Path, runs: Path, *args: str, steps: int = 400
+            ) -> subprocess.CompletedProcess[str]:
+    cmd = [w if w != "400" else str(steps) for w in CMD]
+    return subprocess.run([sys.executable, "-m", "abtui", "bisect", "--repo", str(repo),
+                           "--runs-dir", str(runs), *args, "--", *cmd], text=True,
+                          capture_output=True, timeout=1500, cwd=repo.parent)
+
+
+@pytest.mark.slow
+def test_bisect_finds_the_accuracy_drop_and_skips_the_crash(history, tmp_path: Path) -> None:
+    repo, shas = history
+    out = _bisect(repo, tmp_path / "runs-acc", "--good", shas[0], "--bad", shas[12],
+                  "--metric", "accuracy", "--worse-by", "5pp")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"first bad commit {shas[5][:10]} change 5: drop the input scaling" in out.stdout
+    [folder] = list((tmp_path / "runs-acc").glob("bisect-*"))
+    record = json.loads((folder / "bisect.json").read_text())
+    assert record["first_bad"] == shas[5]
+    counted = [s for s in record["steps"] if s["verdict"] in (GOOD, BAD)]
+    assert counted and all("confounded" not in s["why"] for s in counted)
+    for s in record["steps"]:  # every step's run directory and its verdict are kept
+        assert (Path(s["run_dir"]) / "report.json").exists() and s["summary"]
+    crashed = [s for s in record["steps"] if s["commit"] == shas[3]]
+    assert all(s["verdict"] == SKIP and "did not finish" in s["why"] for s in crashed)
+    print(f"accuracy bisect: {len(record['steps'])} steps, "
+          f"{sum(len(json.loads((Path(s['run_dir']) / 'manifest.json').read_text())['runs']) for s in record['steps'])} runs")
+
+
+
+@pytest.mark.slow
+def test_bisect_finds_the_slowdown(history, tmp_path: Path) -> None:
+    repo, shas = history
+    # throughput wants runs of seconds: start-up jitter is then small beside the steady state
+    out = _bisect(repo, tmp_path / "runs-tp", "--good", shas[5], "--bad", shas[12],
+                  "--metric", "throughput", "--worse-by", "10%", "--max-replicates", "8",
+                  steps=3000)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"first bad commit {shas[9][:10]} change 9: log more often" in out.stdout
+    [folder] = list((tmp_path / "runs-tp").glob("bisect-*"))
+    record = json.loads((folder / "bisect.json").read_text())
+    print("throughput bisect:", [(s["commit"][:8], s["verdict"], s["why"][:80])
+                                 for s in record["steps"]])
+
+
+@pytest.mark.slow
+def test_bisect_exit_codes_under_a_real_git_bisect_run(history, tmp_path: Path) -> None:
+    repo, shas = history
+    runs = tmp_path / "runs"
+    _git(repo, "bisect", "start", shas[12], shas[0])
+    run = subprocess.run(
+        ["git", "-C", str(repo), "bisect", "run", sys.executable, "-m", "abtui", "ab",
+         "--git", shas[0], "--git", "HEAD", "--replicates", "3", "--bisect-exit",
+         "--metric", "accuracy", "--worse-by", "5pp", "--runs-dir", str(runs),
+         "--", " ".join(CMD)], capture_output=True, text=True, timeout=1500, cwd=repo)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"{shas[5]} is the first bad commit" in run.stdout, run.stdout[-3000:]
+    _git(repo, "bisect", "reset")
+
+
+def _report(metric: dict, failed: list[str] | None = None, state: str = "fair") -> dict:
+    return {"failed_runs": failed or [], "fairness": {"state": state, "reasons": ["busy host"]},
+            "comparisons": [{"metrics": {"accuracy_delta": {
+                "calibrated": True, "kind": "delta", "higher_is_better": True, **metric}}}]}
+
+
+def test_the_judgement_of_one_step() -> None:
+    rule = Regression.parse("accuracy", "5pp")
+    assert rule.threshold == pytest.approx(0.05)
+    assert judge(_report({"value": -0.17, "ci": [-0.2, -0.14]}), rule).verdict == BAD
+    assert judge(_report({"value": -0.005, "ci": [-0.02, 0.01]}), rule).verdict == GOOD
+    unknown = judge(_report({"value": -0.04, "ci": [-0.09, 0.01]}), rule)
+    assert unknown.verdict == SKIP and "not decided" in unknown.why
+    crash = judge(_report({"value": -0.17, "ci": [-0.2, -0.14]}, failed=["c.r0"]), rule)
+    assert crash.verdict == SKIP and crash.exit_code == 125
+    busy = judge(_report({"value": -0.17, "ci": [-0.2, -0.14]}, state="confounded"), rule)
+    assert busy.verdict == SKIP and "confounded" in busy.why  # never counted
+    tp = Regression.parse("throughput", "10%")
+    slow = {"failed_runs": [], "fairness": {"state": "fair"}, "comparisons": [{"metrics": {
+        "throughput_ratio": {"calibrated": True, "kind": "ratio", "higher_is_better": True,
+                             "value": 0.7, "ci": [0.65, 0.75]}}}]}
+    assert judge(slow, tp).verdict == BAD
+    with pytest.raises(ValueError, match="one of"):
+        Regression.parse("speed", "5%")
