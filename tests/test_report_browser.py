@@ -29,7 +29,8 @@ def test_replicated_report_renders_with_its_statistics(tmp_path: Path) -> None:
     text = _text(page.dom)
     assert "95 % CI" in text and "Holm p" in text and "MDE (80 % power)" in text
     assert re.search(r"throughput \+[\d.]+ % \(95 % CI \+[\d.]+…\+[\d.]+ %, p [=<] [\d.]+, "
-                     r"Holm-adjusted p [=<] [\d.]+ over 3 effects, 3 vs 3 runs; significant\)", text)
+                     r"Holm-adjusted p [=<] [\d.]+ over 3 effects, 3 vs 3 runs; significant; "
+                     r"P\(a run beats the baseline's\) [\d.]+ \(95 % CI [\d.]+…[\d.]+\)\)", text)
     assert "PASS throughput_ratio >= 0.97" in text
     assert report["verdict"]["summary"] in text
     png = tmp_path / "report.png"

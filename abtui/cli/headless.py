@@ -82,6 +82,8 @@ def run_headless(exp: Experiment, gates: list[str], out: TextIO = sys.stdout,
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    for notice in exp.store.notices[shown:]:  # said as the last runs ended (a decided look)
+        _say(f"abtui: {notice}", file=out, flush=True)
     for state in exp.store.runs.values():
         _say(progress_line(state), file=out, flush=True)
     exp.finish(keep=keep)

@@ -135,13 +135,18 @@ def _own_cores_foreign(run: RunSpan, s: Mapping[str, Any], host: Mapping[str, An
 
 
 def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]],
-                 remote: bool = False, cores: Sequence[int] | None = None) -> dict[str, Any]:
+                 remote: bool = False, cores: Sequence[int] | None = None,
+                 own_span: RunSpan | None = None) -> dict[str, Any]:
     """Foreign CPU during ``run``'s steady state: the share of samples with more than
     ``FOREIGN_CORES`` cores taken outside the experiment, the mean, the busiest processes;
     with the run's pinned ``cores``, also the share of samples in which more than
     ``OWN_CORES_FOREIGN`` of those cores was busy with something else than the run.
     A ``remote`` run (on another machine) is judged only by what its own node's agent
-    sampled there (``nodes[run]``), never by this host's load."""
+    sampled there (``nodes[run]``), never by this host's load. ``own_span``: the span the
+    own-cores figure is judged over (default ``run``; the whole steady state, where ``run``
+    is the compared window: a neighbour stays the whole run, and more samples tell it from
+    a burst)."""
+    own_span = own_span or run
     loads, own_loads, top = [], [], {}
     cpus = None
     for s in samples:
@@ -151,14 +156,17 @@ def foreign_load(run: RunSpan, samples: Iterable[Mapping[str, Any]],
         if remote and not node_host:
             continue
         t, host = s.get("t"), node_host or s.get("host") or {}
-        if not isinstance(t, (int, float)) or not run.steady_start <= t <= run.steady_end:
+        if not isinstance(t, (int, float)):
+            continue
+        if (cores and not remote and own_span.steady_start <= t <= own_span.steady_end
+                and (o := _own_cores_foreign(run, s, host, cores)) is not None):
+            own_loads.append(o)
+        if not run.steady_start <= t <= run.steady_end:
             continue
         f = host.get("foreign_cores")
         if isinstance(f, (int, float)):
             loads.append(float(f))
             cpus = host.get("cpus") or cpus
-        if cores and not remote and (o := _own_cores_foreign(run, s, host, cores)) is not None:
-            own_loads.append(o)
         for p in host.get("foreign_top") or ():
             if isinstance(p, Mapping) and "pid" in p:
                 top[p["pid"]] = p
@@ -241,7 +249,7 @@ def corun(spans: Sequence[RunSpan], samples: Sequence[Mapping[str, Any]],
     sentences = overlap_sentences(judged, shares)
     for s, full in zip(judged, spans, strict=True):
         load = foreign_load(s, samples, remote=s.run_id in remote,
-                            cores=(cpus or {}).get(s.run_id))
+                            cores=(cpus or {}).get(s.run_id), own_span=full)
         length = full.steady_end - full.steady_start
         runs[s.run_id] = {"alone_share": shares[s.run_id], "window": windows.get(s.run_id),
                           "window_share": ((s.steady_end - s.steady_start) / length
