@@ -33,14 +33,21 @@ def process_name(pid: int) -> str | None:
         return None
 
 
+def _busy(now: tuple[float, float], last: tuple[float, float]) -> float | None:
+    """Busy % between two (total, idle) CPU-time readings; None when no time passed."""
+    d_total = now[0] - last[0]
+    if d_total <= 0:
+        return None
+    return round(max(0.0, 100.0 * (d_total - (now[1] - last[1])) / d_total), 1)
+
+
 class HostReader:
     """Whole-machine CPU % (from cpu_times deltas, independent of other psutil callers),
     memory, the core count and the monitor's own CPU % (so that co-run load can be told
     from the experiment's: foreign = host - arms - monitor)."""
 
     def __init__(self) -> None:
-        self._last: tuple[float, float] | None = None
-        self._cores_last: list[tuple[float, float]] | None = None
+        self._last: list[tuple[float, float]] | None = None  # each core's (total, idle) times
         self._self_last: tuple[float, float] | None = None
         self.cpus = psutil.cpu_count() or 1
 
@@ -53,21 +60,23 @@ class HostReader:
         return round(100.0 * (used - last[1]) / (now - last[0]), 1)
 
     def read(self) -> dict[str, Any]:
-        """``{"cpu_percent", "mem_used_mb", "mem_total_mb", "cpus", "monitor_cpu_percent"}``;
-        the CPU figures are None on the first read. ``cpu_percent`` is of the whole machine
-        (100 = every core busy); ``monitor_cpu_percent`` of one core."""
+        """``{"cpu_percent", "core_percent", "mem_used_mb", "mem_total_mb", "cpus",
+        "monitor_cpu_percent"}``; the CPU figures are None (``core_percent`` absent) on the
+        first read. ``cpu_percent`` is of the whole machine (100 = every core busy),
+        ``core_percent`` each core's, ``monitor_cpu_percent`` of one core."""
         out: dict[str, Any] = {"cpu_percent": None, "mem_used_mb": None, "mem_total_mb": None,
                                "cpus": self.cpus, "monitor_cpu_percent": self._monitor_percent()}
         try:
-            t = psutil.cpu_times()
-            total = sum(t)
-            idle = t.idle + getattr(t, "iowait", 0.0)
-            if self._last is not None:
-                d_total, d_idle = total - self._last[0], idle - self._last[1]
-                if d_total > 0:
-                    out["cpu_percent"] = round(max(0.0, 100.0 * (d_total - d_idle) / d_total), 1)
-            self._last = (total, idle)
-            out["core_percent"] = self._per_core()
+            # each core's busy share (foreign load is judged on the cores a run was pinned
+            # to, not only host-wide), and the machine's from their sums: one read of the
+            # counters for both
+            now = [(sum(t), t.idle + getattr(t, "iowait", 0.0))
+                   for t in psutil.cpu_times(percpu=True)]
+            last, self._last = self._last, now
+            if last is not None and len(last) == len(now):
+                out["cpu_percent"] = _busy((sum(n[0] for n in now), sum(n[1] for n in now)),
+                                           (sum(x[0] for x in last), sum(x[1] for x in last)))
+                out["core_percent"] = [_busy(n, x) or 0.0 for n, x in zip(now, last, strict=True)]
         except (OSError, RuntimeError):
             pass
         try:
@@ -78,20 +87,6 @@ class HostReader:
             pass
         return out
 
-
-    def _per_core(self) -> list[float] | None:
-        """Each core's busy % since the last read (100 = that core busy): foreign load is
-        judged on the cores a run was pinned to, not only host-wide (a neighbour on one
-        arm's core is a confound even when the host figure is low)."""
-        now = [(sum(t), t.idle + getattr(t, "iowait", 0.0)) for t in psutil.cpu_times(percpu=True)]
-        last, self._cores_last = self._cores_last, now
-        if last is None or len(last) != len(now):
-            return None
-        out = []
-        for (total, idle), (t0, i0) in zip(now, last, strict=True):
-            d = total - t0
-            out.append(round(max(0.0, 100.0 * (d - (idle - i0)) / d), 1) if d > 0 else 0.0)
-        return out
 
 
 class ForeignProcesses:
@@ -178,10 +173,10 @@ class ProcessTreeReader:
         return children
 
     @staticmethod
-    def _descendants(root: int) -> list[int] | None:
+    def _descendants(root: int, prune: Set[int] = frozenset()) -> list[int] | None:
         """``root``'s descendants from its threads' ``children`` files (Linux with
-        CONFIG_PROC_CHILDREN): reads the tree only, not the whole process table. None where
-        the files do not exist."""
+        CONFIG_PROC_CHILDREN): reads the tree only, not the whole process table; a child in
+        ``prune`` is left out with everything below it. None where the files do not exist."""
         if not _HAS_CHILDREN_FILES:
             return None
         out: list[int] = []
@@ -195,7 +190,7 @@ class ProcessTreeReader:
             for tid in tids:
                 try:
                     with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
-                        kids = [int(k) for k in f.read().split()]
+                        kids = [k for k in map(int, f.read().split()) if k not in prune]
                 except (OSError, ValueError):  # the thread or the process ended
                     continue
                 out += kids
@@ -292,28 +287,29 @@ class ProcessTreeReader:
 class MonitorHelpers:
     """CPU % of the monitor's own helper processes (its descendants that are no arm's: the
     env observer, git, docker or ssh clients), so that their CPU is the monitor's, never
-    foreign load on an arm's core. A process counts from its second read, as in
-    ``ProcessTreeReader``."""
+    foreign load on an arm's core. A helper first seen counts with its CPU since it started
+    over its age (it may live only a second or two); after that, as in ``ProcessTreeReader``."""
 
     def __init__(self) -> None:
         self._procs: dict[int, psutil.Process] = {}
 
-    def read(self, exclude: Set[int]) -> float:
-        kids = ProcessTreeReader._descendants(os.getpid())
+    def read(self, arms: Set[int]) -> float:
+        """The helpers' CPU %; ``arms``: the arms' processes (local arms are the monitor's
+        children too), whose trees are not walked again here."""
+        kids = ProcessTreeReader._descendants(os.getpid(), prune=arms)
         if kids is None:
             try:
-                kids = [c.pid for c in psutil.Process().children(recursive=True)]
+                kids = [c.pid for c in psutil.Process().children(recursive=True)
+                        if c.pid not in arms]
             except (*_GONE, ValueError):
                 kids = []
         total, seen = 0.0, {}
         for pid in kids:
-            if pid in exclude:
-                continue
             p = self._procs.get(pid)
             try:
-                if p is None:  # first seen: its CPU since it started, over its age (a
-                    p = psutil.Process(pid)  # helper lives a second or two; a baseline
-                    p.cpu_percent(None)  # alone would miss all of it)
+                if p is None:  # first seen: its CPU since it started, over its age
+                    p = psutil.Process(pid)
+                    p.cpu_percent(None)  # the baseline for its next read
                     used = sum(p.cpu_times()[:2])
                     total += 100.0 * used / max(0.1, time.time() - p.create_time())
                 else:
