@@ -22,7 +22,8 @@ from abtui.compare import inference, outperform, resample, stats
 from abtui.compare.summary import RunSummary, usable_runs
 
 __all__ = ["EFFECTS", "GATE_METRICS", "HEADLINE", "N1_WARNING", "Comparison", "Effect",
-           "adjust_family", "compare_arm", "compare_effect", "time_target_source", "usable_runs"]
+           "adjust_family", "compare_arm", "compare_effect", "metric_values", "replicate_pairs",
+           "time_target_source", "usable_runs"]
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,12 @@ class Effect:
         }
 
 
-def _values(runs: Sequence[RunSummary], key: str) -> list[float]:
+def metric_values(runs: Sequence[RunSummary], key: str) -> list[float]:
+    """The finite values of per-run metric ``key`` (runs without one left out)."""
     out = []
     for r in runs:
         v = r.metrics.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        if _finite(v):
             out.append(float(v))
     return out
 
@@ -116,8 +118,8 @@ def _geomean(values: Sequence[float]) -> float:
     return math.exp(stats.mean([math.log(v) for v in values]))
 
 
-def _pairs(base: Sequence[RunSummary], arm: Sequence[RunSummary], key: str
-           ) -> tuple[list[float], list[float]]:
+def replicate_pairs(base: Sequence[RunSummary], arm: Sequence[RunSummary], key: str
+                    ) -> tuple[list[float], list[float]]:
     """The values of the replicates both arms have, matched by replicate index."""
     a = {r.replicate: r.metrics.get(key) for r in base}
     b = {r.replicate: r.metrics.get(key) for r in arm}
@@ -176,7 +178,7 @@ def _identical_runs(runs: Sequence[RunSummary], values: list[float]) -> str | No
     to the last bit (a script that seeds itself, or ignores abtui's seed: a coarse metric
     such as accuracy on a small set can tie by chance, a smoothed loss cannot), or the same
     value of this metric where no loss is logged; None when they vary."""
-    losses = _values(runs, "final_loss_smoothed")
+    losses = metric_values(runs, "final_loss_smoothed")
     values = losses if len(losses) >= 2 else values
     if len(values) < 2 or any(v != values[0] for v in values):
         return None
@@ -192,7 +194,7 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
     """One effect of ``arm`` against ``base`` (both: the runs to use). ``paired``: the
     design pairs replicate i of both arms (same seed, same time slot)."""
     key = source or kind.source
-    a, b = _values(base, key), _values(arm, key)
+    a, b = metric_values(base, key), metric_values(arm, key)
     eff = Effect(kind.name, None, n={"baseline": len(a), "arm": len(b)})
     if kind.name == "time_to_target_ratio":
         missing = [r.run_id for r in (*base, *arm) if r.metrics.get(key) is None]
@@ -220,7 +222,7 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
         eff.calibrated, eff.significant = False, False
         eff.note = same
     elif len(a) + len(b) >= 3:
-        pairs = _pairs(base, arm, key) if paired else None
+        pairs = replicate_pairs(base, arm, key) if paired else None
         _replicated(eff, kind, a, b, pairs)
         better = outperform.p_better(a, b, higher_is_better=kind.higher_is_better, pairs=pairs)
         if better is not None:

@@ -17,11 +17,11 @@ is given by the point values and nothing is said about who is indistinguishable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from abtui.compare import stats
+from abtui.compare.effects import metric_values
 from abtui.compare.inference import ALPHA
 from abtui.compare.summary import RunSummary, usable_runs
 
@@ -79,13 +79,8 @@ class Ranking:
 
 
 def _values(runs: Sequence[RunSummary], key: str) -> list[float]:
-    used, _ = usable_runs(runs)
-    out = []
-    for r in used:
-        v = r.metrics.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            out.append(float(v))
-    return out
+    """The metric of the runs an arm's numbers use (``usable_runs``)."""
+    return metric_values(usable_runs(runs)[0], key)
 
 
 def pick_metric(summaries: Mapping[str, Sequence[RunSummary]], asked: str | None) -> str | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from abtui.compare.effects import EFFECTS, Comparison
+from abtui.compare.effects import EFFECTS, Comparison, replicate_pairs
 from abtui.compare.sequential import CONTINUE, Look, Rule, decision_words, look, short_words
 from abtui.compare.summary import RunSummary
 from abtui.spec import ExperimentSpec
@@ -32,17 +32,10 @@ def rule_of(spec: ExperimentSpec) -> Rule | None:
 def complete_pairs(base: Sequence[RunSummary], arm: Sequence[RunSummary], key: str,
                    upto: int | None = None) -> tuple[list[float], list[float]]:
     """The metric of the replicates both arms finished (below ``upto``), by replicate."""
-    def values(runs: Sequence[RunSummary]) -> dict[int, float]:
-        out = {}
-        for r in runs:
-            v = r.metrics.get(key)
-            if (r.status == ArmStatus.DONE and isinstance(v, (int, float))
-                    and not isinstance(v, bool) and (upto is None or r.replicate < upto)):
-                out[r.replicate] = float(v)
-        return out
-    a, b = values(base), values(arm)
-    both = sorted(set(a) & set(b))
-    return [a[k] for k in both], [b[k] for k in both]
+    def done(runs: Sequence[RunSummary]) -> list[RunSummary]:
+        return [r for r in runs if r.status == ArmStatus.DONE
+                and (upto is None or r.replicate < upto)]
+    return replicate_pairs(done(base), done(arm), key)
 
 
 @dataclass(frozen=True)
