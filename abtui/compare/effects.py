@@ -109,7 +109,7 @@ def metric_values(runs: Sequence[RunSummary], key: str) -> list[float]:
     out = []
     for r in runs:
         v = r.metrics.get(key)
-        if _finite(v):
+        if isinstance(v, (int, float)) and _finite(v):
             out.append(float(v))
     return out
 
