@@ -179,6 +179,19 @@ def look(rule: Rule, a: Sequence[float], b: Sequence[float], *, last: bool = Fal
     return Look(n, nat(md), nat(lo), nat(hi), p, decision, mde)
 
 
+def margin_text(ratio: bool, margin: float) -> str:
+    """``±2 %`` for a ratio's relative margin, ``±0.01`` for a delta's."""
+    return f"\u00b1{margin * 100:g} %" if ratio else f"\u00b1{margin:g}"
+
+
+def _detectable(rule: Rule, lk: Look) -> str | None:
+    """``±4.1 %`` (ratio) / ``±0.012`` (delta): the change the look's runs detect."""
+    if lk.detectable is None:
+        return None
+    return (f"\u00b1{abs(lk.detectable) * 100:.1f} %" if rule.ratio
+            else f"\u00b1{abs(lk.detectable):.3g}")
+
+
 def decision_words(rule: Rule, lk: Look, label: str) -> str:
     """The decision in words: ``throughput −10.2 % (95 % repeated CI −13…−7 %): different,
     decided after 4 pairs`` / ``the same within ±2 %`` / ``undecided after 8 runs per arm``."""
@@ -192,17 +205,13 @@ def decision_words(rule: Rule, lk: Look, label: str) -> str:
         unit = ""
     head = (f"{label} {fmt(lk.estimate)}{unit} (95 % repeated CI {fmt(lk.lo)}\u2026"
             f"{fmt(lk.hi)}{unit}, sequential)")
-    margin = ""
-    if rule.margin:
-        margin = f"\u00b1{rule.margin * 100:g} %" if rule.ratio else f"\u00b1{rule.margin:g}"
     if lk.decision == DIFFERENT:
         return f"{head}: different, decided after {lk.n} runs per arm"
     if lk.decision == SAME:
+        margin = margin_text(rule.ratio, rule.margin) if rule.margin else ""
         return f"{head}: the same within {margin}, decided after {lk.n} runs per arm"
-    det = ""
-    if lk.detectable is not None:
-        det = (f"; detectable \u00b1{abs(lk.detectable) * 100:.1f} %" if rule.ratio
-               else f"; detectable \u00b1{abs(lk.detectable):.3g}")
+    det = _detectable(rule, lk)
+    det = f"; detectable {det}" if det else ""
     if lk.decision == UNDECIDED:
         return f"{head}: undecided after {lk.n} runs per arm{det}"
     return f"{head}: not decided yet at {lk.n} runs per arm{det}"
@@ -214,11 +223,8 @@ def short_words(rule: Rule, lk: Look) -> str:
     if lk.decision == DIFFERENT:
         return f"different after {lk.n} runs per arm"
     if lk.decision == SAME and rule.margin:
-        m = f"\u00b1{rule.margin * 100:g} %" if rule.ratio else f"\u00b1{rule.margin:g}"
-        return f"the same within {m} after {lk.n} runs per arm"
-    det = ""
-    if lk.detectable is not None:
-        det = (f" (detectable \u00b1{abs(lk.detectable) * 100:.1f} %)" if rule.ratio
-               else f" (detectable \u00b1{abs(lk.detectable):.3g})")
+        return f"the same within {margin_text(rule.ratio, rule.margin)} after {lk.n} runs per arm"
+    det = _detectable(rule, lk)
+    det = f" (detectable {det})" if det else ""
     word = "undecided" if lk.decision == UNDECIDED else "not decided yet"
     return f"{word} after {lk.n} runs per arm{det}"

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from abtui.compare.effects import EFFECTS, Comparison, replicate_pairs
-from abtui.compare.sequential import CONTINUE, Look, Rule, decision_words, look, short_words
+from abtui.compare.sequential import (
+    CONTINUE,
+    Look,
+    Rule,
+    decision_words,
+    look,
+    margin_text,
+    short_words,
+)
 from abtui.compare.summary import RunSummary
 from abtui.spec import ExperimentSpec
 from abtui.store import ArmStatus
@@ -100,9 +108,8 @@ def note(seq: Mapping[str, Any]) -> str:
     kind = EFFECTS[seq["metric"]]
     same = ""
     if margin:
-        m = f"\u00b1{margin * 100:g} %" if kind.ratio else f"\u00b1{margin:g}"
-        same = (f", or the same within {m} (two one-sided tests at {seq['alpha_margin_per_look']:.4f} "
-                "each look)")
+        same = (f", or the same within {margin_text(kind.ratio, margin)} (two one-sided tests "
+                f"at {seq['alpha_margin_per_look']:.4f} each look)")
     stopped = seq.get("stopped") or {}
     end = (f"; stopped after {stopped['after']} runs per arm ({stopped['reason']})"
            if stopped.get("after") else "")
