@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when used: `abtui --help` stays fast
+    from collections.abc import Callable
+
     from abtui.experiment import Experiment
 
 EPILOG = """exit codes: 0 done, 1 a gate failed, 2 bad spec or usage, 3 an arm failed
@@ -318,11 +320,9 @@ def _ab(args: argparse.Namespace) -> int:
         from abtui.cli.bisect import exit_code_of, rule_of
 
         rule_of(args)  # a bad --metric / --worse-by is a usage error before anything runs
-        before = set(Path(args.runs_dir).glob("*"))
-        _run(str(path), True, args.runs_dir, args.gate, args.keep, False, _gate_flags(args),
-             spec_text=text)
-        made = sorted(set(Path(args.runs_dir).glob("*")) - before)
-        return exit_code_of(made[-1], args) if made else 125
+        return _run(str(path), True, args.runs_dir, args.gate, args.keep, False,
+                    _gate_flags(args), spec_text=text,
+                    then=lambda exp, _code: exit_code_of(exp.rundir.root, args))
     return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
                 _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
                                                             args.metrics_arms_only))
@@ -404,7 +404,10 @@ def _serve_metrics(exp: Any, addr: str | None, arms_only: bool = False) -> None:
 
 def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: bool,
          stop_on_exit: bool, gate_flags: dict[str, bool] | None = None,
-         spec_text: str | None = None, metrics: tuple[str | None, bool] = (None, False)) -> int:
+         spec_text: str | None = None, metrics: tuple[str | None, bool] = (None, False),
+         then: Callable[[Experiment, int], int] | None = None) -> int:
+    """Start the experiment and watch it (console or headless); its exit code, or what
+    ``then`` makes of the finished experiment and that code (headless only)."""
     from abtui.compare.gates import parse_gate
     from abtui.experiment import Experiment
     from abtui.spec import load_spec, parse_spec
@@ -433,7 +436,8 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
         return _tui(exp, gates, keep=keep)
     from abtui.cli.headless import run_headless
 
-    return run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
+    code = run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
+    return then(exp, code) if then is not None else code
 
 
 def _tui(exp: Experiment, gates: list[str], keep: bool = False) -> int:

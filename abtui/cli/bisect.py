@@ -39,15 +39,16 @@ def _git(repo: Path, *args: str) -> str:
     return out.stdout.strip()
 
 
-def commits_between(repo: Path, good: str, bad: str) -> list[str]:
-    """The commits after ``good`` up to ``bad`` (oldest first), on the ancestry path."""
+def commits_between(repo: Path, good: str, bad: str) -> tuple[str, list[str]]:
+    """The good commit, and the commits after it up to ``bad`` (oldest first), on the
+    ancestry path."""
     g = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{good}^{{commit}}")
     b = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{bad}^{{commit}}")
     if subprocess.run(["git", "-C", str(repo), "merge-base", "--is-ancestor", g, b],
                       capture_output=True, timeout=60, check=False).returncode != 0:
         raise SpecError("abtui bisect", [f"{good} is not an ancestor of {bad}"])
     listed = _git(repo, "rev-list", "--ancestry-path", "--reverse", f"{g}..{b}")
-    return [c for c in listed.splitlines() if c]
+    return g, [c for c in listed.splitlines() if c]
 
 
 def step_spec(command: list[str], good: str, commit: str, rule: Regression, budget: int,
@@ -85,10 +86,9 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
            runs_dir: Path, budget: int = 6, steps: int | None = None,
            out: TextIO = sys.stdout) -> int:
     """Search for the first bad commit; prints each step and writes ``bisect.json``."""
-    commits = commits_between(repo, good, bad)
+    good_sha, commits = commits_between(repo, good, bad)
     if not commits:
         raise SpecError("abtui bisect", [f"no commits between {good} and {bad}"])
-    good_sha = _git(repo, "rev-parse", "--verify", f"{good}^{{commit}}")
     folder = runs_dir / f"bisect-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=False)
     record: dict[str, Any] = {"good": good_sha, "bad": commits[-1], "commits": commits,
@@ -99,6 +99,9 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
 
     def say(text: str) -> None:
         print(shown(text), file=out, flush=True)
+
+    def save() -> None:  # after every step: the evidence so far survives a crash
+        atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
 
     say(f"abtui bisect: {len(commits)} commits after {good_sha[:10]}, about "
         f"{max(1, (len(commits)).bit_length())} steps; each up to {budget} runs per arm")
@@ -118,9 +121,9 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
                 "run_dir": str(root), "verdict": verdict.verdict, "why": verdict.why,
                 "worse": verdict.worse, "interval": verdict.interval, "attempt": attempt,
                 "summary": (report.get("verdict") or {}).get("summary")})
-            atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+            save()
             say(f"  {commit[:10]} {verdict.verdict:<4}  {verdict.why}")
-            if not verdict.why.startswith("a confounded comparison"):
+            if not verdict.confounded:
                 break
         assert verdict is not None
         if verdict.verdict == BAD:
@@ -132,7 +135,7 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
     if hi - lo == 1:
         first = commits[hi]
         record["first_bad"] = first
-        atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+        save()
         say(f"abtui bisect: first bad commit {first[:10]} "
             f"{_git(repo, 'log', '-1', '--format=%s', first)}")
         say(f"  evidence: {folder / 'bisect.json'}")
@@ -141,7 +144,7 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
     say(f"abtui bisect: undecided: the first bad commit is one of {', '.join(between)} "
         f"(the others between were skipped: {SKIP})")
     record["undecided"] = [commits[i] for i in range(lo + 1, hi + 1)]
-    atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+    save()
     return EXIT_UNDECIDED
 
 

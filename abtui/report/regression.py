@@ -63,6 +63,7 @@ class Judgement:
     why: str
     worse: float | None = None  # the point on the worse scale
     interval: tuple[float, float] | None = None
+    confounded: bool = False  # skipped for a confound (worth running again)
 
     @property
     def exit_code(self) -> int:
@@ -84,7 +85,8 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
     fair = report.get("fairness") or {}
     if fair.get("state") == "confounded":
         reasons = "; ".join(str(r) for r in (fair.get("reasons") or [])[:2])
-        return Judgement(SKIP, f"a confounded comparison is not counted: {reasons}")
+        return Judgement(SKIP, f"a confounded comparison is not counted: {reasons}",
+                         confounded=True)
     comps = report.get("comparisons") or []
     if not comps:
         return Judgement(SKIP, "no comparison")

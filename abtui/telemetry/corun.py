@@ -116,7 +116,12 @@ def overlap_sentences(spans: Sequence[RunSpan], shares: Mapping[str, float | Non
 
 def _own_cores_foreign(run: RunSpan, s: Mapping[str, Any], host: Mapping[str, Any],
                        cores: Sequence[int]) -> float | None:
-    """Cores of ``cores`` busy with something else than ``run`` in sample ``s``."""
+    """Cores of ``cores`` busy with something else than ``run`` in sample ``s``; None for a
+    sample whose accounting the sampler did not complete (no ``foreign_cores``: an arm's
+    process it has not listed yet, whose CPU would read as a neighbour's; the host-wide
+    figure waits for a fresh listing then, and so does this one)."""
+    if not isinstance(host.get("foreign_cores"), (int, float)):
+        return None
     per_core = host.get("core_percent")
     arm = (s.get("arms") or {}).get(run.run_id)
     # a process first seen in this sample is not in the run's own figure yet: unknown
