@@ -317,12 +317,21 @@ def _ab(args: argparse.Namespace) -> int:
         print(f"abtui: wrote {path}")
         return 0
     if args.bisect_exit:  # judged at the end; headless (git bisect run has no terminal)
-        from abtui.cli.bisect import exit_code_of, rule_of
+        from abtui.cli.bisect import judgement_of, rule_of
 
         rule_of(args)  # a bad --metric / --worse-by is a usage error before anything runs
-        return _run(str(path), True, args.runs_dir, args.gate, args.keep, False,
-                    _gate_flags(args), spec_text=text,
-                    then=lambda exp, _code: exit_code_of(exp.rundir.root, args))
+        verdicts = []
+
+        def judged(exp: Experiment, _code: int) -> int:
+            verdicts.append(judgement_of(exp.rundir.root, args))
+            return verdicts[-1].exit_code
+
+        for _ in range(2):  # as abtui bisect: a confounded comparison is run once more
+            code = _run(str(path), True, args.runs_dir, args.gate, args.keep, False,
+                        _gate_flags(args), spec_text=text, then=judged)
+            if not verdicts or not verdicts[-1].confounded:
+                break
+        return code
     return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
                 _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
                                                             args.metrics_arms_only))

@@ -193,17 +193,18 @@ def run_cli(args: Any) -> int:
                   steps=args.steps)
 
 
-def exit_code_of(run_dir: Path, args: Any) -> int:
-    """``--bisect-exit``: the judgement of the finished run as git bisect run's exit code."""
+def judgement_of(run_dir: Path, args: Any) -> Judgement:
+    """``--bisect-exit``: the judgement of the finished run (its ``exit_code`` is git bisect
+    run's)."""
     try:
         report = json.loads((run_dir / "report.json").read_text())
     except (OSError, ValueError):
-        print("abtui: --bisect-exit: no report: skip", file=sys.stderr)
-        return 125
-    verdict = judge(report, rule_of(args))
+        verdict = Judgement(SKIP, "no report")
+    else:
+        verdict = judge(report, rule_of(args))
     print(shown(f"abtui: bisect: {verdict.verdict} ({verdict.why})"), flush=True)
-    return verdict.exit_code
+    return verdict
 
 
 __all__ = ["BAD", "GOOD", "SKIP", "add_exit_flags", "add_parser", "bisect", "commits_between",
-           "exit_code_of", "run_cli", "step_spec"]
+           "judgement_of", "run_cli", "step_spec"]
