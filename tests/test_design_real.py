@@ -37,26 +37,31 @@ def _ab(tmp_path: Path, *args: str, command: str = "ab"
             json.loads((run / "manifest.json").read_text()))
 
 
-def test_a_planted_10_percent_slowdown_is_decided_by_the_sequential_rule(tmp_path) -> None:
-    """One arm stalls 0.8 ms every 10 steps of about 0.9 ms (about 10 % slower). With
+def test_a_planted_slowdown_is_decided_by_the_sequential_rule(tmp_path) -> None:
+    """One arm stalls 2 ms every 10 steps of about 1 ms (about 17 % slower). With
     ``--replicates auto`` the rule looks after each pair and stops when it has decided: the
     later runs never start, the report says "different after N runs per arm", and the
-    number of runs it took is set beside what a fixed unpaired design would need."""
+    number of runs it took is set beside what a fixed unpaired design would need.
+
+    Why not 10 %: these 3-second runs on two shared cores differ pair to pair by a log-ratio
+    sd of 0.06-0.09 (one local run: +0.03, -0.14, -0.09, -0.13, -0.13, -0.17 for a planted
+    -0.09), so a 10 % slowdown is decided at the sixth look or not at all (stop 35's CI ended
+    undecided at 6): a true answer of the rule, not one this test can assert."""
     out, report, manifest = _ab(
         tmp_path, f"{TRAIN} --data-stall-every 0 --data-stall-ms 0",
-        f"{TRAIN} --data-stall-every 10 --data-stall-ms 0.8",
-        "--name", "smooth,stalls", "--replicates", "auto", "--max-replicates", "6",
+        f"{TRAIN} --data-stall-every 10 --data-stall-ms 2",
+        "--name", "smooth,stalls", "--replicates", "auto", "--max-replicates", "8",
         "--seed-arg", "--seed {seed}")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     seq = report["sequential"]
     stopped = seq["stopped"]
     final = seq["final"]["stalls"]
     assert final["decision"] == "different", seq
-    assert stopped["reason"] == "decided" and 3 <= stopped["after"] < 6, stopped
+    assert stopped["reason"] == "decided" and 3 <= stopped["after"] < 8, stopped
     n = stopped["after"]
     assert len(manifest["runs"]) == 2 * n  # the runs not needed were never planned on
     assert [lk["n"] for lk in manifest["design"]["sequential"]["looks"]] == list(range(3, n + 1))
-    assert 0.75 < final["estimate"] < 0.97 and final["ci"][1] < 1.0, final
+    assert 0.65 < final["estimate"] < 0.95 and final["ci"][1] < 1.0, final
     summary = report["verdict"]["summary"]
     assert f"sequential design: different after {n} runs per arm" in summary
     assert "look after 3 runs per arm: stalls vs smooth: throughput" in out.stdout
