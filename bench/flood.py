@@ -52,7 +52,7 @@ def hostile_child(total_bytes: int) -> dict:
     UTF-8, 1 MiB event records, 9,000-key env records and ANSI floods, in turn."""
     import psutil
 
-    from abtui.ingest.adapters import make_adapter
+    from abtui.adapters import make_adapter
     from abtui.ingest.lines import LineAssembler
     from abtui.store import RunState
 

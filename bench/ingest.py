@@ -9,7 +9,7 @@ here, on ~195-byte metric lines fed in the local backend's 64 KiB reads:
     when read, so (a) includes one fold of the whole store, as the first chart pays it);
     the old per-line path (iter_lines + ingest) as the naive baseline;
 (b) (a) plus persistence (EventWriter.write_many per chunk), as the watcher runs it;
-(c) each log adapter's lines (abtui.ingest.adapters) through the same path.
+(c) each log adapter's lines (abtui.adapters) through the same path.
 
 Baselines, on the same lines in the same run: msgspec alone (typed Struct: the fastest
 general JSON decoder; and generic dict decoding) and a stdlib ``json.loads`` loop.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from abtui.ingest.adapters import LogAdapter, make_adapter
-from abtui.ingest.adapters.hf import parse as hf
-from abtui.ingest.adapters.nanogpt import parse_modded, parse_nanochat, parse_nanogpt
-from abtui.ingest.adapters.pytorch_examples import parse as pytorch_examples
-from abtui.ingest.adapters.torchtitan import parse as titan
+from abtui.adapters import LogAdapter, make_adapter
+from abtui.adapters.hf import parse as hf
+from abtui.adapters.nanogpt import parse_modded, parse_nanochat, parse_nanogpt
+from abtui.adapters.pytorch_examples import parse as pytorch_examples
+from abtui.adapters.torchtitan import parse as titan
 from abtui.store import RunState
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from abtui.adapters import ADAPTERS, LogAdapter
+from abtui.adapters.base import Parsed, segments, terminal_text
+from abtui.adapters.named import parse as named
 from abtui.backends.local import python_of
-from abtui.ingest.adapters import ADAPTERS, LogAdapter
-from abtui.ingest.adapters.base import segments, terminal_text
-from abtui.ingest.adapters.named import parse as named
-from abtui.spec.models import LOG_FORMATS
-from abtui.store import RunState
+from abtui.experiment import Experiment
+from abtui.infra.errors import SpecError
+from abtui.spec import parse_spec
+from abtui.spec.models import log_formats
+from abtui.store import ArmStatus, RunState
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / "tests" / "fixtures" / "logs"
@@ -53,8 +56,45 @@ def test_a_carriage_return_overwrites_and_escapes_and_rank_prefixes_go() -> None
     assert segments("[default1]:step 5 | loss 0.7", rank0=True) == []
 
 
-def test_every_adapter_is_a_log_format_of_the_spec() -> None:
-    assert set(LOG_FORMATS) == {"auto", "protocol", *ADAPTERS}
+def _tally(line: str) -> Parsed | None:
+    """A made-up trainer's lines: ``TALLY 3 loss=0.5``."""
+    m = re.fullmatch(r"TALLY (\d+) loss=([\d.]+)", line.strip())
+    return Parsed(int(m.group(1)), {"loss": float(m.group(2))}) if m else None
+
+
+def test_an_adapter_registered_once_is_named_by_a_spec_and_read_end_to_end(
+        tmp_path, monkeypatch) -> None:
+    """The walk "add a log adapter": one entry in ``ADAPTERS`` (no second list): a spec may
+    name it, auto-detection finds it, and a real run's lines are read through it."""
+    with pytest.raises(SpecError, match="log_format 'tally'"):
+        parse_spec(_TALLY_SPEC.format(fmt="tally"))
+    monkeypatch.setitem(ADAPTERS, "tally", ("a made-up trainer's lines", _tally))
+    assert "tally" in log_formats()
+    for fmt in ("tally", "auto"):
+        spec_path = tmp_path / fmt / "spec.yaml"
+        spec_path.parent.mkdir()
+        spec_path.write_text(_TALLY_SPEC.format(fmt=fmt))
+        exp = Experiment.start(parse_spec(spec_path.read_text()), spec_path,
+                               spec_path.parent / "runs")
+        assert exp.wait(timeout=60)
+        exp.finish()
+        for run_id in ("A", "B"):
+            state = exp.store.run(run_id)
+            assert state.status == ArmStatus.DONE, state.exit
+            assert state.step == 4 and state.last["loss"] == 0.4, (fmt, run_id, state.last)
+        assert exp.store.run("A").adapter.name == "tally"
+
+
+_TALLY_SPEC = """
+name: tally
+command: [sh, -c, 'for i in 1 2 3 4; do echo "TALLY $i loss=0.$i"; sleep 0.05; done', tally]
+steps: 4
+treatment: [a]
+log_format: {fmt}
+arms:
+  A: {{config: {{a: 1}}}}
+  B: {{config: {{a: 2}}}}
+"""
 
 
 # -- recorded output of the real tools, one per adapter ----------------------------------

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from abtui.adapters import LogAdapter
+from abtui.adapters.base import segments
 from abtui.infra.untrusted import inert, inert_deep, shown
-from abtui.ingest.adapters import LogAdapter
-from abtui.ingest.adapters.base import segments
 from abtui.ingest.files.csvlog import CsvLog
 from abtui.ingest.files.tfevents import EventFile
 from abtui.ingest.lines import LineAssembler

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from abtui.adapters import make_adapter
 from abtui.backends import ArmHandle, Backend, make_backend
 from abtui.diff import working_tree
 from abtui.experiment import git_arms, reattach
@@ -29,7 +30,6 @@ from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
 from abtui.infra.numeric import numpy
 from abtui.infra.safe_io import sweep_temps
-from abtui.ingest.adapters import make_adapter
 from abtui.rundir import OBSERVED_ENV, ArmExit, Manifest, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, RunState, Store

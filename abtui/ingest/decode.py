@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from abtui.ingest.adapters.base import terminal_text
+from abtui.adapters.base import terminal_text
 from abtui.ingest.records import (
     MISSING,
     EnvRecord,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from abtui.adapters import ADAPTERS
 from abtui.spec.design import Sequential
 from abtui.spec.grid import expand
 
@@ -119,10 +120,13 @@ class Slurm(_Strict):
         return v
 
 
-#: ``auto``, ``protocol`` and the names of ``abtui.ingest.adapters.ADAPTERS`` (the spec sits
-#: below the ingest layer, so it cannot import them; tests/test_adapters.py pins the two).
-LOG_FORMATS = ("auto", "protocol", "hf_trainer", "nanogpt", "nanochat", "modded_nanogpt",
-               "torchtitan", "timm", "deepspeed", "pytorch_examples", "named")
+def log_formats() -> tuple[str, ...]:
+    """What ``log_format`` may name: ``auto``, ``protocol`` and every registered adapter
+    (``abtui.adapters.ADAPTERS``, read when a spec is checked, so an adapter registered
+    there is accepted here with no second list to edit)."""
+    return ("auto", "protocol", *ADAPTERS)
+
+
 #: Config keys abtui appends to every command itself (``--seed``, ``--steps``).
 RESERVED_CONFIG = ("seed", "steps")
 
@@ -369,8 +373,9 @@ class ExperimentSpec(_Strict):
                 raise ValueError(f"log_format: the regex does not compile: {exc}") from None
         if isinstance(fmt, dict) and set(fmt) != {"regex"}:
             raise ValueError("log_format: a name, or {regex: PATTERN}")
-        if isinstance(fmt, str) and fmt not in LOG_FORMATS:
-            raise ValueError(f"log_format {fmt!r}: one of {', '.join(LOG_FORMATS)}, or {{regex: ...}}")
+        if isinstance(fmt, str) and fmt not in log_formats():
+            raise ValueError(f"log_format {fmt!r}: one of {', '.join(log_formats())}, "
+                             "or {regex: ...}")
         counts = {len(a.gpus) for a in self.arms.values()}
         if len(counts) > 1:
             raise ValueError("every arm needs the same number of GPUs (a fair comparison)")

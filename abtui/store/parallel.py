@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from abtui.adapters import LogAdapter
 from abtui.infra.safe_io import open_read
-from abtui.ingest.adapters import LogAdapter
 from abtui.store.run import RunState
 from abtui.store.snapshot import covered_size, load_snapshot, replay_events, write_snapshot
 

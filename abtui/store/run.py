@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abtui.adapters import LogAdapter, Parsed, clip, split_line
 from abtui.infra.untrusted import inert, inert_record
-from abtui.ingest.adapters import LogAdapter, Parsed, clip, split_line
 from abtui.ingest.decode import Decoder
 from abtui.ingest.records import (
     EnvRecord,

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from abtui import __version__
+from abtui.adapters import ADAPTERS, FALLBACK, LogAdapter
 from abtui.infra.safe_io import TEMP_SUFFIX, open_read
-from abtui.ingest.adapters import ADAPTERS, FALLBACK, LogAdapter
 from abtui.ingest.decode import Decoder
 from abtui.ingest.events import read_event_batches
 from abtui.store.run import LOG_KEEP, RunState

@@ -19,8 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from abtui.ingest.adapters import deepspeed, hf, named, nanogpt, pytorch_examples, timm, torchtitan
-from abtui.ingest.adapters.base import Parsed, segments, split_line, strip_ansi, terminal_text
+from abtui.adapters import deepspeed, hf, named, nanogpt, pytorch_examples, timm, torchtitan
+from abtui.adapters.base import Parsed, segments, split_line, strip_ansi, terminal_text
 
 __all__ = ["ADAPTERS", "FALLBACK", "LogAdapter", "Parsed", "clip", "make_adapter",
            "regex_adapter", "segments", "split_line", "strip_ansi", "terminal_text"]
@@ -146,7 +146,10 @@ class LogAdapter:
             return self._parse(text)
         if self.mode != "auto":
             return None
-        for name, (words, parse) in ADAPTERS.items():
+        # the fallback last, wherever it sits in the registry (an adapter registered after
+        # it must still be found)
+        for name in sorted(ADAPTERS, key=lambda n: n == FALLBACK):
+            words, parse = ADAPTERS[name]
             parsed = parse(text)
             if parsed is not None:
                 if name != FALLBACK:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from abtui.ingest.adapters.base import Parsed
+from abtui.adapters.base import Parsed
 
 _N = r"(-?[\d.]+(?:e[-+]?\d+)?|nan|inf)"
 _LINE = re.compile(rf"(?:^|\s)steps?:\s*(\d+)(?:\s*/\s*\d+)?\s+loss: {_N}\s(.*?)"

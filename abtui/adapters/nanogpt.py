@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from abtui.ingest.adapters.base import Parsed, number, strip_ansi
+from abtui.adapters.base import Parsed, number, strip_ansi
 
 _ITER = re.compile(r"^iter (\d+): loss (-?[\d.]+(?:e-?\d+)?), time ([\d.]+)ms(?:, mfu (-?[\d.]+)%)?")
 _EVAL = re.compile(r"^step (\d+): train loss (-?[\d.]+), val loss (-?[\d.]+)")

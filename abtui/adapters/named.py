@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from abtui.ingest.adapters.base import Parsed
+from abtui.adapters.base import Parsed
 
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # ``name: 1.2`` / ``name=1.2`` / ``name 1.2`` (a word, then a number that ends there)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from abtui.ingest.adapters.base import Parsed, number, strip_ansi
+from abtui.adapters.base import Parsed, number, strip_ansi
 
 _STEP = re.compile(r"(?:^|\s)step:\s*(\d+)\s+(.*)$")
 _FIELD = re.compile(r"(\w+):\s*([-\d.,]+)\s*(GiB)?(?:\([\d.]+%\))?%?")

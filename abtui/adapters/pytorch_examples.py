@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from abtui.ingest.adapters.base import Parsed
+from abtui.adapters.base import Parsed
 
 _N = r"(-?[\d.]+(?:e[-+]?\d+)?|nan|inf)"
 _TRAIN = re.compile(rf"^Train Epoch: (\d+) \[(\d+)/(\d+) \([\d.]+%\)\]\s+Loss: {_N}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 
-from abtui.ingest.adapters.base import Parsed
+from abtui.adapters.base import Parsed
 
 RENAME = {"learning_rate": "lr", "eval_accuracy": "accuracy"}
 MAX_LEN = 4096
