@@ -1,7 +1,7 @@
 """The Prometheus endpoint's cost: one scrape of a run with 8 GPUs and 2 arms.
 
 A store like a live monitor's (2 arms of 10 metrics, an hour of 1 Hz telemetry samples of
-8 fake H100s from the fake NVML of tests/test_telemetry_nvml.py), its ExperimentCollector
+8 fake H100s from the fake NVML of tests/fake_nvml.py), its ExperimentCollector
 rendered by prometheus_client's ``generate_latest`` as Prometheus' scrape does, CPU time,
 best of several. The share of a core at a 15 s scrape interval is that time / 15 s.
 Baseline: one telemetry sample of the same 8 GPUs (what the monitor pays every second).

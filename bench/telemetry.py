@@ -1,7 +1,7 @@
 """Telemetry: one full sample of 8 GPUs, once warm.
 
 No GPU here, so the sampler (abtui/telemetry) runs against the fake pynvml module of
-tests/test_telemetry_nvml.py, answering like 8 H100s: this times abtui's own per-GPU code
+tests/fake_nvml.py, answering like 8 H100s: this times abtui's own per-GPU code
 path and the host part (psutil: host CPU/memory, the arms' process trees, two real child
 processes standing in for arms). Every 5th sample also lists GPU processes, as in real runs.
 Baseline: the same sampler with NVML unavailable (host part only). A real NVML query costs
@@ -24,7 +24,7 @@ GPUS = 8
 
 
 def _fake_module():  # type: ignore[no-untyped-def]
-    path = REPO / "tests" / "test_telemetry_nvml.py"
+    path = REPO / "tests" / "fake_nvml.py"
     spec = importlib.util.spec_from_file_location("abtui_bench_fake_nvml", path)
     if spec is None or spec.loader is None or not path.exists():
         return None
@@ -52,7 +52,7 @@ def run(quick: bool) -> list[Figure]:
         return [pending("sample of 8 GPUs (fake NVML)", "ms", f"<= {TARGET_MS:g} ms", str(exc))]
     if fake is None:
         return [pending("sample of 8 GPUs (fake NVML)", "ms", f"<= {TARGET_MS:g} ms",
-                        "tests/test_telemetry_nvml.py (the fake NVML) not found")]
+                        "tests/fake_nvml.py (the fake NVML) not found")]
     n = 100 if quick else 500
     arms = [subprocess.Popen(["sleep", "600"]) for _ in range(2)]
     try:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import torch
 from torch import nn
+
+try:
+    from runners.resnet import ResNet50
+except ImportError:  # run as a script (train.py put this folder on sys.path)
+    from resnet import ResNet50  # type: ignore[no-redef]
 
 TORCHVISION_MODELS = ("resnet18", "resnet50", "efficientnet_b0", "efficientnet_b3")
 
@@ -64,6 +71,10 @@ def _torchvision_model(name: str, num_classes: int) -> nn.Module:
     try:
         import torchvision  # lazy: slow to import and only needed for these models
     except ImportError:
+        if name == "resnet50":  # the same network written out (runners/resnet.py)
+            print("torchvision is not installed: ResNet-50 from runners/resnet.py (the same "
+                  "network)", file=sys.stderr, flush=True)
+            return ResNet50(num_classes)
         raise ModelUnavailable(
             f"--model {name} needs torchvision, which is not installed here; install the "
             "torchvision build matching your torch, or use --model mlp / cnn"

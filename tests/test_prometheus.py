@@ -17,10 +17,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fake_nvml import FakeNvml, h100
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
-from test_telemetry_nvml import FakeNvml, h100, sampler_for
+from test_telemetry_nvml import sampler_for
 
 from abtui.experiment.exporter import MAX_METRICS, ExperimentCollector, serve
 from abtui.store import Store

@@ -118,7 +118,7 @@ def _equal(a: Any, b: Any) -> bool:
 #: field → how close NVML and nvidia-smi must be (reads are ms apart; dynamic fields move).
 TOLERANCE: dict[str, Callable[[Any, Any], bool]] = {
     "name": _equal, "uuid": _equal, "pstate": _equal,
-    "reason_names": lambda a, b: set(a) == set(b),
+    "reasons": _equal, "reason_names": lambda a, b: set(a) == set(b),
     "temp_c": _within(2), "temp_slowdown_c": _within(0), "temp_shutdown_c": _within(0),
     "sm_clock_mhz": _within(30, 0.03), "mem_clock_mhz": _within(30, 0.03),
     "sm_clock_max_mhz": _within(0), "mem_clock_max_mhz": _within(1),
