@@ -375,3 +375,54 @@ def test_treatment_entries_that_look_like_categories_are_still_config_keys() -> 
     findings = find_differences(make_manifest(spec), records(spec), spec)
     [t] = by_key(findings, "config.treatment")
     assert t.a == ["image_size", "data.path"] and "tests nothing" in t.message
+
+
+def _tokenizer_findings(pair) -> list:  # type: ignore[no-untyped-def]
+    """A made-up category's comparison: the tokenizer each run reports."""
+    a, b = ((f.env or {}).get("tokenizer") for f in (pair.a, pair.b))
+    if a == b or None in (a, b):
+        return []
+    return [pair.finding("tokenizer.vocab", "tokenizer", a, b, f"tokenizer {a} vs {b}")]
+
+
+@pytest.fixture
+def tokenizer_category():
+    from abtui.diff import Category, register
+    from abtui.diff.categories import unregister
+
+    register(Category("tokenizer", (_tokenizer_findings,),
+                      lambda f: (f.env or {}).get("tokenizer"), ("tokenizer.",)))
+    yield
+    unregister("tokenizer")
+
+
+def test_a_category_registered_once_is_compared_listed_checked_and_can_be_the_treatment(
+        tokenizer_category) -> None:
+    """The walk "add a finding": one ``register`` call and the engine compares it, the
+    summary and the rendering list it in order, "what was checked" says its value, and a
+    spec can name its key as the treatment (no other list to edit)."""
+    from abtui.diff.engine import examine
+
+    spec = make_spec(arms={"A": {"config": {"optimizer": {"lr": 0.1}}},
+                           "B": {"config": {"optimizer": {"lr": 0.1}}}},
+                     treatment=["tokenizer.vocab"])
+    envs = records(spec, B={"tokenizer": "bpe-50k"}, A={"tokenizer": "bpe-32k"})
+    findings, checked = examine(make_manifest(spec), envs, spec)
+    [tok] = [f for f in findings if f.category == "tokenizer"]
+    assert tok.intended and tok.severity == "info" and (tok.a, tok.b) == ("bpe-32k", "bpe-50k")
+    assert fairness(findings).fair
+    assert summarize(findings)["tokenizer"] == {"intended": 1, "confounds": 0, "notes": 0}
+    assert "tokenizer" in render_findings(findings)
+    assert [c["category"] for c in checked][-1] == "tokenizer"
+    # not the treatment: the same difference is a confound
+    spec2 = make_spec(arms={"A": {"config": {"optimizer": {"lr": 0.1}}},
+                            "B": {"config": {"optimizer": {"lr": 0.01}}}})
+    envs2 = records(spec2, B={"tokenizer": "bpe-50k"}, A={"tokenizer": "bpe-32k"})
+    findings2, checked2 = examine(make_manifest(spec2), envs2, spec2)
+    [tok2] = [f for f in findings2 if f.category == "tokenizer"]
+    assert tok2.is_confound and not fairness(findings2).fair
+    # identical everywhere: "what was checked" shows the value every run had
+    envs3 = records(spec2, B={"tokenizer": "bpe-32k"}, A={"tokenizer": "bpe-32k"})
+    [row] = [c for c in examine(make_manifest(spec2), envs3, spec2)[1]
+             if c["category"] == "tokenizer"]
+    assert row["state"] == "identical" and "bpe-32k" in row["text"], row

@@ -12,19 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from abtui.diff import categories
 from abtui.diff.findings import INFO, WARNING, Finding, Severity
 from abtui.infra.secrets import MASK, is_secret_name
 
-#: Finding-key prefixes a treatment entry may name besides config keys
-#: (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference).
-NON_CONFIG_PREFIXES = ("envvar.", "image.", "code.", "env.", "hardware.", "data.", "numerics.",
-                       "host.", "launch.", "files.")
-NON_CONFIG_NAMES = ("image", "code", "numerics")
-
 
 def names_category(entry: str) -> bool:
-    """Does a treatment entry look like a finding key of another category than config?"""
-    return entry in NON_CONFIG_NAMES or entry.startswith(NON_CONFIG_PREFIXES)
+    """Does a treatment entry name a finding key of another category than config
+    (``treatment: [envvar.NCCL_ALGO]`` makes that variable the intended difference)? The
+    words are the registered categories' (``categories.treatment_words``)."""
+    prefixes, names = categories.treatment_words()
+    return entry in names or entry.startswith(prefixes)
 
 
 @dataclass

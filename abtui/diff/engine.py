@@ -8,32 +8,19 @@ two past runs. Nothing here imports a UI toolkit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from abtui.diff.categories import comparisons, names
 from abtui.diff.checked import category_checks
-from abtui.diff.code import code_findings
-from abtui.diff.config import config_findings
 from abtui.diff.context import RunFacts, RunPair, SecretScrubber, Treatment, pairs_of
-from abtui.diff.data import data_findings
-from abtui.diff.environment import environment_findings
-from abtui.diff.envvars import envvar_findings
 from abtui.diff.fairness import Fairness, fairness
-from abtui.diff.files import files_findings
-from abtui.diff.findings import CATEGORIES, Finding, findings_to_json, severity_rank, summarize
-from abtui.diff.hardware import hardware_findings, sentence_findings
-from abtui.diff.image import compare_images, image_identity
-from abtui.diff.nodes import node_findings
-from abtui.diff.numerics import numerics_findings
+from abtui.diff.findings import Finding, findings_to_json, severity_rank, summarize
+from abtui.diff.hardware import sentence_findings
+from abtui.diff.image import image_identity
 from abtui.diff.render import render_findings
 from abtui.spec.models import ExperimentSpec
 from abtui.spec.resolve import flatten
-
-#: Every category's comparison, in display order.
-COMPARISONS: tuple[Callable[[RunPair], list[Finding]], ...] = (
-    config_findings, compare_images, environment_findings, numerics_findings, code_findings,
-    hardware_findings, node_findings, data_findings, files_findings, envvar_findings,
-)
 
 
 def find_differences(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | None],
@@ -178,7 +165,7 @@ def compare_pairs(pairs: Iterable[RunPair]) -> list[Finding]:
     total: dict[tuple[str, str], int] = {}
     for pair in pairs:
         total[pair.arms] = total.get(pair.arms, 0) + 1
-        for compare in COMPARISONS:
+        for compare in comparisons():
             for f in compare(pair):
                 k = (f.key, f.arms)
                 counts[k] = counts.get(k, 0) + 1
@@ -210,7 +197,7 @@ def collect_secrets_in(scrubber: SecretScrubber, backend_facts: Any) -> None:
 
 def order(findings: Iterable[Finding]) -> list[Finding]:
     """Category order, then most serious first, intended before notes, then key."""
-    rank = {c: i for i, c in enumerate(CATEGORIES)}
+    rank = {c: i for i, c in enumerate(names())}
     return sorted(findings, key=lambda f: (rank.get(f.category, len(rank)),
                                            -severity_rank(f.severity), not f.intended, f.key,
                                            f.arms))

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from abtui.diff import categories
+
 Severity = Literal["info", "warning", "error"]
 
 INFO: Severity = "info"
@@ -18,8 +20,6 @@ WARNING: Severity = "warning"
 ERROR: Severity = "error"
 _RANK: dict[str, int] = {INFO: 0, WARNING: 1, ERROR: 2}
 
-#: Categories in the order the diff pane shows them.
-CATEGORIES = ("config", "image", "environment", "code", "hardware", "data", "files", "envvars")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def findings_to_json(findings: Iterable[Finding]) -> list[dict[str, Any]]:
 def summarize(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
     """Per category: how many intended differences, confounds and notes (info that is
     neither). Every category appears, in display order, so a pane can show zeros."""
-    out = {c: {"intended": 0, "confounds": 0, "notes": 0} for c in CATEGORIES}
+    out = {c: {"intended": 0, "confounds": 0, "notes": 0} for c in categories.names()}
     for f in findings:
         row = out.setdefault(f.category, {"intended": 0, "confounds": 0, "notes": 0})
         if f.intended:

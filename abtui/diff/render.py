@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from abtui.diff.categories import names
 from abtui.diff.fairness import fairness
-from abtui.diff.findings import CATEGORIES, ERROR, Finding, summarize
+from abtui.diff.findings import ERROR, Finding, summarize
 
 #: One mark per kind of finding: intended, error, warning (confound), info (note).
 MARKS = {"intended": "=", ERROR: "X", "warning": "!", "info": "-"}
@@ -30,7 +31,7 @@ def render_findings(findings: Iterable[Finding], detail_lines: int = 60,
         lines.append("checked:")
         lines += [f"  {c.line()}" for c in checks]
         lines.append("")
-    categories = [c for c in CATEGORIES if any(f.category == c for f in findings)]
+    categories = [c for c in names() if any(f.category == c for f in findings)]
     categories += sorted({f.category for f in findings} - set(categories))
     for cat in categories:
         c = counts.get(cat, {})

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.diff.findings import CATEGORIES
+from abtui.diff.categories import names
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def count_by_category(findings: Sequence[Any]) -> dict[str, dict[str, int]]:
 
 
 def _order(category: str) -> int:
-    return CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+    order = names()
+    return order.index(category) if category in order else len(order)
 
 
 def by_category(findings: Sequence[Any]) -> dict[str, list[Any]]:
