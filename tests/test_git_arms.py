@@ -87,7 +87,7 @@ def test_the_spec_refuses_code_refs_on_some_arms_only_and_on_docker() -> None:
     base = "name: x\ncommand: [python, t.py]\nargs: template\n"
     with pytest.raises(Exception, match="every arm or on none"):
         parse_spec(base + "arms:\n  a: {code: {git: main}}\n  b: {}\n")
-    with pytest.raises(Exception, match="local backend"):
+    with pytest.raises(Exception, match="local or slurm backend .*the docker backend does not take them"):
         parse_spec(base + "backend: docker\nimage: x\narms:\n  a: {code: {git: main}}\n"
                    "  b: {code: {git: dev}}\n")
     with pytest.raises(Exception, match="not a git ref"):

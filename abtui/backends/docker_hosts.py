@@ -306,3 +306,10 @@ class DockerHostsBackend(Backend):
                 handle.ref.update({"host": host, "remote": host not in LOCAL})
                 found[run_id] = handle
         return found
+
+
+def make_docker_backend(spec: ExperimentSpec, workdir: str | Path | None = None) -> Backend:
+    """The docker backend's factory (``abtui.spec.backends``): one engine, or one per host."""
+    if spec.hosts:
+        return DockerHostsBackend(spec, workdir=workdir)
+    return DockerBackend(spec, workdir=workdir)

@@ -84,7 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                          "(throughput_ratio, step_time_ratio, memory_ratio, loss_delta, "
                          "accuracy_delta)")
     ab.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
-    ab.add_argument("--backend", choices=("local", "docker", "slurm"), default="local")
+    ab.add_argument("--backend", default="local", metavar="NAME",
+                    help="where the arms run: local (default), docker or slurm, or any "
+                         "backend declared in abtui.spec.backends (checked with the spec, "
+                         "so --help loads no spec code)")
     ab.add_argument("--image", default=None, help="docker: the image every arm runs")
     ab.add_argument("--log-format", default="auto",
                     help="auto, hf_trainer, nanogpt, timm, deepspeed, named, ... or regex:PATTERN "
@@ -282,7 +285,7 @@ def _ab(args: argparse.Namespace) -> int:
                                 steps=args.steps, backend=args.backend, image=args.image,
                                 log_format=args.log_format, seed_arg=args.seed_arg)
         elif args.git:
-            if args.backend != "local":
+            if args.backend != "local":  # git_ab_spec writes local arms
                 raise ValueError("--git arms run on the local backend (a worktree per arm)")
             data = git_ab_spec(args.commands, args.git, names=names, replicates=args.replicates,
                                steps=args.steps, log_format=args.log_format)

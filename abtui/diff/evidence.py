@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from abtui.spec.backends import BACKENDS
+
 
 @dataclass(frozen=True)
 class RunEvidence:
@@ -51,7 +53,7 @@ def missing_evidence(runs: Iterable[RunEvidence], *, backend: str,
     silent = _by_arm(r for r in runs if not r.has_metrics)
     if silent:
         out.append(f"no metric records from arm {_arms_text(silent)}")
-    if backend == "docker":
+    if backend in BACKENDS and BACKENDS[backend].images:
         facts = backend_facts or {}
         image = facts.get("image") if isinstance(facts.get("image"), Mapping) else {}
         if not (image or {}).get("id") and not facts.get("images"):

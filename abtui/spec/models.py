@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from abtui.adapters import ADAPTERS
+from abtui.spec.backends import BACKENDS, kind_of
 from abtui.spec.design import Sequential
 from abtui.spec.grid import expand
 
@@ -207,7 +208,8 @@ class ExperimentSpec(_Strict):
 
     name: str = Field(description="Experiment name; the run directory is <name>-<timestamp>.")
     description: str = Field("", description="Free text shown in the report.")
-    backend: Literal["local", "docker", "slurm"] = Field("local", description="Where arms run.")
+    backend: str = Field("local", description="Where arms run: a name of "
+                         "abtui.spec.backends.BACKENDS (local, docker, slurm).")
     slurm: Slurm = Field(default_factory=Slurm, description="Slurm job options (backend: slurm).")
     hosts: list[str] = Field(
         default_factory=list, description="Docker engines the arms are placed on (backend: "
@@ -344,10 +346,12 @@ class ExperimentSpec(_Strict):
     def _cross(self) -> ExperimentSpec:
         if self.baseline is not None and self.baseline not in self.arms:
             raise ValueError(f"baseline {self.baseline!r} is not an arm ({', '.join(self.arms)})")
-        if self.hosts and self.backend != "docker":
-            raise ValueError("hosts: places docker arms on several engines (backend: docker)")
-        if self.backend == "docker" and not self.image and any(a.image is None for a in self.arms.values()):
-            raise ValueError("the docker backend needs an 'image'")
+        kind = kind_of(self.backend)
+        if self.hosts and not kind.hosts:
+            raise ValueError(f"hosts: places arms on several engines (backend: "
+                             f"{', '.join(k.name for k in BACKENDS.values() if k.hosts)})")
+        if kind.images and not self.image and any(a.image is None for a in self.arms.values()):
+            raise ValueError(f"the {self.backend} backend needs an 'image'")
         if self.args == "flags" and self.steps is None:
             raise ValueError("steps: required with args: flags (abtui passes --steps); with "
                              "args: template, hydra or env it is optional")
@@ -384,9 +388,11 @@ class ExperimentSpec(_Strict):
             if not all(coded):
                 raise ValueError("code: {git: REF} on every arm or on none (an arm without one "
                                  "would run the live working tree)")
-            if self.backend == "docker":
-                raise ValueError("code: {git: REF} arms run on the local backend or on Slurm (a "
-                                 "worktree per arm); the docker backend does not take them yet")
+            if not kind.git_arms:
+                raise ValueError(f"code: {{git: REF}} arms run on the "
+                                 f"{' or '.join(k.name for k in BACKENDS.values() if k.git_arms)}"
+                                 f" backend (a worktree per arm); the {self.backend} backend "
+                                 "does not take them yet")
             if "code" not in self.treatment:
                 self.treatment.append("code")  # the code difference is what is compared
         return self

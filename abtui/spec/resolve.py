@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from abtui.spec.backends import kind_of
 from abtui.spec.models import ExperimentSpec, deep_merge, flatten
 
 
@@ -122,6 +123,7 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
     …: ``start_order``) so arms share conditions and none always gets the same ones."""
     runs: list[ArmRun] = []
     names = list(spec.arms)
+    kind = kind_of(spec.backend)
     gpu_sets = [tuple(spec.arms[n].gpus) for n in names]
     for rep in range(spec.replicates):
         for name in start_order(names, rep):
@@ -134,10 +136,10 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             base_cmd = list(arm.command or spec.command)
             argv, extra_env = command_for(spec, base_cmd, config, seed)
             env = {**spec.env, **arm.env, **extra_env}
-            nodes = spec.slurm.nodelist if spec.backend == "slurm" else []
+            nodes = spec.slurm.nodelist if kind.nodes else []
             # replicates rotate across the listed nodes as GPU sets rotate across arms
             extra: dict[str, Any] = {"node": nodes[(idx + rep) % len(nodes)]} if nodes else {}
-            if spec.backend == "docker" and spec.hosts:  # rotated like nodes and GPU sets
+            if kind.hosts and spec.hosts:  # rotated like nodes and GPU sets
                 extra["host"] = spec.hosts[(idx + rep) % len(spec.hosts)]
             runs.append(
                 ArmRun(
