@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from abtui.compare import GATE_METRICS, GateError, evaluate_gates, parse_gate, parse_gates
+from abtui.compare import GATE_METRICS, GateError, parse_gate, parse_gates
+from abtui.compare import evaluate_gates as gates_of
+from abtui.compare.effects import Comparison, Effect
 from abtui.infra.errors import EXIT_USAGE, AbtuiError
 
 
-def report(**arms: dict) -> dict:
-    """A report with one comparison per arm: ``arms[arm][metric] = (value, ci or None)``."""
-    comps = []
-    for arm, metrics in arms.items():
-        comps.append({"arm": arm, "baseline": "A", "metrics": {
-            name: {"value": v, "ci": list(ci) if ci else None, "note": None,
-                   "calibrated": bool(ci)}
-            for name, (v, ci) in metrics.items()}})
-    return {"spec": {"baseline": "A"}, "comparisons": comps}
+def report(**arms: dict) -> list[Comparison]:
+    """One comparison with baseline A per arm: ``arms[arm][metric] = (value, ci or None)``."""
+    return [Comparison(arm, "A", {name: Effect(name, v, tuple(ci) if ci else None,
+                                               calibrated=bool(ci))
+                                  for name, (v, ci) in metrics.items()}, runs={})
+            for arm, metrics in arms.items()]
+
+
+def evaluate_gates(comparisons: list[Comparison], gates: list[str], point: bool = False) -> list:
+    return gates_of(comparisons, gates, baseline="A", point=point)
 
 
 def test_parse_gate_forms() -> None:
@@ -81,7 +84,7 @@ def test_upper_bound_for_less_than_and_no_calibrated_interval_fails_closed() -> 
 
 def test_a_within_run_interval_is_not_gated_on() -> None:
     rep = report(B={"throughput_ratio": (1.30, (1.25, 1.35))})
-    rep["comparisons"][0]["metrics"]["throughput_ratio"]["calibrated"] = False  # n = 1
+    rep[0].effects["throughput_ratio"].calibrated = False  # n = 1
     [res] = evaluate_gates(rep, ["throughput_ratio >= 0.97"])
     assert not res.passed and res.checks[0].used == "not calibrated"
     [res] = evaluate_gates(rep, ["throughput_ratio >= 0.97"], point=True)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from abtui.compare.effects import GATE_METRICS
+from abtui.compare.effects import GATE_METRICS, Comparison, Effect
 from abtui.infra.errors import AbtuiError
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -144,15 +144,12 @@ NOT_CALIBRATED = ("failed closed: no calibrated interval (n = 1: run-to-run vari
                   "measured); use replicates \u2265 3, or --gate-point to gate the point estimate")
 
 
-def check_effect(gate: Gate, arm: str, effect: Mapping[str, Any] | None,
-                 point: bool = False) -> GateCheck:
-    """Check one gate against one arm's effect (the report's ``metrics[name]`` dict)."""
-    effect = effect or {}
-    value = effect.get("value")
-    if value is None:
-        return GateCheck(arm, None, None, "no value", False, effect.get("note"))
-    ci = effect.get("ci")
-    if effect.get("calibrated") and ci and len(ci) == 2 and None not in ci:
+def check_effect(gate: Gate, arm: str, effect: Effect | None, point: bool = False) -> GateCheck:
+    """Check one gate against one arm's effect."""
+    if effect is None or effect.value is None:
+        return GateCheck(arm, None, None, "no value", False, effect.note if effect else None)
+    value, ci = effect.value, effect.ci
+    if effect.calibrated and ci and None not in ci:
         lower = gate.op in (">=", ">")
         bound, used = (ci[0], "ci_lower") if lower else (ci[1], "ci_upper")
     elif point:
@@ -162,24 +159,24 @@ def check_effect(gate: Gate, arm: str, effect: Mapping[str, Any] | None,
     return GateCheck(arm, value, bound, used, bool(_OPS[gate.op](bound, gate.threshold)))
 
 
-def evaluate_gates(report: Mapping[str, Any], gates: Sequence[Gate | str],
-                   point: bool = False) -> list[GateResult]:
-    """Check gates against a report's comparisons (``report["comparisons"]``).
+def evaluate_gates(comparisons: Sequence[Comparison], gates: Sequence[Gate | str],
+                   baseline: str | None = None, point: bool = False) -> list[GateResult]:
+    """Check gates against the arms' comparisons with the baseline (the effects as the
+    report states them: after the sequential rule's, where it decided).
 
     ``point``: gate the point estimate where no calibrated interval exists (else fail).
     A gate naming an arm that is not compared (the baseline, or a typo) raises ``GateError``.
     """
-    comparisons = {c["arm"]: c for c in report.get("comparisons", [])}
-    baseline = (report.get("spec") or {}).get("baseline")
+    by_arm = {c.arm: c for c in comparisons}
     results = []
     for g in gates:
         gate = parse_gate(g) if isinstance(g, str) else g
-        if gate.arm is not None and gate.arm not in comparisons:
+        if gate.arm is not None and gate.arm not in by_arm:
             why = "is the baseline" if gate.arm == baseline else "is not a compared arm"
             raise GateError(f"gate {gate.text!r}: {gate.arm!r} {why}; compared arms: "
-                            f"{', '.join(comparisons) or 'none'}")
-        arms = [gate.arm] if gate.arm else list(comparisons)
-        checks = [check_effect(gate, a, comparisons[a].get("metrics", {}).get(gate.metric), point)
+                            f"{', '.join(by_arm) or 'none'}")
+        arms = [gate.arm] if gate.arm else list(by_arm)
+        checks = [check_effect(gate, a, by_arm[a].effects.get(gate.metric), point)
                   for a in arms]
         results.append(GateResult(gate, bool(checks) and all(c.passed for c in checks), checks))
     return results

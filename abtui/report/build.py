@@ -308,7 +308,8 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
               for ss in states.values() for s in ss if s.adapter.words and s.series]
     notes += [why for ss in states.values() for s in ss if (why := s.nothing_read())]
     notes += throughput_notes(arms)
-    results = evaluate_gates(report, gate_list, point=bool(getattr(spec, "gate_point", False)))
+    results = evaluate_gates(comps, gate_list, baseline=baseline,
+                             point=bool(getattr(spec, "gate_point", False)))
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
                                      else fair["missing"] or fair["reasons"])[:2])
     results = require_fair(results, fair["state"], why,
