@@ -98,10 +98,9 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
     if co.get("unmeasured"):  # remote arms with no agent beside them: host load unseen
         gaps.append(f"host load not measured where {', '.join(co['unmeasured'])} ran (another "
                     "machine, and no telemetry agent beside the arm: telemetry.agent_image)")
-    fair = fairness(findings, gaps).to_dict()
-    fair["checked_categories"] = checks
     report = build_report(exp, gates=list(gates or ()), findings=findings,
-                          telemetry=telemetry.get("arms", {}), fairness=fair, corun=co)
+                          telemetry=telemetry.get("arms", {}), fairness=fairness(findings, gaps),
+                          corun=co, checked=checks)
     if write and not exp.read_only:
         write_reports(exp.rundir, report)
     return report

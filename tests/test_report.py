@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from abtui.compare import GateError
+from abtui.diff.fairness import Fairness
 from abtui.diff.findings import Finding
 from abtui.experiment.orchestrator import Experiment
 from abtui.ingest.events import EventWriter
@@ -96,7 +97,7 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
                  "message": "torch differs: 2.3 vs 2.4"}]
     report = build_report(exp, gates=["throughput_ratio >= 0.97", "B.accuracy_delta >= -0.05"],
                           findings=findings, telemetry={"A.r0": {"energy_j": 5120.0}},
-                          fairness={"fair": False, "reasons": ["torch differs: 2.3 vs 2.4"]})
+                          fairness=Fairness("confounded", [], ["torch differs: 2.3 vs 2.4"]))
     paths = write_reports(exp.rundir, report)
     assert {p.name for p in paths.values()} == {"report.json", "report.md", "report.html"}
     assert not list(replicated_run.root.glob("*.tmp"))
@@ -127,7 +128,7 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
     exp.spec = exp.spec.model_copy(update={"allow_confounds": True})
     allowed = build_report(exp, gates=["throughput_ratio >= 0.97", "B.accuracy_delta >= -0.05"],
                            findings=findings,
-                           fairness={"fair": False, "reasons": ["torch differs: 2.3 vs 2.4"]})
+                           fairness=Fairness("confounded", [], ["torch differs: 2.3 vs 2.4"]))
     assert [g["passed"] for g in allowed["gates"]] == [True, True]
     assert "(--allow-confounds)" in allowed["gates"][0]["line"]
     assert data["fairness"]["state"] == "confounded" and data["verdict"]["fairness"] == "confounded"
@@ -154,7 +155,7 @@ def test_report_files_from_a_run_directory_alone(replicated_run: RunDir) -> None
     assert "GPU temperature" in html and "polygon" in html  # traces and replicate bands
 
 
-FAIR = {"state": "fair", "fair": True, "reasons": ["the arms differ only in the treatment (amp)"]}
+FAIR = Fairness("fair", [], ["the arms differ only in the treatment (amp)"])
 
 
 def test_failing_gate_and_summary(replicated_run: RunDir) -> None:

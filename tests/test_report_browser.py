@@ -10,6 +10,7 @@ from pathlib import Path
 from browser import open_page, screenshot
 from test_report import fabricate
 
+from abtui.diff.fairness import Fairness
 from abtui.experiment import Experiment
 from abtui.report import build_report, write_reports
 
@@ -22,7 +23,7 @@ def test_replicated_report_renders_with_its_statistics(tmp_path: Path) -> None:
     rd = fabricate(tmp_path, replicates=3)
     report = build_report(Experiment.attach(rd.root, follow=False),
                           gates=["throughput_ratio >= 0.97"],
-                          fairness={"state": "fair", "fair": True, "reasons": ["only amp"]})
+                          fairness=Fairness("fair", [], ["only amp"]))
     page_path = write_reports(rd, report)["html"]
     page = open_page(page_path)
     assert page.console == []

@@ -20,7 +20,7 @@ from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
-from abtui.diff.fairness import state_of
+from abtui.diff.fairness import Fairness
 from abtui.infra.errors import EnvironmentFailure
 from abtui.infra.safe_io import atomic_write
 from abtui.infra.secrets import mask_config
@@ -179,14 +179,17 @@ def _stated(comp: Any, gates: Sequence[Any]) -> set[tuple[str, str]]:
 
 def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any] | None = None,
                  telemetry: Mapping[str, Any] | None = None,
-                 fairness: Mapping[str, Any] | None = None,
-                 corun: Mapping[str, Any] | None = None) -> Report:
+                 fairness: Fairness | None = None,
+                 corun: Mapping[str, Any] | None = None,
+                 checked: Sequence[Mapping[str, str]] = ()) -> Report:
     """The report as a dict with stable keys (``Report``; see docs/report.md).
 
     ``gates``: gate texts added to the spec's own ``gates`` (duplicates dropped); a bad one
     raises ``GateError`` (exit code 2). ``findings``: the diff engine's findings (objects
     with ``to_dict`` or dicts). ``telemetry``: per-run telemetry summaries keyed by run id
-    (``{"energy_j": ..., ...}``), kept as given. ``fairness``: ``{"fair", "reasons"}``.
+    (``{"energy_j": ..., ...}``), kept as given. ``fairness``: the diff's verdict on the
+    comparison (None: not checked, said as unverifiable); ``checked``: what the diff looked
+    at, category by category (``diff.checked``).
     """
     spec = exp.spec
     gate_list = parse_gates([*spec.gates, *gates])  # fail on a bad gate before any work
@@ -264,12 +267,9 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     failed = [s.run_id for ss in states.values() for s in ss
               if s.status in ArmStatus.ENDED and s.status != ArmStatus.DONE]
     manifest = exp.manifest
-    fair: dict[str, Any] = dict(fairness) if fairness is not None else dict(NOT_CHECKED)
-    fair.setdefault("checked", True)
-    fair.setdefault("reasons", [])
-    fair.setdefault("missing", [])
-    fair["state"] = state_of(fair)
-    fair["fair"] = {"fair": True, "confounded": False}.get(fair["state"])
+    fair: dict[str, Any] = dict(NOT_CHECKED) if fairness is None else fairness.to_dict()
+    if fairness is not None:
+        fair["checked_categories"] = [dict(c) for c in checked]
     owner = _gpu_owners(manifest)
     samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
     report: Report = {
