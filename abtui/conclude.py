@@ -99,7 +99,7 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
         gaps.append(f"host load not measured where {', '.join(co['unmeasured'])} ran (another "
                     "machine, and no telemetry agent beside the arm: telemetry.agent_image)")
     report = build_report(exp, gates=list(gates or ()), findings=findings,
-                          telemetry=telemetry.get("arms", {}), fairness=fairness(findings, gaps),
+                          telemetry=telemetry.get("arms", {}), fairness=fairness(findings, gaps, list(exp.spec.arms)),
                           corun=co, checked=checks)
     if write and not exp.read_only:
         write_reports(exp.rundir, report)

@@ -99,3 +99,36 @@ def test_a_3x2_grid_from_one_command_runs_and_is_ranked(tmp_path: Path) -> None:
     assert ranking["best"] in ranking["contenders"]
     assert report["verdict"]["summary"].startswith(f"best by final loss: {ranking['best']}")
     assert report["fairness"]["state"] != "confounded" or report["fairness"]["reasons"]
+
+
+@pytest.mark.slow
+def test_a_grid_from_a_spec_with_one_confounded_point_names_that_arm(tmp_path: Path) -> None:
+    """A 2 x 2 grid from a spec, where one point's launcher sets NCCL_ALGO (as a wrapper
+    script left from an earlier experiment would): the report names that arm as confounded,
+    says the other three compare fairly, and the ranking marks its place."""
+    script = ('if [ "{lr}" = "0.3" ] && [ "{optimizer}" = "adam" ]; then export NCCL_ALGO=Ring; '
+              f'fi; exec {sys.executable} -u {REPO}/runners/train.py --model mlp --hidden 32 '
+              "--dataset digits --batch-size 64 --device cpu --threads 1 --steps 120 "
+              "--log-interval 10 --eval-interval 120 --lr {lr} --optimizer {optimizer} "
+              "--seed {seed}")
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(json.dumps({
+        "name": "grid", "args": "template", "replicates": 2, "steps": 120,
+        "command": ["sh", "-c", script], "grid": {"lr": [0.03, 0.3],
+                                                  "optimizer": ["sgd", "adam"]}}))
+    out = subprocess.run([sys.executable, "-m", "abtui", "run", str(spec), "--headless",
+                          "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, text=True,
+                         capture_output=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [run] = list((tmp_path / "runs").iterdir())
+    report = json.loads((run / "report.json").read_text())
+    odd = "lr-0.3_optimizer-adam"
+    assert len(report["arms"]) == 4 and odd in report["arms"]
+    fair = report["fairness"]
+    assert fair["state"] == "confounded" and list(fair["arms"]) == [odd], fair["arms"]
+    assert any("NCCL_ALGO" in r for r in fair["arms"][odd])
+    assert report["ranking"]["confounded"] == [odd]
+    summary = report["verdict"]["summary"]
+    assert f"NOT a fair comparison for 1 arm(s): arm {odd}:" in summary, summary
+    md = (run / "report.md").read_text()
+    assert "Confounds by arm" in md and odd in md

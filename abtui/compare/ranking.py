@@ -59,23 +59,34 @@ class Ranking:
     def contenders(self) -> list[str]:
         return [r.arm for r in self.arms if r.contender]
 
-    def sentence(self) -> str:
-        head = f"best by {self.label}: {self.best} ({self.arms[0].mean:.4g})"
-        if self.arms[0].contender is None:
-            return head + " (one run per arm: the order of single values, nothing tested)"
-        others = [a for a in self.contenders() if a != self.best]
-        if not others:
-            return head + f"; every other arm is worse beyond its noise ({self.method})"
-        return (head + f"; cannot be told apart from it: {', '.join(others)} "
-                f"({self.method})")
+    def sentence(self, confounded: Mapping[str, Sequence[str]] | None = None) -> str:
+        """The ranking in words; ``confounded`` (arm -> why) marks the arms whose place
+        is not a fair one."""
+        odd = dict(confounded or {})
 
-    def to_dict(self) -> dict[str, object]:
+        def name(arm: str) -> str:
+            return f"{arm} (confounded)" if arm in odd else arm
+
+        head = f"best by {self.label}: {name(self.best)} ({self.arms[0].mean:.4g})"
+        tail = (f"; confounded, so its place is not a fair one: {', '.join(odd)}" if odd else "")
+        if self.arms[0].contender is None:
+            return (head + " (one run per arm: the order of single values, nothing tested)"
+                    + tail)
+        others = [name(a) for a in self.contenders() if a != self.best]
+        if not others:
+            return head + f"; every other arm is worse beyond its noise ({self.method})" + tail
+        return (head + f"; cannot be told apart from it: {', '.join(others)} "
+                f"({self.method})" + tail)
+
+    def to_dict(self, confounded: Mapping[str, Sequence[str]] | None = None
+                ) -> dict[str, object]:
         return {"metric": self.metric, "label": self.label,
                 "higher_is_better": self.higher_is_better, "best": self.best,
                 "contenders": self.contenders(), "method": self.method,
                 "arms": [{"arm": r.arm, "mean": r.mean, "sd": r.sd, "n": r.n,
                           "contender": r.contender} for r in self.arms],
-                "sentence": self.sentence()}
+                "sentence": self.sentence(confounded),
+                "confounded": sorted(confounded or {})}
 
 
 def _values(runs: Sequence[RunSummary], key: str) -> list[float]:

@@ -8,7 +8,10 @@ incomplete: b.r0 stopped"), so a reviewer knows what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +38,8 @@ class Fairness:
     reasons: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
+    arms: dict[str, list[str]] = field(default_factory=dict)  # arm -> its own confounds
+
     @property
     def fair(self) -> bool | None:
         return {FAIR: True, CONFOUNDED: False}.get(self.state)
@@ -42,19 +47,73 @@ class Fairness:
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "fair": self.fair, "checked": True,
                 "reasons": list(self.reasons), "missing": list(self.missing),
-                "confounds": [f.to_dict() for f in self.confounds]}
+                "confounds": [f.to_dict() for f in self.confounds],
+                "arms": {a: list(r) for a, r in self.arms.items()}}
 
 
-def fairness(findings: Iterable[Finding], missing: Iterable[str] = ()) -> Fairness:
+def _value(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def confounded_arms(confounds: Iterable[Finding], arms: Sequence[str]) -> dict[str, list[str]]:
+    """Which arms each confound belongs to, so that one odd arm of many is named rather than
+    the whole comparison condemned. For each finding key, every arm's value is read from the
+    pairs that differ; the arms off the most common value are the odd ones (with no most
+    common value, every arm the key differs in). A difference between replicates of one arm
+    belongs to that arm; a sentence with no values (host load, throttling) belongs to the
+    arms it names. arm -> the messages that make it confounded."""
+    names = set(arms)
+    by_key: dict[str, list[Finding]] = {}
+    out: dict[str, list[str]] = {}
+
+    def blame(arm: str, message: str) -> None:
+        if message not in out.setdefault(arm, []):
+            out[arm].append(message)
+
+    for f in confounds:
+        a, b = f.arms
+        if f.a is None and f.b is None:  # a sentence (host load, throttling): the arms it names
+            named = [x for x in arms if re.search(
+                rf"(?:\barm |(?<![\w.-])){re.escape(x)}(?:\.r\d+\b|(?=[:,;)]))", f.message)]
+            for arm in named or [x for x in (a, b) if x in names]:
+                blame(arm, f.message)
+            continue
+        if a in names and b in names and a != b:
+            by_key.setdefault(f.key, []).append(f)
+            continue
+        owners = [x.rsplit(".r", 1)[0] if x not in names else x for x in (a, b)]
+        for arm in dict.fromkeys(o for o in owners if o in names):
+            blame(arm, f.message)
+    for found in by_key.values():
+        value: dict[str, str] = {}
+        for f in found:
+            value.setdefault(f.arms[0], _value(f.a))
+            value.setdefault(f.arms[1], _value(f.b))
+        seen = {a for f in found for a in f.arms}
+        for arm in names - seen:  # never differed: it has the common value
+            value[arm] = ""
+        counts = Counter(value.values()).most_common()
+        common = counts[0][0] if len(counts) == 1 or counts[0][1] > counts[1][1] else None
+        for f in found:
+            for arm in f.arms:
+                if common is None or value[arm] != common:
+                    blame(arm, f.message)
+    return {a: out[a] for a in arms if a in out}
+
+
+def fairness(findings: Iterable[Finding], missing: Iterable[str] = (),
+             arms: Sequence[str] = ()) -> Fairness:
     """Confounded when there is a confound of severity warning or above; else unverifiable
-    when evidence is ``missing``; else fair."""
+    when evidence is ``missing``; else fair. With ``arms`` (three or more), a confounded
+    comparison also says which arms the confounds belong to (``confounded_arms``)."""
     findings = list(findings)
     missing = list(dict.fromkeys(missing))
     confounds = sorted((f for f in findings if f.is_confound),
                        key=lambda f: -severity_rank(f.severity))
     if confounds:
         reasons = list(dict.fromkeys(f.message for f in confounds))
-        return Fairness(CONFOUNDED, confounds, reasons, missing)
+        odd = confounded_arms(confounds, arms) if len(arms) >= 3 else {}
+        return Fairness(CONFOUNDED, confounds, reasons, missing, odd)
     if missing:
         return Fairness(UNVERIFIABLE, [], list(missing), missing)
     treated = list(dict.fromkeys(f.key.removeprefix("config.") for f in findings if f.intended))
@@ -84,6 +143,10 @@ def state_words(fair: dict[str, Any] | None) -> str:
     if state == FAIR:
         return "fair comparison"
     if state == CONFOUNDED:
+        odd = (fair or {}).get("arms") or {}
+        if odd:  # three or more arms: which ones, and whether the others still compare
+            named = "; ".join(f"arm {a}: {r[0]}" for a, r in odd.items() if r)
+            return f"NOT a fair comparison for {len(odd)} arm(s): {named}"
         return "NOT a fair comparison" + (f": {reasons[0]}" if reasons else "")
     missing = [str(m) for m in (fair or {}).get("missing", [])] or reasons
     return "fairness unverifiable" + (f": {'; '.join(missing)}" if missing else "")

@@ -291,7 +291,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "environment": environment_section(exp),
         "corun": _jsonable(dict(corun)) if corun else None,
         "sequential": seq,
-        "ranking": ranking.to_dict() if ranking else None,
+        "ranking": ranking.to_dict(fair.get("arms")) if ranking else None,
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),
@@ -317,7 +317,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
         "summary": verdict_line(comparisons, report["gates"], fair, failed,
-                                ranking.sentence() if ranking else None),
+                                ranking.sentence(fair.get("arms")) if ranking else None),
         "fair": fair["fair"],
         "fairness": fair["state"],
         "gates_passed": all(r.passed for r in results) if results else None,

@@ -104,7 +104,11 @@ def _fairness_section(report: Mapping[str, Any]) -> list[str]:
     state = state_of(fair)
     head = {"fair": "fair", "confounded": "**NOT fair** (confounded)",
             "unverifiable": "**unverifiable** (evidence missing)"}[state]
-    return ["## Fairness", "", f"Comparison: {head}.", "",
+    odd = fair.get("arms") or {}
+    per_arm = (["Confounds by arm (the other arms compare fairly with each other):", "",
+                *table(["arm", "confounded by"], [[a, "; ".join(r)] for a, r in odd.items()]),
+                ""] if odd else [])
+    return ["## Fairness", "", f"Comparison: {head}.", "", *per_arm,
             *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"],
             *[f"- missing: {m}" for m in fair.get("missing", []) if m not in fair.get("reasons", [])],
             "", *_checked(fair)]
