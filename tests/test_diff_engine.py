@@ -426,3 +426,39 @@ def test_a_category_registered_once_is_compared_listed_checked_and_can_be_the_tr
     [row] = [c for c in examine(make_manifest(spec2), envs3, spec2)[1]
              if c["category"] == "tokenizer"]
     assert row["state"] == "identical" and "bpe-32k" in row["text"], row
+
+
+def test_confounds_are_attributed_to_the_odd_arms_of_a_grid() -> None:
+    """Which arm a confound belongs to: the arms off the most common value of its key; every
+    arm involved when there is no common value; a replicate difference to its own arm; a
+    sentence to the arm it names. Two arms never mark the whole grid."""
+    from abtui.diff.fairness import confounded_arms
+    from abtui.diff.findings import Finding
+
+    arms = ["a", "b", "c", "d", "e"]
+
+    def diff(key: str, x: str, y: str, vx: object, vy: object) -> Finding:
+        return Finding(key, "envvars", vx, vy, False, "warning", f"{key}: {x} {vx} / {y} {vy}",
+                       (x, y))
+
+    # c and d set the same variable, the other three do not
+    values = {"a": None, "b": None, "c": "Ring", "d": "Ring", "e": None}
+    pairs = [(x, y) for i, x in enumerate(arms) for y in arms[i + 1:] if values[x] != values[y]]
+    odd = confounded_arms([diff("envvar.NCCL_ALGO", x, y, values[x], values[y])
+                           for x, y in pairs], arms)
+    assert list(odd) == ["c", "d"]
+    # three different values over three arms: no common value, every arm involved
+    odd = confounded_arms([diff("env.torch", "a", "b", "2.3", "2.4"),
+                           diff("env.torch", "a", "c", "2.3", "2.5"),
+                           diff("env.torch", "b", "c", "2.4", "2.5")], ["a", "b", "c"])
+    assert list(odd) == ["a", "b", "c"]
+    # replicates of b differ; a host-load sentence names e's run
+    odd = confounded_arms([diff("config.seed", "b.r0", "b.r1", 1, 2),
+                           Finding("host.foreign_cpu", "hardware", None, None, False, "warning",
+                                   "e.r1's own core 0 was busy 40 % of the time", ("a", "e"))],
+                          arms)
+    assert list(odd) == ["b", "e"]
+    verdict = fairness([diff("envvar.X", "a", "c", None, "1"),
+                        diff("envvar.X", "b", "c", None, "1")], arms=["a", "b", "c"])
+    assert verdict.state == "confounded" and verdict.arms == {"c": [
+        "envvar.X: a None / c 1", "envvar.X: b None / c 1"]}
