@@ -23,7 +23,8 @@ T0 = 1_700_000_000.0
 
 TOP_KEYS = {"schema_version", "experiment", "run_dir", "created", "finished", "generated", "status",
             "spec", "arms", "comparisons", "gates", "findings", "fairness", "telemetry",
-            "failed_runs", "environment", "corun", "sequential", "ranking", "notes", "charts", "verdict"}
+            "failed_runs", "environment", "corun", "sequential", "ranking", "factorial", "notes", "charts",
+            "verdict"}
 RUN_KEYS = {"run_id", "arm", "replicate", "status", "exit_code", "exit_error", "last_step", "records",
             "warmup_cutoff_step", "throughput", "throughput_median", "throughput_records",
             "warmup_fallback", "stationarity", "throughput_window", "quality_at_step",

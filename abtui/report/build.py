@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
+from abtui.compare.factorial import of_grid
 from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
@@ -37,6 +38,7 @@ from abtui.report.run_notes import (
 )
 from abtui.report.schema import Report
 from abtui.rundir import Manifest, RunDir
+from abtui.spec.models import flatten
 from abtui.store import ArmStatus, RunState
 
 if TYPE_CHECKING:
@@ -237,10 +239,12 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             continue
         comps.append(compare_arm(summaries[baseline], runs, arm=arm, baseline=baseline,
                                  time_target=ttt, paired=paired))
-    ranking = None
+    ranking = grid = None
     if len(summaries) >= 3:  # which is best, and which cannot be told apart from it
         metric = pick_metric(summaries, spec.rank_by)
         ranking = rank(summaries, metric) if metric else None
+        grid = (of_grid(summaries, {a: flatten(arm.config) for a, arm in spec.arms.items()},
+                        spec.grid_keys, metric) if metric else None)
     seq = design.section(spec, exp.manifest, summaries)
     if seq is not None:
         notes.append(design.note(seq))
@@ -292,6 +296,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "corun": _jsonable(dict(corun)) if corun else None,
         "sequential": seq,
         "ranking": ranking.to_dict(fair.get("arms")) if ranking else None,
+        "factorial": grid.to_dict() if grid else None,
         "notes": notes,
         "charts": {
             "loss": traces.arm_curves(states, "loss"),

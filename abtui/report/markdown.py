@@ -99,6 +99,22 @@ def _gates_section(report: Mapping[str, Any]) -> list[str]:
     return ["## Gates", "", "```", *[g["line"] for g in gates], "```", ""]
 
 
+def _grid_section(report: Mapping[str, Any]) -> list[str]:
+    grid = report.get("factorial")
+    if not grid:
+        return []
+    rows = [[f"{e['key']} {e['level']} vs {e['base']}", f"{e['estimate']:+.4g}",
+             f"{e['ci'][0]:+.3g} .. {e['ci'][1]:+.3g}" if e.get("ci") else "-",
+             f"{e['p_value']:.2g}" if e.get("p_value") is not None else "-"]
+            for e in grid["effects"]]
+    rows += [[f"interaction {' x '.join(i['keys'])}",
+              f"F({i['df'][0]}, {i['df'][1]}) = {i['f']:.3g}" if i.get("f") is not None else "-",
+              "", f"{i['p_value']:.2g}" if i.get("p_value") is not None else "-"]
+             for i in grid["interactions"]]
+    return [f"## The grid: what each key does ({grid['label']})", "",
+            *table(["contrast", "estimate", "95 % CI", "p"], rows), "", grid["method"], ""]
+
+
 def _fairness_section(report: Mapping[str, Any]) -> list[str]:
     fair = report.get("fairness") or {}
     state = state_of(fair)
@@ -197,6 +213,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out += ["## Arms", "", *table(arm_headers(), arm_rows(report)), ""]
     out += _runs_section(report)
     out += _comparisons_section(report)
+    out += _grid_section(report)
     out += _gates_section(report)
     out += _fairness_section(report)
     out += _findings_section(report)

@@ -45,6 +45,7 @@ class Report(TypedDict):
     corun: dict[str, Any] | None
     sequential: dict[str, Any] | None  # the sequential design's rule, looks and decision
     ranking: dict[str, Any] | None  # three or more arms: the best and its contenders
+    factorial: dict[str, Any] | None  # a grid: main effects and interactions
     notes: list[str]
     charts: Charts
     verdict: Verdict
