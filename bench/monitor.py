@@ -91,8 +91,8 @@ class _Window:
         return out
 
 
-def _measure(label: str, start_monitor, runs: Path, warmup: float, window: float  # type: ignore[no-untyped-def]
-             ) -> dict[str, float]:
+def _measure(label: str, start_monitor, runs: Path, warmup: float, window: float,  # type: ignore[no-untyped-def]
+             arms_n: int = 2) -> dict[str, float]:
     """Start the monitor, wait, measure it and the baselines over ``window`` seconds."""
     monitor, stop_monitor = start_monitor()
     helpers: list[subprocess.Popen] = []
@@ -112,7 +112,8 @@ def _measure(label: str, start_monitor, runs: Path, warmup: float, window: float
         time.sleep(window)
         arms |= {c.pid for c in monitor.children(recursive=True)}
         result = win.percent()
-        result["rate"] = (_lines(runs) - lines0) / (time.monotonic() - win.t0) / 2
+        result["rate"] = (_lines(runs) - lines0) / (time.monotonic() - win.t0) / arms_n
+        result["rss_mb"] = monitor.memory_info().rss / 2**20
         if not monitor.is_running() or monitor.status() == psutil.STATUS_ZOMBIE:
             raise RuntimeError(f"{label}: the monitor exited during the window")
         return result

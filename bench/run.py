@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 from common import PY, REPO, Figure, fmt, machine  # noqa: E402
 
 BENCHMARKS = ("ingest", "chart", "replay", "memory", "monitor", "reporter_cost", "startup",
-              "telemetry", "compare", "flood", "exporter", "leet")
+              "telemetry", "compare", "flood", "exporter", "leet", "grid_scale")
 TIMEOUT_S = {"quick": 110, "full": 900}
 
 

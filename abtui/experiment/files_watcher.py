@@ -48,7 +48,7 @@ class FilesWatcher(threading.Thread):
         try:
             while True:
                 last = self.arm_done() or self.stop_event.is_set()
-                lines, toks = files.poll()
+                lines, toks = files.poll(final=last)
                 if lines:
                     t = float(f"{time.time():.6f}")
                     end = self.state.files_offset

@@ -10,7 +10,6 @@ machine (100 = every core busy). Memory is MiB.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -110,9 +109,20 @@ class ForeignProcesses:
         if self._prev_t is not None and now - self._prev_t < self.every_s:
             return self.last
         exclude = set(exclude)
-        for root in roots:  # the arms' trees as they are now, not as last listed
-            with contextlib.suppress(psutil.Error):
-                exclude |= {c.pid for c in psutil.Process(root).children(recursive=True)}
+        # the arms' trees as they are now, not as last listed: down each tree's children
+        # files, or one pass over /proc for every root (psutil's children() makes a pass
+        # per root: 32 arms were 32 passes a scan)
+        table: dict[int, list[int]] | None = None
+        for root in roots:
+            below = ProcessTreeReader._descendants(root)
+            if below is None:
+                table = ProcessTreeReader._children_map() if table is None else table
+                below, todo = [], list((table or {}).get(root, ()))
+                while todo:
+                    pid = todo.pop()
+                    below.append(pid)
+                    todo += (table or {}).get(pid, ())
+            exclude |= set(below)
         cur: dict[int, float] = {}
         names: dict[int, str] = {}
         for p in psutil.process_iter(["pid", "name", "cpu_times"]):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ __all__ = ["OutputFiles", "kind_of"]
 
 MAX_FILES = 32
 MAX_DEPTH = 6
+EAGER_S = 10.0  # an arm's first seconds: new metrics files looked for on every poll
+DISCOVER_S = 5.0  # afterwards, every this often (and once more when the arm ends)
 _encode = msgspec.json.encode
 
 
@@ -59,6 +62,18 @@ class OutputFiles:
         # that puts its logs where it likes (LightningCLI's ./lightning_logs, a
         # SummaryWriter's ./runs) is read too, and only the files this arm wrote
         self.elsewhere = elsewhere
+        self._started = time.monotonic()
+        self._discovered = float("-inf")
+
+    def _due(self) -> bool:
+        """Look for new files on every poll in an arm's first ``EAGER_S`` (when a script
+        opens its logs), then every ``DISCOVER_S``: a walk of the output folder and a read
+        of the arm's writes record per poll was most of 32 arms' file-watching cost."""
+        now = time.monotonic()
+        if now - self._started < EAGER_S or now - self._discovered >= DISCOVER_S:
+            self._discovered = now
+            return True
+        return False
 
     def _discover(self) -> None:
         if self.root.is_dir() and not self.root.is_symlink():
@@ -89,9 +104,11 @@ class OutputFiles:
         at = self.cursors.get(key, 0)
         self.followers[key] = CsvLog(path, rows=at) if kind == "csv" else EventFile(path, at)
 
-    def poll(self) -> tuple[list[bytes], list[Any]]:
-        """The new protocol lines and their resume tokens, in file order per file."""
-        self._discover()
+    def poll(self, final: bool = False) -> tuple[list[bytes], list[Any]]:
+        """The new protocol lines and their resume tokens, in file order per file.
+        ``final``: the arm has ended; every file is looked for once more."""
+        if final or self._due():
+            self._discover()
         lines: list[bytes] = []
         tokens: list[Any] = []
         for rel, f in self.followers.items():
