@@ -33,6 +33,12 @@ CHART_SHARE = 0.02
 # ...but at most 5 and at least 2.5 times a second while data arrives (a paint of 2 arms at
 # 120x30 is ~10 ms: 2.5 % of a core at 2.5 Hz)
 REDRAW_MIN_S, REDRAW_MAX_S = 0.2, 0.4
+# A chart of more than DENSE_RUNS runs paints slower (plotext's cost grows with the lines it
+# draws: 32 runs took about 13 times 2 runs'); it then redraws less often, so that its
+# paints stay within this share of a core, up to every SLOW_REDRAW_MAX_S
+MANY_SHARE, SLOW_REDRAW_MAX_S = 0.04, 4.0
+# points per run: two a cell for up to this many runs, fewer beyond (a cell holds 2x4 dots)
+DENSE_RUNS = 8
 LATE_S = 0.3  # the fallback timer waits this much past due: a tick normally draws first
 
 
@@ -110,15 +116,19 @@ class CurvesPlot(PlotextPlot):
     @property
     def redraw_interval(self) -> float:
         """Seconds between redraws for new data: the chart's paint cost stays a small share."""
-        return min(REDRAW_MAX_S, max(REDRAW_MIN_S, self.paint_s / CHART_SHARE))
+        interval = max(REDRAW_MIN_S, min(REDRAW_MAX_S, self.paint_s / CHART_SHARE))
+        if self.drawn > DENSE_RUNS:
+            interval = max(interval, min(SLOW_REDRAW_MAX_S, self.paint_s / MANY_SHARE))
+        return interval
 
     def rebuild(self, settings: ChartSettings) -> None:
         """Load the current views of every run into plotext and schedule a repaint."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        width = max(16, (self.size.width - 10) * 2)  # two points per cell
         arms = list(self.store.runs.values())
+        # two points per cell, fewer per run when many runs share the chart
+        width = max(16, (self.size.width - 10) * 2 // max(1, -(-len(arms) // DENSE_RUNS)))
         t0 = min((a.first_time for a in arms if a.first_time is not None), default=0.0)
         minutes = False
         if settings.by_time:
