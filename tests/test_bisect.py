@@ -135,6 +135,15 @@ def test_the_judgement_of_one_step() -> None:
     assert crash.verdict == SKIP and crash.exit_code == 125
     busy = judge(_report({"value": -0.17, "ci": [-0.2, -0.14]}, state="confounded"), rule)
     assert busy.verdict == SKIP and busy.confounded and "confounded" in busy.why  # not counted
+    # host load only changes how fast runs went: an accuracy step is still judged on it...
+    loaded = _report({"value": -0.17, "ci": [-0.2, -0.14]}, state="confounded")
+    loaded["fairness"]["affects"] = "speed"
+    assert judge(loaded, rule).verdict == BAD
+    # ...and a throughput step is not
+    loaded["comparisons"][0]["metrics"]["throughput_ratio"] = {
+        "calibrated": True, "kind": "ratio", "higher_is_better": True, "value": 0.7,
+        "ci": [0.6, 0.8]}
+    assert judge(loaded, Regression.parse("throughput", "10%")).confounded
     tp = Regression.parse("throughput", "10%")
     slow = {"failed_runs": [], "fairness": {"state": "fair"}, "comparisons": [{"metrics": {
         "throughput_ratio": {"calibrated": True, "kind": "ratio", "higher_is_better": True,

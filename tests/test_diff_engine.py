@@ -462,3 +462,30 @@ def test_confounds_are_attributed_to_the_odd_arms_of_a_grid() -> None:
                         diff("envvar.X", "b", "c", None, "1")], arms=["a", "b", "c"])
     assert verdict.state == "confounded" and verdict.arms == {"c": [
         "envvar.X: a None / c 1", "envvar.X: b None / c 1"]}
+
+
+def test_speed_only_confounds_leave_what_was_computed_fair() -> None:
+    """Host load, a run alone on the machine, a power cap: they bias throughput, not the
+    loss a seeded run computes. The state stays confounded, says so for speed only, and
+    gates on loss or memory are checked on their numbers while a throughput gate fails."""
+    from abtui.compare.gates import GateCheck, GateResult, parse_gate, require_fair
+    from abtui.diff.fairness import SPEED_EFFECTS, state_words
+    from abtui.diff.findings import Finding
+
+    def load(key: str, msg: str) -> Finding:
+        return Finding(key, "hardware", None, None, False, "warning", msg, ("a", "b"))
+
+    busy = fairness([load("host.overlap", "b.r0 ran alone for 60 % of its steady state")])
+    assert busy.state == "confounded" and busy.affects == "speed"
+    words = state_words(busy.to_dict())
+    assert words.startswith("NOT a fair comparison of speed") and "loss, accuracy" in words
+    mixed = fairness([load("host.overlap", "b.r0 ran alone"),
+                      Finding("env.torch", "environment", "2.3", "2.4", False, "warning",
+                              "torch differs", ("a", "b"))])
+    assert mixed.affects == "all" and state_words(mixed.to_dict()).startswith(
+        "NOT a fair comparison: ")
+    gates = [GateResult(parse_gate(g), True, [GateCheck("b", 1.0, 1.0, "ci_lower", True)])
+             for g in ("loss_delta <= 0.01", "memory_ratio <= 1.1", "throughput_ratio >= 0.97")]
+    out = require_fair(gates, "confounded", "ran alone", speed_only=SPEED_EFFECTS)
+    assert [r.passed for r in out] == [True, True, False]
+    assert "comparison confounded" in out[2].line

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,15 +183,21 @@ def evaluate_gates(comparisons: Sequence[Comparison], gates: Sequence[Gate | str
 
 
 def require_fair(results: Sequence[GateResult], state: str, why: str,
-                 allow_confounds: bool = False) -> list[GateResult]:
+                 allow_confounds: bool = False,
+                 speed_only: Collection[str] | None = None) -> list[GateResult]:
     """A gate passes only on a fair comparison: with ``state`` confounded or unverifiable
     every gate fails and says why, unless ``allow_confounds`` (``--allow-confounds``) asks
-    to gate the numbers anyway, which the line then says too."""
+    to gate the numbers anyway, which the line then says too. ``speed_only``: the confounds
+    bias only these metrics (host load, throttling), so a gate on another (loss, memory)
+    is checked on its numbers."""
     if state == "fair":
         return list(results)
     words = f"comparison {state}: {why}" if why else f"comparison {state}"
     out = []
     for r in results:
+        if speed_only is not None and r.gate.metric not in speed_only:
+            out.append(r)
+            continue
         if allow_confounds:
             out.append(GateResult(r.gate, r.passed, r.checks, allowed=f"{words} (--allow-confounds)"))
         else:

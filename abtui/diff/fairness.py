@@ -18,6 +18,15 @@ from typing import Any, Literal
 from abtui.diff.findings import Finding, severity_rank
 
 State = Literal["fair", "confounded", "unverifiable"]
+#: Confounds that change how fast a run goes, not what it computes: load on the host, a run
+#: that had the machine to itself, a power cap, thermal throttling, a GPU shared with
+#: another process, a different clock ceiling or power limit. Alone, they leave the
+#: comparison of what was computed (loss, accuracy, memory) fair.
+SPEED_ONLY = frozenset({"host.foreign_cpu", "host.overlap", "hardware.power_capped",
+                        "hardware.thermal_throttle", "hardware.shared_gpu",
+                        "hardware.clock_ceiling", "hardware.power_limit"})
+#: The effects such confounds bias (gate and effect names).
+SPEED_EFFECTS = frozenset({"throughput_ratio", "step_time_ratio", "time_to_target_ratio"})
 FAIR: State = "fair"
 CONFOUNDED: State = "confounded"
 UNVERIFIABLE: State = "unverifiable"
@@ -44,11 +53,20 @@ class Fairness:
     def fair(self) -> bool | None:
         return {FAIR: True, CONFOUNDED: False}.get(self.state)
 
+    @property
+    def affects(self) -> str | None:
+        """``speed`` when every confound only changes how fast runs went (``SPEED_ONLY``),
+        ``all`` otherwise; None when not confounded."""
+        if self.state != CONFOUNDED:
+            return None
+        speed = bool(self.confounds) and all(f.key in SPEED_ONLY for f in self.confounds)
+        return "speed" if speed else "all"
+
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "fair": self.fair, "checked": True,
                 "reasons": list(self.reasons), "missing": list(self.missing),
                 "confounds": [f.to_dict() for f in self.confounds],
-                "arms": {a: list(r) for a, r in self.arms.items()}}
+                "arms": {a: list(r) for a, r in self.arms.items()}, "affects": self.affects}
 
 
 def _value(v: Any) -> str:
@@ -143,6 +161,10 @@ def state_words(fair: dict[str, Any] | None) -> str:
     if state == FAIR:
         return "fair comparison"
     if state == CONFOUNDED:
+        if (fair or {}).get("affects") == "speed":
+            return ("NOT a fair comparison of speed (throughput, step time, time to target): "
+                    + (reasons[0] if reasons else "host load") + "; what the runs computed "
+                    "(loss, accuracy, memory) compared fairly")
         odd = (fair or {}).get("arms") or {}
         if odd:  # three or more arms: which ones, and whether the others still compare
             named = "; ".join(f"arm {a}: {r[0]}" for a, r in odd.items() if r)

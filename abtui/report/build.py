@@ -21,7 +21,7 @@ from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
-from abtui.diff.fairness import Fairness
+from abtui.diff.fairness import SPEED_EFFECTS, Fairness
 from abtui.infra.errors import EnvironmentFailure
 from abtui.infra.safe_io import atomic_write
 from abtui.infra.secrets import mask_config
@@ -274,6 +274,9 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     fair: dict[str, Any] = dict(NOT_CHECKED) if fairness is None else fairness.to_dict()
     if fairness is not None:
         fair["checked_categories"] = [dict(c) for c in checked]
+    # the arms a ranking marks: speed-only confounds leave a ranking on loss or accuracy fair
+    odd = (fair.get("arms") if ranking and (fair.get("affects") != "speed"
+                                            or ranking.metric == "throughput") else None)
     owner = _gpu_owners(manifest)
     samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
     report: Report = {
@@ -295,7 +298,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "environment": environment_section(exp),
         "corun": _jsonable(dict(corun)) if corun else None,
         "sequential": seq,
-        "ranking": ranking.to_dict(fair.get("arms")) if ranking else None,
+        "ranking": ranking.to_dict(odd) if ranking else None,
         "factorial": grid.to_dict() if grid else None,
         "notes": notes,
         "charts": {
@@ -318,11 +321,12 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
                                      else fair["missing"] or fair["reasons"])[:2])
     results = require_fair(results, fair["state"], why,
-                           bool(getattr(spec, "allow_confounds", False)))
+                           bool(getattr(spec, "allow_confounds", False)),
+                           SPEED_EFFECTS if fair.get("affects") == "speed" else None)
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
         "summary": verdict_line(comparisons, report["gates"], fair, failed,
-                                ranking.sentence(fair.get("arms")) if ranking else None),
+                                ranking.sentence(odd) if ranking else None),
         "fair": fair["fair"],
         "fairness": fair["state"],
         "gates_passed": all(r.passed for r in results) if results else None,

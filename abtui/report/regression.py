@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from abtui.diff.fairness import SPEED_EFFECTS
+
 GOOD, BAD, SKIP = "good", "bad", "skip"
 EXIT_CODES = {GOOD: 0, BAD: 1, SKIP: 125}
 
@@ -83,7 +85,8 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
         return Judgement(SKIP, f"runs did not finish ({', '.join(map(str, failed[:4]))}): the "
                                "commit does not run as the good one does")
     fair = report.get("fairness") or {}
-    if fair.get("state") == "confounded":
+    speed_only = fair.get("affects") == "speed" and rule.effect not in SPEED_EFFECTS
+    if fair.get("state") == "confounded" and not speed_only:
         reasons = "; ".join(str(r) for r in (fair.get("reasons") or [])[:2])
         return Judgement(SKIP, f"a confounded comparison is not counted: {reasons}",
                          confounded=True)
