@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,10 @@ def test_bisect_finds_the_accuracy_drop_and_skips_the_crash(history, tmp_path: P
         assert (Path(s["run_dir"]) / "report.json").exists() and s["summary"]
     crashed = [s for s in record["steps"] if s["commit"] == shas[3]]
     assert all(s["verdict"] == SKIP and "did not finish" in s["why"] for s in crashed)
+    page = (folder / "bisect.md").read_text()
+    assert "## First bad commit" in page and "drop the input scaling" in page
+    assert re.search(r"^good [.+x?] .*\[x\]", page, re.M), page  # the commits as marks
+    assert "train.py" in page  # what the first bad commit changed (git show --stat)
     print(f"accuracy bisect: {len(record['steps'])} steps, "
           f"{sum(len(json.loads((Path(s['run_dir']) / 'manifest.json').read_text())['runs']) for s in record['steps'])} runs")
 
@@ -151,3 +156,53 @@ def test_the_judgement_of_one_step() -> None:
     assert judge(slow, tp).verdict == BAD
     with pytest.raises(ValueError, match="one of"):
         Regression.parse("speed", "5%")
+
+
+@pytest.mark.slow
+def test_a_bisect_resumes_from_its_folder_without_running_done_steps_again(
+        history, tmp_path: Path) -> None:
+    """A bisect stopped after two steps (commit 6 bad, commit 3 skipped: it crashes) goes on
+    from its bisect.json: the remaining steps only, the same first bad commit. Only the
+    steps' results are read back; another rule, or a folder others can write, is refused."""
+    repo, shas = history
+    folder = tmp_path / "runs" / "bisect-earlier"
+    folder.mkdir(parents=True, mode=0o700)
+    commits = shas[1:]
+    record = {"good": shas[0], "bad": shas[12], "commits": commits, "metric": "accuracy_delta",
+              "threshold": 0.05, "budget": 6, "first_bad": None, "steps": [
+                  {"commit": shas[6], "verdict": BAD, "why": "worse by 0.3", "attempt": 1,
+                   "confounded": False, "run_dir": "/nonexistent/a"},
+                  {"commit": shas[3], "verdict": SKIP, "why": "runs did not finish",
+                   "attempt": 1, "confounded": False, "run_dir": "/nonexistent/b"}]}
+    (folder / "bisect.json").write_text(json.dumps(record))
+    other = _bisect(repo, tmp_path / "runs", "--good", shas[0], "--bad", shas[12], "--metric",
+                    "accuracy", "--worse-by", "2pp", "--resume", str(folder))
+    assert other.returncode == 2 and "another metric" in other.stderr + other.stdout
+    out = _bisect(repo, tmp_path / "runs", "--good", shas[0], "--bad", shas[12], "--metric",
+                  "accuracy", "--worse-by", "5pp", "--resume", str(folder))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "resumed with 2 step(s) done" in out.stdout
+    assert f"first bad commit {shas[5][:10]}" in out.stdout
+    after = json.loads((folder / "bisect.json").read_text())
+    new = [s["commit"] for s in after["steps"][2:]]
+    assert new and shas[6] not in new and shas[3] not in new, new
+    assert after["first_bad"] == shas[5]
+    folder.chmod(0o777)
+    shared = _bisect(repo, tmp_path / "runs", "--good", shas[0], "--bad", shas[12], "--metric",
+                     "accuracy", "--worse-by", "5pp", "--resume", str(folder))
+    assert shared.returncode == 2 and "not a folder of your own" in shared.stdout + shared.stderr
+
+
+def test_the_bisect_page_marks_every_commit() -> None:
+    from abtui.report.bisect_page import commit_line, render_bisect
+
+    record = {"good": "a" * 40, "commits": ["c1", "c2", "c3", "c4"], "metric": "accuracy_delta",
+              "threshold": 0.05, "budget": 6, "first_bad": "c3", "first_bad_subject": "drop it",
+              "first_bad_stat": " train.py | 2 +-", "steps": [
+                  {"commit": "c2", "verdict": "good", "worse": 0.001, "interval": [-0.01, 0.01],
+                   "why": "under", "subject": "s2", "run_dir": "r2"},
+                  {"commit": "c3", "verdict": "bad", "worse": 0.3, "interval": [0.2, 0.4],
+                   "why": "worse \x1b[31mred", "subject": "s3", "run_dir": "r3"}]}
+    assert commit_line(record) == ". + [x] ."
+    page = render_bisect(record)
+    assert "**c3** drop it" in page and "train.py | 2 +-" in page and "\x1b" not in page

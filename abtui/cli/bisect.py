@@ -14,6 +14,8 @@ and judgement go into ``bisect.json``.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import time
@@ -23,8 +25,9 @@ from typing import Any, TextIO
 import yaml
 
 from abtui.infra.errors import SpecError
-from abtui.infra.safe_io import atomic_write
+from abtui.infra.safe_io import atomic_write, open_read
 from abtui.infra.untrusted import shown
+from abtui.report.bisect_page import render_bisect
 from abtui.report.regression import BAD, GOOD, SKIP, Judgement, Regression, judge
 
 EXIT_FOUND, EXIT_UNDECIDED = 0, 3
@@ -82,29 +85,83 @@ def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path) -> tuple[dict[
     return dict(report), exp.rundir.root
 
 
+def _resumed(folder: Path, good_sha: str, commits: list[str], rule: Regression
+             ) -> dict[str, Any]:
+    """The record of an earlier bisect in ``folder``, checked against this one: the same good
+    commit, commits and rule (only its steps' results are read back, never a command: the
+    command is the one given now). Refused when the folder is not the user's own."""
+    try:
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise SpecError("abtui bisect", [f"--resume {folder}: not a folder of your own "
+                                             "that only you can write"])
+        with open(open_read(folder / "bisect.json"), "rb") as fh:  # no link followed
+            record = json.loads(fh.read(8 << 20))  # bounded: a step is a few hundred bytes
+    except (OSError, ValueError) as exc:
+        raise SpecError("abtui bisect", [f"--resume {folder}: no readable bisect.json "
+                                         f"({exc})"]) from None
+    same = (isinstance(record, dict) and record.get("good") == good_sha
+            and record.get("commits") == commits and record.get("metric") == rule.effect
+            and record.get("threshold") == rule.threshold
+            and isinstance(record.get("steps"), list))
+    if not same:
+        raise SpecError("abtui bisect", [f"--resume {folder}: that bisect was of other "
+                                         "commits or another metric; give the same --good, "
+                                         "--bad, --metric and --worse-by"])
+    return record
+
+
+def _replay(record: dict[str, Any], commits: list[str]) -> tuple[int, int, set[int]]:
+    """The search's state after the recorded steps (a step confounded at its first attempt
+    with no second one is run again)."""
+    lo, hi, skipped = -1, len(commits) - 1, set()
+    final: dict[str, dict[str, Any]] = {}
+    for step in record["steps"]:
+        if isinstance(step, dict) and step.get("commit") in commits:
+            final[step["commit"]] = step
+    for commit, step in final.items():
+        i = commits.index(commit)
+        if step.get("verdict") == BAD:
+            hi = min(hi, i)
+        elif step.get("verdict") == GOOD:
+            lo = max(lo, i)
+        elif not (step.get("confounded") and step.get("attempt") == 1):
+            skipped.add(i)
+    return lo, hi, skipped
+
+
 def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression, *,
            runs_dir: Path, budget: int = 6, steps: int | None = None,
-           out: TextIO = sys.stdout) -> int:
-    """Search for the first bad commit; prints each step and writes ``bisect.json``."""
+           out: TextIO = sys.stdout, resume: Path | None = None) -> int:
+    """Search for the first bad commit; prints each step and writes ``bisect.json`` and
+    ``bisect.md``. ``resume``: the folder of an earlier bisect of the same commits, whose
+    steps are not run again."""
     good_sha, commits = commits_between(repo, good, bad)
     if not commits:
         raise SpecError("abtui bisect", [f"no commits between {good} and {bad}"])
-    folder = runs_dir / f"bisect-{time.strftime('%Y%m%d-%H%M%S')}"
-    folder.mkdir(parents=True, exist_ok=False)
-    record: dict[str, Any] = {"good": good_sha, "bad": commits[-1], "commits": commits,
-                              "metric": rule.effect, "threshold": rule.threshold,
-                              "budget": budget, "steps": [], "first_bad": None}
-    lo, hi = -1, len(commits) - 1  # commits[lo] is good (-1: the good ref), commits[hi] bad
-    skipped: set[int] = set()
+    if resume is not None:
+        folder = resume.resolve()
+        record = _resumed(folder, good_sha, commits, rule)
+        record.update(first_bad=None, undecided=None)
+        lo, hi, skipped = _replay(record, commits)
+    else:
+        folder = runs_dir / f"bisect-{time.strftime('%Y%m%d-%H%M%S')}"
+        folder.mkdir(parents=True, exist_ok=False)
+        record = {"good": good_sha, "bad": commits[-1], "commits": commits,
+                  "metric": rule.effect, "threshold": rule.threshold, "budget": budget,
+                  "steps": [], "first_bad": None}
+        lo, hi, skipped = -1, len(commits) - 1, set()  # commits[lo] good (-1: the good ref)
 
     def say(text: str) -> None:
         print(shown(text), file=out, flush=True)
 
     def save() -> None:  # after every step: the evidence so far survives a crash
         atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
+        atomic_write(folder / "bisect.md", render_bisect(record))
 
     say(f"abtui bisect: {len(commits)} commits after {good_sha[:10]}, about "
-        f"{max(1, (len(commits)).bit_length())} steps; each up to {budget} runs per arm")
+        f"{max(1, (len(commits)).bit_length())} steps; each up to {budget} runs per arm"
+        + (f"; resumed with {len(record['steps'])} step(s) done" if resume else ""))
     while hi - lo > 1:
         candidates = [i for i in range(lo + 1, hi) if i not in skipped]
         if not candidates:
@@ -120,6 +177,7 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
                 "commit": commit, "subject": _git(repo, "log", "-1", "--format=%s", commit),
                 "run_dir": str(root), "verdict": verdict.verdict, "why": verdict.why,
                 "worse": verdict.worse, "interval": verdict.interval, "attempt": attempt,
+                "confounded": verdict.confounded,
                 "summary": (report.get("verdict") or {}).get("summary")})
             save()
             say(f"  {commit[:10]} {verdict.verdict:<4}  {verdict.why}")
@@ -135,10 +193,12 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
     if hi - lo == 1:
         first = commits[hi]
         record["first_bad"] = first
+        record["first_bad_subject"] = _git(repo, "log", "-1", "--format=%s", first)
+        record["first_bad_stat"] = _git(repo, "show", "--stat", "--format=%an, %ad",
+                                        "--no-color", first)[:4000]
         save()
-        say(f"abtui bisect: first bad commit {first[:10]} "
-            f"{_git(repo, 'log', '-1', '--format=%s', first)}")
-        say(f"  evidence: {folder / 'bisect.json'}")
+        say(f"abtui bisect: first bad commit {first[:10]} {record['first_bad_subject']}")
+        say(f"  evidence: {folder / 'bisect.md'}")
         return EXIT_FOUND
     between = [c[:10] for c in commits[lo + 1:hi + 1]]
     say(f"abtui bisect: undecided: the first bad commit is one of {', '.join(between)} "
@@ -164,6 +224,9 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
     b.add_argument("--runs-dir", default="runs")
     b.add_argument("--repo", default=".", help="the repository (default: here)")
+    b.add_argument("--resume", default=None, metavar="DIR",
+                   help="go on with the bisect in DIR (its bisect.json) after a crash or a "
+                        "stop: the same --good, --bad, --metric, --worse-by and command")
     b.add_argument("command", nargs="+", metavar="CMD", help="the training command, after --")
 
 
@@ -190,7 +253,7 @@ def run_cli(args: Any) -> int:
         raise SpecError("abtui bisect", ["--max-replicates: at least 2 (a step needs a spread)"])
     return bisect(Path(args.repo).resolve(), args.good, args.bad, list(args.command), rule,
                   runs_dir=Path(args.runs_dir).resolve(), budget=args.max_replicates,
-                  steps=args.steps)
+                  steps=args.steps, resume=Path(args.resume) if args.resume else None)
 
 
 def judgement_of(run_dir: Path, args: Any) -> Judgement:
