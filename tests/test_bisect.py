@@ -206,3 +206,18 @@ def test_the_bisect_page_marks_every_commit() -> None:
     assert commit_line(record) == ". + [x] ."
     page = render_bisect(record)
     assert "**c3** drop it" in page and "train.py | 2 +-" in page and "\x1b" not in page
+
+
+def test_what_a_bisect_costs_and_how_often_it_names_the_right_commit() -> None:
+    """The simulated cost table of docs/benchmarks.md, held to its claims: a regression of
+    twice the threshold over noise of a quarter of it is found in about log2(N) steps and
+    named right >= 95 % of the time at the default budget."""
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from bisect_cost import table
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    rows = {(n, ratio): (runs, steps, right) for n, ratio, runs, steps, right in table(12)}
+    runs, steps, right = rows[16, 4.0]
+    assert right >= 0.95 and steps <= 5 and runs < 40
+    assert rows[64, 2.0][2] >= 0.95

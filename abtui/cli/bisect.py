@@ -219,7 +219,7 @@ def add_parser(sub: Any) -> None:
                    help="accuracy, loss, throughput, step_time or memory (default accuracy)")
     b.add_argument("--worse-by", required=True, metavar="SIZE",
                    help="the change that counts as a regression: 1pp, 5%%, 0.05")
-    b.add_argument("--max-replicates", type=int, default=6, metavar="N",
+    b.add_argument("--max-replicates", type=int, default=12, metavar="N",
                    help="runs per arm a step may take before it is skipped as unknown")
     b.add_argument("--steps", type=int, default=None, help="training steps (for the warm-up rule)")
     b.add_argument("--runs-dir", default="runs")
