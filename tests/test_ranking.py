@@ -189,3 +189,22 @@ def test_a_grid_s_main_effects_and_interaction_hold_their_error_rate_and_find_wh
     assert one is not None and one.effects[0].p_value is None and "nothing tested" in one.method
     del points["lr-0.1_optimizer-adam"]
     assert factorial(values, points, keys, "loss", "final loss") is None
+
+
+def test_more_cpu_arms_than_cores_are_packed_each_on_its_own_cores() -> None:
+    """Six CPU arms on two cores run two at a time, each pinned to a core of its own (all at
+    once they would share the cores and finish at different times); two arms on one core
+    stay together (the paired design); a spec's own concurrency is kept."""
+    from abtui.experiment.manifest import cpu_placement
+
+    def spec(n: int, **over: object) -> ExperimentSpec:
+        return ExperimentSpec.model_validate({"name": "p", "steps": 5, "command": ["t"],
+                                              "grid": {"lr": list(range(1, n + 1))}, **over})
+
+    six = cpu_placement(spec(6), 6, cores=[0, 1])
+    assert six["concurrency"] == 2 and six["cpu_slots"] == [[0], [1]] and "packed" in six
+    assert "6 arms on 2 cores: 2 at a time" in six["packed"]
+    two = cpu_placement(spec(2), 2, cores=[0])
+    assert two["concurrency"] == 2 and "packed" not in two and not two["pinned"]
+    asked = cpu_placement(spec(6, concurrency=3), 3, cores=[0, 1])
+    assert asked["concurrency"] == 3 and "packed" not in asked

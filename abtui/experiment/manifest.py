@@ -144,6 +144,14 @@ def cpu_placement(spec: ExperimentSpec, concurrency: int,
     if all(a.gpus for a in spec.arms.values()):
         return {**out, "pinned": False, "why": "GPU arms are not pinned to cores"}
     need = math.ceil(spec.resources.cpus) if spec.resources.cpus else 1
+    fits = len(cores) // need
+    if spec.concurrency is None and len(spec.arms) >= 3 and 1 <= fits < concurrency:
+        # more CPU arms than the cores give: packed, as many at a time as have cores of
+        # their own (three or more arms all at once on shared cores finish at different
+        # times and measure each other's load); two arms stay together, as paired
+        concurrency = fits
+        out.update(concurrency=fits, packed=(f"{len(spec.arms)} arms on {len(cores)} cores: "
+                                             f"{fits} at a time, each on its own cores"))
     per = len(cores) // max(1, concurrency)
     if per < need:
         return {**out, "pinned": False,

@@ -115,7 +115,11 @@ class Experiment:
 
     @property
     def concurrency(self) -> int:
-        return self.spec.concurrency or len(self.spec.arms)
+        """Runs at once: the spec's, or as many as the placement packed onto the cores, or
+        every arm."""
+        packed = (self.manifest.get("placement") or {}).get("concurrency")
+        return self.spec.concurrency or (packed if isinstance(packed, int) and packed > 0
+                                         else len(self.spec.arms))
 
     def _launch_ready(self) -> None:
         """Launch pending runs while a slot is free and their GPUs are not in use.
