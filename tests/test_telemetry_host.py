@@ -10,14 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from abtui.telemetry.host import (
+from abtui.telemetry.containers import (
     ContainerStatsReader,
-    HostReader,
-    ProcessTreeReader,
     docker_cpu_percent,
     docker_mem_used,
-    process_name,
 )
+from abtui.telemetry.host import HostReader, ProcessTreeReader, process_name
 
 # A local arm: 150 MiB touched, a child process, and a busy CPU loop.
 ARM = r"""

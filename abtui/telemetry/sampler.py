@@ -49,8 +49,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from abtui.telemetry.containers import ContainerStatsReader
 from abtui.telemetry.host import (
-    ContainerStatsReader,
     ForeignProcesses,
     HostReader,
     MonitorHelpers,
