@@ -182,6 +182,9 @@ def test_a_bisect_resumes_from_its_folder_without_running_done_steps_again(
                   "accuracy", "--worse-by", "5pp", "--resume", str(folder))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "resumed with 2 step(s) done" in out.stdout
+    # after each step, the commits as marks: commit 6 bad from before, 3 skipped
+    marks = re.findall(r"^  good (.*)$", out.stdout, re.M)
+    assert marks and marks[-1].split()[5] == "x" and marks[-1].split()[2] == "?", marks
     assert f"first bad commit {shas[5][:10]}" in out.stdout
     after = json.loads((folder / "bisect.json").read_text())
     new = [s["commit"] for s in after["steps"][2:]]

@@ -27,7 +27,7 @@ import yaml
 from abtui.infra.errors import SpecError
 from abtui.infra.safe_io import atomic_write, open_read
 from abtui.infra.untrusted import shown
-from abtui.report.bisect_page import render_bisect
+from abtui.report.bisect_page import commit_line, render_bisect
 from abtui.report.regression import BAD, GOOD, SKIP, Judgement, Regression, judge
 
 EXIT_FOUND, EXIT_UNDECIDED = 0, 3
@@ -181,6 +181,7 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
                 "summary": (report.get("verdict") or {}).get("summary")})
             save()
             say(f"  {commit[:10]} {verdict.verdict:<4}  {verdict.why}")
+            say(f"  good {commit_line(record)}")  # the commits so far: + good, x bad, ? skipped
             if not verdict.confounded:
                 break
         assert verdict is not None
