@@ -28,6 +28,7 @@ backend: local
 workdir: {repo}
 command: [{py}, -u, tests/fixtures/fake_runner.py]
 steps: {steps}
+concurrency: {n}  # every arm at once: the monitor's scale, not the packing onto cores
 config: {{sleep: 0.01}}
 grid:
   tput: [{values}]

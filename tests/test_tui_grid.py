@@ -136,3 +136,42 @@ def test_layout_columns_and_rows() -> None:
     assert layout(200, 50, 5) == (4, 2)
     assert layout(30, 10, 5) == (1, 1)
     assert layout(200, 60, 1) == (1, 1)
+
+
+@pytest.mark.asyncio
+async def test_the_arms_table_pages_and_orders_many_runs() -> None:
+    """Twelve runs in a table of nine lines: the page that holds the cursor, a line saying
+    which rows these are and the best run so far by loss, and ``o`` ordering by loss (the
+    cursor stays on its run)."""
+    from textual.app import App, ComposeResult
+
+    from abtui.store import Store
+    from abtui.tui.widgets.arms_table import ArmsTable
+
+    store = Store()
+    for i in range(12):
+        state = store.add_run(f"lr-{i}", f"lr-{i}")
+        state.last["loss"] = 1.0 + ((i * 7) % 12) / 10  # lr-0 1.0 is best, then lr-7 1.1
+
+    class Table(App[None]):
+        CSS = "ArmsTable { height: 9; }"
+
+        def compose(self) -> ComposeResult:
+            yield ArmsTable(store, {}, {}, id="arms")
+
+    app = Table()
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(ArmsTable)
+        table.focus()
+        await pilot.pause()
+        text = str(table.render())
+        lines = text.splitlines()
+        assert len(lines) == 9 and lines[1].startswith("■ lr-0")
+        assert "rows 1-7 of 12" in lines[-1] and "best so far by loss: lr-0 1" in lines[-1]
+        await pilot.press("end")
+        text = str(table.render())
+        assert "lr-11" in text and "rows 8-12 of 12" in text and "lr-0 " not in text.splitlines()[1]
+        await pilot.press("o")  # by loss, lowest first; the cursor stays on lr-11
+        assert table.run_ids[:2] == ["lr-0", "lr-7"]
+        assert table.run_ids[table.cursor] == "lr-11"
+        assert "o: order (loss)" in str(table.render())

@@ -1,4 +1,9 @@
-"""The arms table: one row per run (arm x replicate), in the arm's colour."""
+"""The arms table: one row per run (arm x replicate), in the arm's colour.
+
+With more runs than its height holds (a grid of 8-32 arms), it pages: the page that holds
+the cursor is shown, with a line that says which rows these are, the best run so far by
+loss, and the order (``o`` cycles: as launched, loss lowest first, samples/s highest
+first)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ COLUMNS = (("run", "run"), ("status", "status"), ("step", "step"), ("eta", "ETA"
            ("exit", "exit"), ("image", "image"))
 MIN_WIDTHS = {"status": 10, "step": 7, "eta": 6, "loss": 6}
 THROUGHPUT = "throughput_samples_per_sec"
+#: the orders ``o`` cycles through: (name, the metric, highest first)
+ORDERS: tuple[tuple[str, str | None, bool], ...] = (
+    ("as launched", None, False), ("loss", "loss", False), ("samples/s", THROUGHPUT, True))
 
 
 def image_digest(manifest: Mapping[str, Any]) -> str:
@@ -76,11 +84,13 @@ class ArmsTable(Widget, can_focus=True):
         Binding("down,j", "move(1)", "Next run", show=False),
         Binding("home", "move(-1000)", "First run", show=False),
         Binding("end", "move(1000)", "Last run", show=False),
+        Binding("o", "order", "Order runs", show=False),
     ]
     COMPONENT_CLASSES = {"arms-table--cursor", "arms-table--cursor-blurred"}
     REPAINT_S = 2.0  # steps and ETAs change every tick; every 2 s is enough (nvitop: 2 s)
     data_version: var[int] = var(-1, init=False)
     cursor: reactive[int] = reactive(0)
+    order: reactive[int] = reactive(0)  # an index of ORDERS
 
     class RunSelected(Message):
         """The cursor moved to a run."""
@@ -104,7 +114,41 @@ class ArmsTable(Widget, can_focus=True):
 
     @property
     def run_ids(self) -> list[str]:
-        return list(self.rows)
+        """The runs in the order shown."""
+        _, metric, highest = ORDERS[self.order]
+        if metric is None:
+            return list(self.rows)
+        runs = self.store.runs
+
+        def key(run_id: str) -> tuple[bool, float]:
+            state = runs.get(run_id)
+            v = state.last.get(metric) if state is not None else None
+            if not isinstance(v, (int, float)):
+                return (True, 0.0)
+            return (False, -v if highest else v)
+
+        return sorted(self.rows, key=key)
+
+    def _page(self) -> tuple[int, int]:
+        """(first row shown, rows shown): the page holding the cursor."""
+        n = len(self.rows)
+        room = max(1, (self.size.height or n + 1) - 1)
+        arms = {s.arm for s in self.store.runs.values()}
+        if n <= room and self.order == 0 and len(arms) < 3:
+            return 0, n
+        room = max(1, room - 1)  # a line for the pager and the best so far
+        return (self.cursor // room) * room, room
+
+    def _pager(self, first: int, shown: int) -> Text:
+        n = len(self.rows)
+        best = min(((s.last["loss"], r) for r, s in self.store.runs.items()
+                    if isinstance(s.last.get("loss"), (int, float))), default=None)
+        text = Text(no_wrap=True, style="dim")
+        text.append(f"rows {first + 1}-{min(n, first + shown)} of {n}")
+        if best is not None:
+            text.append(f" · best so far by loss: {best[1]} {units.num(best[0])}")
+        text.append(f" · o: order ({ORDERS[self.order][0]})")
+        return text
 
     def on_mount(self) -> None:
         self.sync()
@@ -131,7 +175,10 @@ class ArmsTable(Widget, can_focus=True):
         t = Text(no_wrap=True, overflow="crop")
         for i, (_, label) in enumerate(COLUMNS):
             t.append(label.ljust(self._widths[i]) + sep, style="bold")
-        for n, cells in enumerate(self.rows.values()):
+        first, shown = self._page()
+        ids = self.run_ids
+        for n in range(first, min(len(ids), first + shown)):
+            cells = self.rows[ids[n]]
             t.append("\n")
             line = Text(no_wrap=True)
             for i, cell in enumerate(cells):
@@ -144,6 +191,9 @@ class ArmsTable(Widget, can_focus=True):
                     "arms-table--cursor" if self.has_focus else "arms-table--cursor-blurred")
                 line.stylize(Style(bgcolor=style.bgcolor, bold=style.bold))
             t.append_text(line)
+        if shown < len(self.rows) or (first, shown) != (0, len(self.rows)):
+            t.append("\n")
+            t.append_text(self._pager(first, shown))
         return t
 
     def on_focus(self) -> None:
@@ -155,6 +205,15 @@ class ArmsTable(Widget, can_focus=True):
     def action_move(self, delta: int) -> None:
         if self.rows:
             self.cursor = max(0, min(len(self.rows) - 1, self.cursor + delta))
+            self.refresh()  # the page may have turned
+
+    def action_order(self) -> None:
+        """The next order; the cursor stays on its run."""
+        selected = self.run_ids[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+        self.order = (self.order + 1) % len(ORDERS)
+        if selected is not None:
+            self.set_reactive(ArmsTable.cursor, self.run_ids.index(selected))
+        self.refresh()
 
     def move_to(self, run_id: str) -> None:
         """Put the cursor on ``run_id`` (without announcing it)."""
@@ -167,6 +226,7 @@ class ArmsTable(Widget, can_focus=True):
             self.post_message(self.RunSelected(self.run_ids[cursor]))
 
     def on_click(self, event: events.Click) -> None:
+        first, shown = self._page()
         row = event.y - 1  # the first line is the header
-        if 0 <= row < len(self.rows):
-            self.cursor = row
+        if 0 <= row < shown and first + row < len(self.rows):
+            self.cursor = first + row
