@@ -9,7 +9,9 @@ markers as the console draws them:
   extrapolated linearly from the largest size measured; the figure says so.
 
 If the console exists (abtui.tui), its own chart widget is timed too: CurvesPlot.rebuild
-(views -> plotext) + render (plotext build) inside Textual's run_test at 120x40.
+(views -> braille.Chart) + the paint into strips (braille.draw, the widget's render_line)
+inside Textual's run_test at 120x40. The console drew with plotext before; the plotext
+figures above are the baseline it is compared with (plotext is a dev dependency for this).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def _best_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
 
 
 def _tui_times(sizes: list[int], series_at: dict[int, list[Series]]) -> dict[int, float] | None:
-    """CurvesPlot.rebuild + render in the real console widget, or None without a console."""
+    """CurvesPlot.rebuild + paint in the real console widget, or None without a console."""
     try:
         from abtui.tui.fixtures import fixture_app, fixture_experiment
         from abtui.tui.widgets.curves import CurvesPanel, CurvesPlot
@@ -94,7 +96,7 @@ def _tui_times(sizes: list[int], series_at: dict[int, list[Series]]) -> dict[int
 
                 def frame() -> None:
                     plot.rebuild(settings)
-                    plot.render()
+                    plot.render_line(0)  # the paint: every row into strips, once
 
                 out[n] = _best_ms(frame, 7)
 
@@ -149,7 +151,7 @@ def run(quick: bool) -> list[Figure]:
     else:
         for n, ms in tui_ms.items():
             figures.append(Figure(
-                f"console CurvesPlot rebuild+render, 2 arms x {n:,}", ms, "ms",
+                f"console CurvesPlot rebuild+paint, 2 arms x {n:,}", ms, "ms",
                 target=f"<= {TARGET_MS:.0f} ms", met=at_most(ms, TARGET_MS),
                 baseline="plotext direct, view path", baseline_value=view_ms[n],
                 ratio=ratio(ms, view_ms[n]),

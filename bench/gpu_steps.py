@@ -29,8 +29,7 @@ FAKE = REPO / "bench" / "gpu_fake"
 PY = sys.executable
 #: import name -> distribution, of abtui's dependencies the GPU machine may lack (it has
 #: torch with CUDA, numpy, nvidia-ml-py, psutil and pyyaml)
-CARRIED = {"textual": "textual", "textual_plotext": "textual-plotext", "plotext": "plotext",
-           "docker": "docker", "msgspec": "msgspec", "pydantic": "pydantic",
+CARRIED = {"textual": "textual", "docker": "docker", "msgspec": "msgspec", "pydantic": "pydantic",
            "prometheus_client": "prometheus-client", "crc32c": "crc32c"}
 PRESENT = {"torch": "torch", "numpy": "numpy", "pynvml": "nvidia-ml-py", "psutil": "psutil",
            "yaml": "pyyaml"}

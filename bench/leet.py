@@ -46,8 +46,14 @@ SIZE = ("120", "40")
 BRAILLE = range(0x2801, 0x2900)
 
 
+def _tmux_cmd(session: str) -> list[str]:
+    """tmux on a server of the session's own: a trial that kills its session (and with it
+    a shared server) raced the next trial's new session, which then vanished."""
+    return ["tmux", "-L", f"abtui-{session}"]
+
+
 def _pane(session: str) -> str:
-    out = subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True,
+    out = subprocess.run([*_tmux_cmd(session), "capture-pane", "-t", session, "-p"], capture_output=True,
                          text=True)
     return out.stdout
 
@@ -122,13 +128,13 @@ def _logging(errs: list[Path]) -> dict[str, float]:
 
 
 def _tmux(session: str, command: list[str], env: dict[str, str]) -> None:
-    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1],
+    subprocess.run([*_tmux_cmd(session), "kill-session", "-t", session], capture_output=True)
+    subprocess.run([*_tmux_cmd(session), "new-session", "-d", "-s", session, "-x", SIZE[0], "-y", SIZE[1],
                     " ".join(command)], check=True, env=env)
 
 
 def _pane_pid(session: str) -> int:
-    out = subprocess.run(["tmux", "list-panes", "-t", session, "-F", "#{pane_pid}"],
+    out = subprocess.run([*_tmux_cmd(session), "list-panes", "-t", session, "-F", "#{pane_pid}"],
                          capture_output=True, text=True, check=True)
     return int(out.stdout.split()[0])
 
@@ -150,7 +156,7 @@ def leet_trial(work: Path, seconds: float) -> dict[str, float]:
     _tmux("bench-leet", [str(Path(WANDB_PY).parent / "wandb"), "leet", str(d / "wandb")], env)
     chart = _first_chart("bench-leet", max(started, first))
     time.sleep(1.0)
-    subprocess.run(["tmux", "send-keys", "-t", "bench-leet", "s", "space"])  # both runs shown
+    subprocess.run([*_tmux_cmd("bench-leet"), "send-keys", "-t", "bench-leet", "s", "space"])  # both runs shown
     root = psutil.Process(_pane_pid("bench-leet"))
 
     def procs() -> list[psutil.Process]:
@@ -162,7 +168,7 @@ def leet_trial(work: Path, seconds: float) -> dict[str, float]:
         p.wait()
     time.sleep(2.0)
     idle = _watch("bench-leet", procs, 10.0)
-    subprocess.run(["tmux", "kill-session", "-t", "bench-leet"], capture_output=True)
+    subprocess.run([*_tmux_cmd("bench-leet"), "kill-session", "-t", "bench-leet"], capture_output=True)
     return {**live, "first_chart_s": chart if chart is not None else float("nan"),
             "idle_cpu_pct": idle["cpu_pct"], **_logging(errs)}
 
@@ -187,9 +193,9 @@ def abtui_trial(work: Path, seconds: float) -> dict[str, float]:
         time.sleep(0.2)
     time.sleep(2.0)
     idle = _watch("bench-abtui", lambda: [monitor], 10.0)
-    subprocess.run(["tmux", "send-keys", "-t", "bench-abtui", "q"])
+    subprocess.run([*_tmux_cmd("bench-abtui"), "send-keys", "-t", "bench-abtui", "q"])
     time.sleep(1.0)
-    subprocess.run(["tmux", "kill-session", "-t", "bench-abtui"], capture_output=True)
+    subprocess.run([*_tmux_cmd("bench-abtui"), "kill-session", "-t", "bench-abtui"], capture_output=True)
     errs = []
     for r in "ab":
         log = root / "arms" / r / "output.log"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 
 import docker
-from textual_plotext import PlotextPlot
 
 from abtui.backends.docker_logs import DOCKER_PRIVATE_API, raw_logs_response
 
@@ -42,13 +41,3 @@ def test_the_raw_log_reader_builds_the_request_docker_py_would() -> None:
     assert calls[1] == ("checked", "response")
     raw_logs_response(api, "abc", {}, follow=False)
     assert "timeout" not in calls[2][1]
-
-
-def test_textual_plotext_still_resizes_the_way_the_chart_calls_it() -> None:
-    """CurvesPlot.render copies PlotextPlot.render: plotsize, then the private _set_size."""
-    source = inspect.getsource(PlotextPlot.render)
-    assert "_set_size(" in source and "plotsize(" in source
-    plot = PlotextPlot().plt
-    assert callable(plot._set_size)
-    plot._set_size(40, 10)
-    plot.plotsize(40, 10)

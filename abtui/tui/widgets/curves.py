@@ -1,11 +1,11 @@
-"""Overlaid curves of one metric for every run, drawn with plotext.
+"""Overlaid curves of one metric for every run, drawn in braille cells (braille.py).
 
-plotext is slow for many points (a build of two 10k-point series takes ~150 ms), so it is
-only ever handed what ``Series.view`` returns for the plot's width: a frame costs the same
-at a thousand points as at ten million. The chart is rebuilt only when its settings change
-or new points of the shown metric arrived, and data-driven rebuilds are rate-limited: a
-curve that gained a few points is redrawn every few seconds (it visibly grows), on one of
-the console's ticks so that its repaint shares a screen update with the other widgets.
+The chart is only ever handed what ``Series.view`` returns for the plot's width: a frame
+costs the same at a thousand points as at ten million. It is rebuilt only when its settings
+change or new points of the shown metric arrived, and data-driven rebuilds are rate-limited
+(a few times a second, on one of the console's ticks, so that its repaint shares a screen
+update with the other widgets). A rebuild draws the rows into strips once; every other
+repaint of the screen (a table cell, the clock) reads those strips back unchanged.
 """
 
 from __future__ import annotations
@@ -14,28 +14,31 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import var
+from textual.strip import Strip
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from abtui.store import Store
-from abtui.tui.palette import rgb
-from abtui.tui.widgets.ansi import ansi_text
+from abtui.tui.widgets.braille import Chart, Line, draw
 
 SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
-# New points redraw the chart so that its paint (plotext build, ANSI parsing and Textual's
-# conversion to strips, measured) takes at most this share of a core...
+# New points redraw the chart so that its paint (views to strips, measured) takes at most
+# this share of a core...
 CHART_SHARE = 0.02
 # ...but at most 5 and at least 2.5 times a second while data arrives (a paint of 2 arms at
-# 120x30 is ~10 ms: 2.5 % of a core at 2.5 Hz)
+# 120x30 is about 1 ms, so 5 a second)
 REDRAW_MIN_S, REDRAW_MAX_S = 0.2, 0.4
-# A chart of more than DENSE_RUNS runs paints slower (plotext's cost grows with the lines it
-# draws: 32 runs took about 13 times 2 runs'); it then redraws less often, so that its
-# paints stay within this share of a core, up to every SLOW_REDRAW_MAX_S
+# A chart of more than DENSE_RUNS runs paints slower (its cost grows with the lines it
+# draws); it then redraws less often, so that its paints stay within this share of a core,
+# up to every SLOW_REDRAW_MAX_S
 MANY_SHARE, SLOW_REDRAW_MAX_S = 0.04, 4.0
 # points per run: two a cell for up to this many runs, fewer beyond (a cell holds 2x4 dots)
 DENSE_RUNS = 8
@@ -79,8 +82,15 @@ class ChartSettings:
         return replace(self, smoothing=steps[i], smoothed=True)
 
 
-class CurvesPlot(PlotextPlot):
-    """The plotext chart; ``rebuild`` hands it downsampled views and asks for a repaint."""
+class CurvesPlot(Widget):
+    """The chart (braille.py); ``rebuild`` takes the runs' views, a paint reuses its rows.
+
+    A paint happens only when the views or the size changed: the rows are drawn once into
+    strips, and Textual's repaints of the screen read those strips back (the Line API)."""
+
+    DEFAULT_CSS = """
+    CurvesPlot { height: 1fr; }
+    """
 
     def __init__(self, store: Store, colours: dict[str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -89,29 +99,40 @@ class CurvesPlot(PlotextPlot):
         self.builds = 0  # how many times the data was handed over (tests, benchmarks)
         self.drawn = 0  # runs on the chart at the last build
         self.legend = True  # a legend in the chart (grid cells have one line for all)
-        self.paints = 0  # how many times plotext drew it (render)
+        self.paints = 0  # how many times the chart was drawn into strips
         self.first_points_at: float | None = None  # when a rebuild first had points
-        self.marker = "braille"  # 2x4 dots a cell: the finest lines a terminal can draw
-        self.paint_s = 0.03  # what the last paint cost (plotext build to Textual's strips)
+        self.paint_s = 0.003  # what the last paint cost (views to strips)
+        self.chart = Chart()
+        self._strips: list[Strip] = []
+        self._painted: tuple[int, int, int] = (-1, 0, 0)  # the build and size drawn
 
-    def render(self) -> Any:
-        """Draw: plotext builds here (as ``PlotextPlot.render``, with a faster ANSI reader)."""
+    def notify_style_update(self) -> None:
+        """A new theme or style: the strips are drawn again with it."""
+        super().notify_style_update()
+        self._painted = (-1, 0, 0)
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        if self._painted != (self.builds, width, height):
+            self._paint(width, height)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)
+
+    def _paint(self, width: int, height: int) -> None:
+        t0 = time.perf_counter()
         self.paints += 1
-        plot, (width, height) = self.plt, self.size
-        plot.plotsize(width, height)
-        # textual-plotext's private resize, as PlotextPlot.render calls it (its public
-        # render is what this method replaces); tests/test_private_apis.py guards it
-        plot._set_size(width, height)
-        plot.theme(self._get_plotext_theme_name(self.app.theme))
-        return ansi_text(plot.build())
-
-    def render_lines(self, crop: Any) -> Any:
-        """Textual's lines; a paint's whole cost (build, ANSI, strips) sets the redraw interval."""
-        paints, t0 = self.paints, time.perf_counter()
-        lines = super().render_lines(crop)
-        if self.paints != paints:
-            self.paint_s = time.perf_counter() - t0
-        return lines
+        base = self.rich_style
+        styles: dict[str | None, Style] = {None: base}
+        strips = []
+        for row in draw(self.chart, width, height):
+            segments = []
+            for text, colour in row:
+                if colour not in styles:
+                    styles[colour] = base + Style(color=colour)
+                segments.append(Segment(text, styles[colour]))
+            strips.append(Strip(segments).adjust_cell_length(width, base))
+        self._strips = strips
+        self._painted = (self.builds, width, height)
+        self.paint_s = time.perf_counter() - t0
 
     @property
     def redraw_interval(self) -> float:
@@ -122,10 +143,7 @@ class CurvesPlot(PlotextPlot):
         return interval
 
     def rebuild(self, settings: ChartSettings) -> None:
-        """Load the current views of every run into plotext and schedule a repaint."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        """Take the current views of every run and schedule a repaint."""
         arms = list(self.store.runs.values())
         # two points per cell, fewer per run when many runs share the chart
         width = max(16, (self.size.width - 10) * 2 // max(1, -(-len(arms) // DENSE_RUNS)))
@@ -134,37 +152,33 @@ class CurvesPlot(PlotextPlot):
         if settings.by_time:
             last = max((a.last_time for a in arms if a.last_time is not None), default=t0)
             minutes = last - t0 > 900
-        drawn = 0
+        lines = []
         for state in arms:
             series = state.series.get(settings.metric)
             if series is None or not len(series):
                 continue
             view = series.view(width, by_time=settings.by_time,
                                smoothing=settings.smoothing if settings.smoothed else 0.0, t0=t0)
-            xs, ys = view.x, view.y
+            xs = np.asarray(view.x, dtype=np.float64)
+            ys = np.asarray(view.y, dtype=np.float64)
             if minutes:
-                xs = [x / 60 for x in xs]
+                xs = xs / 60
             if settings.log_y:
-                pairs = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
-                xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
-            if not xs:
+                keep = ys > 0
+                xs, ys = xs[keep], ys[keep]
+            if not len(xs):
                 continue
-            plt.plot(xs, ys, marker=self.marker, label=state.run_id if self.legend else None,
-                     color=rgb(self.colours.get(state.arm, "#ffffff")))
-            drawn += 1
-        if settings.log_y and drawn:  # plotext fails on a log axis without data
-            plt.yscale("log")
-        if settings.cursor is not None and drawn and not settings.by_time:
-            plt.vline(settings.cursor, "white")
-        if settings.by_time:
-            plt.xlabel("minutes" if minutes else "seconds")
-        else:
-            plt.xlabel("step")
+            lines.append(Line(xs, ys, self.colours.get(state.arm, "#ffffff"),
+                              state.run_id if self.legend else None))
+        drawn = len(lines)
+        xlabel = ("minutes" if minutes else "seconds") if settings.by_time else "step"
+        self.chart = Chart(
+            tuple(lines), log_y=settings.log_y and bool(drawn),
+            cursor=settings.cursor if drawn and not settings.by_time else None, xlabel=xlabel,
+            title="" if drawn else f"no '{settings.metric}' records yet")
         self.drawn = drawn  # runs on the chart (tests)
         if drawn and self.first_points_at is None:
             self.first_points_at = time.time()  # wall clock, as the store's receive times
-        if not drawn:
-            plt.title(f"no '{settings.metric}' records yet")
         self.builds += 1
         self.refresh()
 

@@ -8,8 +8,8 @@ reads every arm's value at the cursor. The layout fits the space it gets: one co
 make room while the grid shows), rows of at least 7 lines;
 metrics beyond one page are paged with the selection (``m`` moves it).
 
-Cost: a cell paints like the focus chart (plotext build, ANSI, strips: a few ms at this
-size), so the grid redraws for new data at most every ``redraw_interval`` seconds, chosen
+Cost: a cell paints like the focus chart (views to braille rows to strips: about a
+millisecond at this size), so the grid redraws for new data at most every ``redraw_interval`` seconds, chosen
 so that its paints stay within ``CHART_SHARE`` of a core (0.5 s at least, 2 s at most).
 """
 
