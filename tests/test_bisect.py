@@ -94,8 +94,9 @@ def test_bisect_finds_the_slowdown(history, tmp_path: Path) -> None:
     repo, shas = history
     # throughput wants runs of seconds: start-up jitter is then small beside the steady state
     out = _bisect(repo, tmp_path / "runs-tp", "--good", shas[5], "--bad", shas[12],
-                  "--metric", "throughput", "--worse-by", "10%", "--max-replicates", "8",
-                  steps=3000)
+                  "--metric", "throughput", "--worse-by", "10%", steps=3000)
+    # at the default --max-replicates (12): with 8, a CI run on a busy machine left two
+    # good commits "not decided" (intervals of +-12 %), and the bisect undecided
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert f"first bad commit {shas[9][:10]} change 9: log more often" in out.stdout
     [folder] = list((tmp_path / "runs-tp").glob("bisect-*"))

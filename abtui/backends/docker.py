@@ -40,6 +40,8 @@ _DAEMON_HINT = ("is dockerd running (`sudo systemctl start docker`, or `bash .ci
 DEFAULT_PIDS = 4096
 NOBODY = 65534  # the uid / gid arms run as when abtui itself runs as root
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=2g"}
+# how long poll() waits out a cut link or a restarting daemon before it gives up
+POLL_RECONNECT_S = 60.0
 _LOG_CONFIG = {"max-size": "256m", "max-file": "4"}  # json-file: the format follow() was built on
 
 
@@ -125,6 +127,22 @@ class DockerBackend(Backend):
     @property
     def api(self) -> docker.APIClient:
         return self.client.api
+
+    def _inspect_with_retry(self, container_id: str, wait_s: float = POLL_RECONNECT_S
+                            ) -> dict[str, Any]:
+        """inspect_container, waiting out a cut link or a daemon restart for up to ``wait_s``
+        (backoff up to 5 s), as the log reader does: a link cut just after an arm's container
+        exited made the exit unreadable and the arm "lost" (seen in a CI run)."""
+        deadline, delay = time.monotonic() + wait_s, 0.2
+        while True:
+            try:
+                attrs: dict[str, Any] = self.api.inspect_container(container_id)
+                return attrs
+            except CONNECTION_ERRORS:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _status(self, container_id: str) -> str | None:
         """The container's status; None once it is gone. Connection errors propagate."""
@@ -300,7 +318,7 @@ class DockerBackend(Backend):
         cid = handle.ref["container_id"]
         try:
             with _daemon(f"arm {handle.run_id}: inspecting"):
-                attrs = self.api.inspect_container(cid)
+                attrs = self._inspect_with_retry(cid)
         except docker.errors.NotFound:
             return ArmExit(None, error=f"container {handle.ref.get('name') or cid[:12]} disappeared "
                                        "(removed outside abtui?)", finished_at=time.time())
