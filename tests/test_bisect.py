@@ -94,9 +94,12 @@ def test_bisect_finds_the_slowdown(history, tmp_path: Path) -> None:
     repo, shas = history
     # throughput wants runs of seconds: start-up jitter is then small beside the steady state
     out = _bisect(repo, tmp_path / "runs-tp", "--good", shas[5], "--bad", shas[12],
-                  "--metric", "throughput", "--worse-by", "10%", steps=3000)
-    # at the default --max-replicates (12): with 8, a CI run on a busy machine left two
-    # good commits "not decided" (intervals of +-12 %), and the bisect undecided
+                  "--metric", "throughput", "--worse-by", "30%", steps=3000)
+    # at the default --max-replicates (12): with 8, a CI run left two good commits "not
+    # decided" (intervals of +-12 %; +-21 % at 12), so 30 % counts: the planted stall costs
+    # about 63 %. The slow
+    # commit's runs end alone after the good one's: that confound is not held against a
+    # slowdown measured despite it (a CI run and a run here skipped the bad commit twice)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert f"first bad commit {shas[9][:10]} change 9: log more often" in out.stdout
     [folder] = list((tmp_path / "runs-tp").glob("bisect-*"))

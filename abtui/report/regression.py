@@ -16,6 +16,7 @@ change for ratios, the delta in its units otherwise) and its 95 % interval:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,20 @@ def _worse(value: float, ratio: bool, higher_is_better: bool) -> float:
     return -change if higher_is_better else change
 
 
+def _candidate_ran_alone(report: Mapping[str, Any], rule: Regression) -> bool:
+    """Every confound is a candidate's run having the host to itself after the good one's
+    finished (a commit much slower than the good one always ends alone): less host load can
+    only make a speed effect look better, so a slowdown measured despite it still stands.
+    Read from the co-run sentences (telemetry/corun.py writes them)."""
+    if rule.effect not in SPEED_EFFECTS:
+        return False
+    base = str((report.get("spec") or {}).get("baseline") or "")
+    reasons = [str(r) for r in (report.get("fairness") or {}).get("reasons") or []]
+    return bool(reasons and base) and all(
+        re.match(r"(\S+)\.r\d+ ran alone for ", r) is not None
+        and not r.startswith(f"{base}.r") for r in reasons)
+
+
 def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
     """The second arm of ``report`` against its baseline (see the module docstring)."""
     failed = report.get("failed_runs") or []
@@ -86,7 +101,8 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
                                "commit does not run as the good one does")
     fair = report.get("fairness") or {}
     speed_only = fair.get("affects") == "speed" and rule.effect not in SPEED_EFFECTS
-    if fair.get("state") == "confounded" and not speed_only:
+    confounded = fair.get("state") == "confounded" and not speed_only
+    if confounded and not _candidate_ran_alone(report, rule):
         reasons = "; ".join(str(r) for r in (fair.get("reasons") or [])[:2])
         return Judgement(SKIP, f"a confounded comparison is not counted: {reasons}",
                          confounded=True)
@@ -110,6 +126,14 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
     if hi < rule.threshold:
         return Judgement(GOOD, f"{rule.effect}: worse by at most {hi:.4g} (95 % CI), under "
                                f"the {rule.threshold:g} that counts", point, (lo, hi))
+    if confounded:  # the candidate ran alone: only a slowdown shown despite that counts
+        if lo > rule.threshold:
+            return Judgement(BAD, f"{rule.effect}: worse by {point:.4g} (95 % CI {lo:.4g}.."
+                                  f"{hi:.4g}) although its runs had the host to themselves "
+                                  "for part of the time", point, (lo, hi))
+        return Judgement(SKIP, f"a confounded comparison is not counted: "
+                               f"{'; '.join(str(r) for r in fair.get('reasons') or [])[:300]}",
+                         point, (lo, hi), confounded=True)
     if lo > 0 and point >= rule.threshold / 2:
         return Judgement(BAD, f"{rule.effect}: worse by {point:.4g} (95 % CI {lo:.4g}.."
                               f"{hi:.4g}), against {rule.threshold:g} that counts", point, (lo, hi))
