@@ -26,7 +26,13 @@ from docker.types import DeviceRequest, LogConfig, Mount
 
 from abtui.backends.base import ArmExit, ArmHandle, Backend, LogLine, fill_out, lightning_env
 from abtui.backends.docker_image import resolve_image
-from abtui.backends.docker_logs import CONNECTION_ERRORS, LIVE_STATES, ContainerLogReader, parse_ts
+from abtui.backends.docker_logs import (
+    CONNECTION_ERRORS,
+    LIVE_STATES,
+    ContainerLogReader,
+    parse_ts,
+    through_breaks,
+)
 from abtui.backends.docker_mounts import volume_mounts
 from abtui.infra.errors import BackendError
 from abtui.infra.secrets import mask_argv
@@ -56,6 +62,12 @@ def _daemon(what: str) -> Iterator[None]:
         raise BackendError(f"{what}: the Docker daemon refused: {exc.explanation or exc}") from None
     except (docker.errors.DockerException, *CONNECTION_ERRORS) as exc:
         raise BackendError(f"{what}: cannot reach the Docker daemon ({exc}).\n  {_DAEMON_HINT}") from None
+
+
+def _sleep(delay: float) -> bool:
+    """A pause for ``through_breaks`` that never gives up early."""
+    time.sleep(delay)
+    return False
 
 
 def arm_user() -> tuple[int, int]:
@@ -128,21 +140,14 @@ class DockerBackend(Backend):
     def api(self) -> docker.APIClient:
         return self.client.api
 
-    def _inspect_with_retry(self, container_id: str, wait_s: float = POLL_RECONNECT_S
-                            ) -> dict[str, Any]:
-        """inspect_container, waiting out a cut link or a daemon restart for up to ``wait_s``
-        (backoff up to 5 s), as the log reader does: a link cut just after an arm's container
-        exited made the exit unreadable and the arm "lost" (seen in a CI run)."""
-        deadline, delay = time.monotonic() + wait_s, 0.2
-        while True:
-            try:
-                attrs: dict[str, Any] = self.api.inspect_container(container_id)
-                return attrs
-            except CONNECTION_ERRORS:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    def _inspect_with_retry(self, container_id: str) -> dict[str, Any]:
+        """inspect_container, waiting out a cut link or a daemon restart as the log reader
+        does: a link cut just after an arm's container exited made its exit unreadable and
+        the arm "lost" (seen in a CI run)."""
+        attrs: dict[str, Any] = through_breaks(
+            lambda: self.api.inspect_container(container_id), POLL_RECONNECT_S,
+            _sleep)
+        return attrs
 
     def _status(self, container_id: str) -> str | None:
         """The container's status; None once it is gone. Connection errors propagate."""

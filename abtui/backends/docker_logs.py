@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import docker.errors
 import requests
@@ -198,6 +198,28 @@ class _Stream:
 CONNECTION_ERRORS = (OSError, urllib3.exceptions.HTTPError, requests.exceptions.RequestException,
                       http.client.HTTPException)
 LIVE_STATES = ("running", "created", "restarting", "paused")
+T = TypeVar("T")
+
+
+class Abandoned(Exception):
+    """``through_breaks`` was told to give up while it waited (the watch is stopping)."""
+
+
+def through_breaks(call: Callable[[], T], within_s: float,
+                   pause: Callable[[float], bool]) -> T:
+    """``call()``, again after a connection error (backoff from 0.2 s up to 5 s) until
+    ``within_s`` has passed, then the error is raised; ``Abandoned`` when ``pause`` (which
+    waits the delay) returns True."""
+    deadline, delay = time.monotonic() + within_s, 0.2
+    while True:
+        try:
+            return call()
+        except CONNECTION_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            if pause(delay):
+                raise Abandoned from None
+            delay = min(delay * 2, 5.0)
 
 
 # ------------------------------------------------------------------------------ reader
@@ -257,17 +279,10 @@ class ContainerLogReader:
 
     def _state_with_retry(self) -> str | None:
         """The container state, waiting out a daemon restart (backoff up to ``reconnect_s``)."""
-        deadline = time.monotonic() + self.reconnect_s
-        delay = 0.2
-        while True:
-            try:
-                return self.state()
-            except CONNECTION_ERRORS:
-                if time.monotonic() > deadline:
-                    raise
-                if self.stop.wait(delay):
-                    return "stopping"
-                delay = min(delay * 2, 5.0)
+        try:
+            return through_breaks(self.state, self.reconnect_s, self.stop.wait)
+        except Abandoned:
+            return "stopping"
 
     def _session(self, follow: bool) -> Iterator[LogLine]:
         """One logs request from the resume point; entries already handed on are skipped."""
