@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +231,67 @@ def test_what_a_bisect_costs_and_how_often_it_names_the_right_commit() -> None:
     runs, steps, right = rows[16, 4.0]
     assert right >= 0.95 and steps <= 5 and runs < 40
     assert rows[64, 2.0][2] >= 0.95
+
+
+def _braille(screen: str) -> int:
+    return sum(1 for ch in screen if 0x2801 <= ord(ch) <= 0x28FF)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_a_bisect_in_a_terminal_shows_each_step_live_under_its_commits(
+        history, tmp_path: Path) -> None:
+    """``abtui bisect`` in a real tmux pane at 120x40: each step's A/B runs in the console,
+    its curves drawn live, under a line of the commits whose marks fill in (the second step
+    shows the first step's commit bad and brackets the commit it judges now); at the end the
+    terminal has the answer and the exit code is 0. Four commits after the good one: 6 is
+    judged first (bad), then 5 (bad: it drops the scaling)."""
+    repo, shas = history
+    session = f"abtui-bisect-{tmp_path.name}"[-60:]
+    argv = [sys.executable, "-m", "abtui", "bisect", "--repo", str(repo), "--runs-dir",
+            str(tmp_path / "runs"), "--good", shas[4], "--bad", shas[8], "--metric",
+            "accuracy", "--worse-by", "5pp", "--", *CMD]
+    # pytest exports COLUMNS / LINES (80 x 24), which Textual would take over the pane's size
+    shell = (f"unset COLUMNS LINES; cd {shlex.quote(str(tmp_path))} && {shlex.join(argv)}; "
+             "echo bisect-exit=$?; sleep 900")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                    shell], check=True)
+    steps: dict[int, str] = {}  # the step's number -> its last screen with curves drawn
+    try:
+        screen, deadline = "", time.time() + 900
+        while "bisect-exit=" not in screen and time.time() < deadline:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+            banner = re.search(r"^ bisect +step (\d) of ~3 .*$", screen, re.M)
+            if banner and _braille(screen) > 20:  # the step's latest frame with curves
+                steps[int(banner.group(1))] = screen
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    assert "bisect-exit=0" in screen, screen
+    assert f"first bad commit {shas[5][:10]} change 5: drop the input scaling" in screen
+    assert set(steps) == {1, 2}, steps
+    first = re.search(r"^ bisect .*$", steps[1], re.M)
+    second = re.search(r"^ bisect .*$", steps[2], re.M)
+    assert first and second
+    # step 1 judges commit 6 (the middle; 8, the given bad one, is x from the start)
+    assert re.search(r"good +\. +\[\.\] +\. +x +" + shas[6][:10], first.group(0)), first
+    assert "accuracy_delta worse by 0.05" in first.group(0)
+    # step 2: commit 6 is now bad, commit 5 judged
+    assert re.search(r"good +\[\.\] +x +\. +x +" + shas[5][:10] + " change 5", second.group(0)), second
+    assert f"step-{shas[5][:10]}" in steps[2]  # the console's title: this step's A/B
+
+
+def test_the_bisect_line_over_a_step_marks_the_commits_and_shows_no_escape() -> None:
+    from abtui.cli.bisect import marks_of
+    from abtui.tui.bisect_line import BisectProgress, bisect_text
+
+    record = {"commits": ["a1", "b2", "c3", "d4", "e5"],
+              "steps": [{"commit": "c3", "verdict": BAD}, {"commit": "a1", "verdict": GOOD},
+                        {"commit": "b2", "verdict": SKIP}]}
+    marks = marks_of(record)
+    assert marks == ["+", "?", "x", ".", "x"]  # the last commit is the given bad one
+    line = bisect_text(BisectProgress(marks, 3, "d4" * 10, "fix \x1b]0;owned\x07 the \x1b[2Jloader",
+                                      4, 3, "accuracy_delta worse by 0.05")).plain
+    assert re.search(r"step 4 of ~3 +accuracy_delta worse by 0\.05 +good +\+ +\? +x +\[\.\] +x +d4d4d4d4d4 fix", line), line
+    assert "\x1b" not in line and "\x07" not in line

@@ -334,3 +334,27 @@ def test_run_console_detaches_if_the_console_dies(monkeypatch, capsys) -> None:
     assert exp.calls == ["detach"]
     out = capsys.readouterr()
     assert "detached; abtui attach" in out.out and "stopped unexpectedly" in out.err
+
+
+@pytest.mark.asyncio
+async def test_one_step_of_a_bisect_shows_its_line_and_closes_itself_once_concluded() -> None:
+    """A bisect step's console: the commits' line under the title; when every arm has ended
+    and the report is written it closes with the code (no results screen to dismiss), so
+    the bisect goes on to the next step."""
+    from abtui.tui.bisect_line import BisectProgress, bisect_text
+
+    exp = fixture_experiment("done")
+    banner = bisect_text(BisectProgress(["+", ".", "x"], 1, "c0ffee" * 4, "drop the scaling",
+                                        2, 2, "accuracy_delta worse by 0.05"))
+    app = fixture_app(exp=exp, banner=banner, close_when_concluded=True,
+                      concluder=lambda e, g: ({"verdict": {"summary": "amp is worse"}}, 0))
+    async with app.run_test(size=SIZE) as pilot:
+        line = _text(app.screen.query_one("#banner"))
+        assert "step 2 of ~2" in line and "[.]" in line and "drop the scaling" in line
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.return_value is not None:
+                break
+    assert app.return_value == 0 and app.outcome == "concluded"
+    assert app.report == {"verdict": {"summary": "amp is worse"}}
+    assert not any(isinstance(s, ResultsScreen) for s in app.screen_stack)

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
-def _interactive(headless: bool) -> bool:
+def interactive(headless: bool) -> bool:
     return not headless and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("TERM") != "dumb"
 
 
@@ -205,7 +205,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         exp = Experiment.attach(args.run_dir, resume=args.resume)
         _gate_flags_on(exp, _gate_flags(args))
         _serve_metrics(exp, args.metrics_addr, args.metrics_arms_only)
-        if _interactive(args.headless):
+        if interactive(args.headless):
             return _tui(exp, args.gate)
         from abtui.cli.headless import run_headless
 
@@ -444,7 +444,7 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
             raise SpecError("metrics_addr", [str(exc)]) from None
     exp = Experiment.start(spec, spec_path, runs_dir)
     _serve_metrics(exp, metrics[0], metrics[1])
-    if _interactive(headless):
+    if interactive(headless):
         return _tui(exp, gates, keep=keep)
     from abtui.cli.headless import run_headless
 

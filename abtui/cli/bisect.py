@@ -20,17 +20,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from abtui.infra.errors import SpecError
 from abtui.infra.safe_io import atomic_write, open_read
 from abtui.infra.untrusted import shown
-from abtui.report.bisect_page import commit_line, render_bisect
+from abtui.report.bisect_page import MARKS, commit_line, render_bisect
 from abtui.report.regression import BAD, GOOD, SKIP, Judgement, Regression, judge
 
+if TYPE_CHECKING:
+    from abtui.tui.bisect_line import BisectProgress
+
 EXIT_FOUND, EXIT_UNDECIDED = 0, 3
+EXIT_LEFT = 130  # the user left a step's console (detach or stop): resumable, as after ^C
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -68,8 +72,11 @@ def step_spec(command: list[str], good: str, commit: str, rule: Regression, budg
     return data
 
 
-def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path) -> tuple[dict[str, Any], Path]:
-    """Run one step's experiment headless and quietly; its report and run directory."""
+def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path,
+             progress: BisectProgress | None = None) -> tuple[dict[str, Any], Path, str]:
+    """Run one step's experiment: in the console with the bisect's line above it
+    (``progress``), else headless and quietly. Its report, its run directory and how it
+    ended (``concluded``; ``stopped`` or ``detached`` when the user left the console)."""
     from abtui.conclude import conclude
     from abtui.experiment import Experiment
     from abtui.spec import parse_spec
@@ -78,11 +85,26 @@ def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path) -> tuple[dict[
     spec_path = workdir / ".abtui-bisect.yaml"  # resolved against the workdir; never kept
     spec = parse_spec(text, str(spec_path))
     exp = Experiment.start(spec, spec_path, runs_dir)
+    if progress is not None:
+        from abtui.tui.app import watch_step
+        from abtui.tui.bisect_line import bisect_text
+
+        shown_report, ended = watch_step(exp, bisect_text(progress))
+        return dict(shown_report or {}), exp.rundir.root, ended
     while not exp.wait(timeout=1.0):
         pass
     exp.finish()
     report = conclude(exp, [])
-    return dict(report), exp.rundir.root
+    return dict(report), exp.rundir.root, "concluded"
+
+
+def marks_of(record: dict[str, Any]) -> list[str]:
+    """One mark per commit after the good one: its last step's verdict (``+`` good, ``x``
+    bad, ``?`` skipped), ``.`` not run; the last commit, the given bad one, ``x`` until run."""
+    last = {str(s.get("commit")): str(s.get("verdict")) for s in record.get("steps") or []}
+    commits = record.get("commits") or []
+    return [MARKS.get(last.get(c, ""), "x" if i == len(commits) - 1 else ".")
+            for i, c in enumerate(commits)]
 
 
 def _resumed(folder: Path, good_sha: str, commits: list[str], rule: Regression
@@ -132,10 +154,11 @@ def _replay(record: dict[str, Any], commits: list[str]) -> tuple[int, int, set[i
 
 def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression, *,
            runs_dir: Path, budget: int = 6, steps: int | None = None,
-           out: TextIO = sys.stdout, resume: Path | None = None) -> int:
+           out: TextIO = sys.stdout, resume: Path | None = None, console: bool = False) -> int:
     """Search for the first bad commit; prints each step and writes ``bisect.json`` and
     ``bisect.md``. ``resume``: the folder of an earlier bisect of the same commits, whose
-    steps are not run again."""
+    steps are not run again. ``console``: each step's A/B in the live console, the commits
+    as marks above it (else headless)."""
     good_sha, commits = commits_between(repo, good, bad)
     if not commits:
         raise SpecError("abtui bisect", [f"no commits between {good} and {bad}"])
@@ -159,8 +182,9 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
         atomic_write(folder / "bisect.json", json.dumps(record, indent=2) + "\n")
         atomic_write(folder / "bisect.md", render_bisect(record))
 
+    about = max(1, len(commits).bit_length())
     say(f"abtui bisect: {len(commits)} commits after {good_sha[:10]}, about "
-        f"{max(1, (len(commits)).bit_length())} steps; each up to {budget} runs per arm"
+        f"{about} steps; each up to {budget} runs per arm"
         + (f"; resumed with {len(record['steps'])} step(s) done" if resume else ""))
     while hi - lo > 1:
         candidates = [i for i in range(lo + 1, hi) if i not in skipped]
@@ -169,12 +193,26 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
         mid = min(candidates, key=lambda i: abs(i - (lo + hi) / 2))
         commit = commits[mid]
         verdict: Judgement | None = None
+        subject = _git(repo, "log", "-1", "--format=%s", commit)
         for attempt in (1, 2):  # a confounded step is run once more, then skipped
-            report, root = run_step(step_spec(command, good_sha, commit, rule, budget, steps),
-                                    repo, runs_dir)
+            progress = None
+            if console:
+                from abtui.tui.bisect_line import BisectProgress
+
+                progress = BisectProgress(marks_of(record), mid, commit, subject,
+                                          len({str(s.get("commit")) for s in record["steps"]})
+                                          + 1, about, f"{rule.effect} worse by {rule.threshold:g}")
+            report, root, ended = run_step(
+                step_spec(command, good_sha, commit, rule, budget, steps), repo, runs_dir,
+                progress)
+            if ended != "concluded":  # the user left the step's console: nothing judged
+                say(f"abtui bisect: left at {commit[:10]} (its A/B {ended}: {root}); "
+                    f"the steps so far are in {folder / 'bisect.md'}; go on with "
+                    f"abtui bisect --resume {folder} and the same arguments")
+                return EXIT_LEFT
             verdict = judge(report, rule)
             record["steps"].append({
-                "commit": commit, "subject": _git(repo, "log", "-1", "--format=%s", commit),
+                "commit": commit, "subject": subject,
                 "run_dir": str(root), "verdict": verdict.verdict, "why": verdict.why,
                 "worse": verdict.worse, "interval": verdict.interval, "attempt": attempt,
                 "confounded": verdict.confounded,
@@ -228,6 +266,8 @@ def add_parser(sub: Any) -> None:
     b.add_argument("--resume", default=None, metavar="DIR",
                    help="go on with the bisect in DIR (its bisect.json) after a crash or a "
                         "stop: the same --good, --bad, --metric, --worse-by and command")
+    b.add_argument("--headless", action="store_true",
+                   help="no console (the default without a terminal): a line per step")
     b.add_argument("command", nargs="+", metavar="CMD", help="the training command, after --")
 
 
@@ -249,12 +289,15 @@ def rule_of(args: Any) -> Regression:
 
 
 def run_cli(args: Any) -> int:
+    from abtui.cli import interactive  # a console only in a real terminal, as abtui run
+
     rule = rule_of(args)
     if args.max_replicates < 2:
         raise SpecError("abtui bisect", ["--max-replicates: at least 2 (a step needs a spread)"])
     return bisect(Path(args.repo).resolve(), args.good, args.bad, list(args.command), rule,
                   runs_dir=Path(args.runs_dir).resolve(), budget=args.max_replicates,
-                  steps=args.steps, resume=Path(args.resume) if args.resume else None)
+                  steps=args.steps, resume=Path(args.resume) if args.resume else None,
+                  console=interactive(args.headless))
 
 
 def judgement_of(run_dir: Path, args: Any) -> Judgement:

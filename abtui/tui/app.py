@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -82,7 +83,8 @@ class ConsoleApp(App[int]):
                  findings: Callable[[Any], Differences] = load_findings,
                  concluder: Concluder = conclude_run, clock: Callable[[], float] = time.time,
                  cursor_blink: bool = True, tick_s: float = TICK_S,
-                 signals: bool = True, hard_exit: Callable[[int], Any] = leave_now) -> None:
+                 signals: bool = True, hard_exit: Callable[[int], Any] = leave_now,
+                 banner: Text | None = None, close_when_concluded: bool = False) -> None:
         super().__init__()
         self.exp = exp
         self.gates = list(gates)
@@ -94,9 +96,10 @@ class ConsoleApp(App[int]):
         self.tick_s = tick_s
         self.signals = signals
         self.hard_exit = hard_exit
+        self.close_when_concluded = close_when_concluded  # one step of several (a bisect)
         arms = list(getattr(exp.spec, "arms", {})) + [a.arm for a in exp.store.runs.values()]
         self.colours = arm_colours(arms)
-        self.console_screen = ConsoleScreen(exp, self.colours, clock, cursor_blink)
+        self.console_screen = ConsoleScreen(exp, self.colours, clock, cursor_blink, banner)
         self.differences: Differences | None = None
         self.outcome: str | None = None  # "detached", "stopped", "concluded"
         self.report: Report | None = None
@@ -198,7 +201,7 @@ class ConsoleApp(App[int]):
         if self.outcome is None:
             self.outcome = "concluded"
         self.console_screen.query_one(VerdictStrip).conclude(message.report, message.code, message.error)
-        if self._quit_when_concluded:
+        if self._quit_when_concluded or self.close_when_concluded:
             self.exit(message.code)
             return
         self.action_results()
@@ -304,7 +307,8 @@ def make_app(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False,
 
     ``options`` go to :class:`ConsoleApp` (``findings``, ``concluder``, ``clock``,
     ``cursor_blink``, ``tick_s``, ``signals``) so that fixtures can replace slow or
-    non-deterministic parts.
+    non-deterministic parts; ``banner`` and ``close_when_concluded`` make it one step of
+    several (``abtui bisect``).
     """
     return ConsoleApp(exp, gates, keep, **options)
 
@@ -338,3 +342,23 @@ def run_console(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = Fal
     if app.outcome == "detached":
         return 0
     return int(code if code is not None else (app.exit_code or 0))
+
+
+def watch_step(exp: ExperimentView, banner: Text) -> tuple[Report | None, str]:
+    """One step of several (a bisect's A/B) in the console, ``banner`` under the title; the
+    console closes by itself once the step is concluded and its report written.
+
+    Returns the report (None without one) and how the step ended: ``concluded``, or
+    ``stopped`` / ``detached`` when the user left it (the console crashing detaches too,
+    so no watcher is left holding the run's lock; the arms run on).
+    """
+    app = make_app(exp, banner=banner, close_when_concluded=True)
+    app.run()
+    if app.outcome is None:
+        with contextlib.suppress(Exception):
+            exp.detach()
+        with contextlib.suppress(OSError):
+            print("abtui: the console stopped unexpectedly; the arms keep running",
+                  file=sys.stderr, flush=True)
+        return None, "detached"
+    return app.report, app.outcome

@@ -74,9 +74,10 @@ class ConsoleScreen(Screen):
     ]
 
     def __init__(self, exp: ExperimentView, colours: dict[str, str], clock: Callable[[], float] = time.time,
-                 cursor_blink: bool = True) -> None:
+                 cursor_blink: bool = True, banner: Text | None = None) -> None:
         super().__init__()
         self.exp = exp
+        self.banner = banner  # a line under the title (a bisect's commits), or none
         self.colours = colours
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -87,6 +88,8 @@ class ConsoleScreen(Screen):
     def compose(self) -> ComposeResult:
         store = self.exp.store
         yield Static(id="title", markup=False)
+        if self.banner is not None:
+            yield Static(self.banner, id="banner", markup=False)
         yield ArmsTable(store, self.exp.manifest, self.colours, id="arms")
         with Horizontal(id="middle"):
             yield CurvesPanel(store, self.colours, id="curves")
