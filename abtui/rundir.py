@@ -43,6 +43,8 @@ MAX_JSON_BYTES = 64 << 20  # a manifest, an exit record, a report: far below thi
 NODE_FACTS = "node.json"
 #: Telemetry sampled on a remote arm's node (``abtui.telemetry.node sample``).
 NODE_TELEMETRY = "node_telemetry.jsonl"
+#: Slurm job arrays: ``slurm/array-<n>.sh`` (the task dispatch) and Slurm's output per task.
+SLURM_ARRAYS = "slurm"
 
 
 class RunDir:

@@ -260,3 +260,58 @@ def test_node_gpus_stay_on_screen_between_their_samples_and_carry_dcgm_labels() 
     [temp] = families["DCGM_FI_DEV_GPU_TEMP"].samples
     assert temp.labels["gpu"] == "2" and temp.labels["hostname"] == "gpu-node-7"
     assert temp.labels["run_id"] == "A" and temp.value == 61
+
+
+def test_a_job_array_task_runs_its_own_job_with_its_own_env_and_no_value_on_disk(tmp_path) -> None:
+    """The array's batch script, run by /bin/sh as Slurm runs it: task 1 goes to its run's
+    folder and runs that run's job.sh with its own variables (a value with quotes, `$( )`
+    and a newline arrives whole), none of the other task's and none of the carriers; the
+    values are nowhere in the script."""
+    import subprocess
+
+    from abtui.backends.slurm_job import TASK_VAR, ArrayTask, array_script
+
+    tasks = []
+    for i, run_id in enumerate(("lr=1", "lr=2")):
+        folder = tmp_path / run_id
+        folder.mkdir()
+        job = folder / "job.sh"
+        job.write_text('#!/bin/sh\npwd\nprintf "%s|" "$ABTUI_RUN_ID" "$HF_TOKEN"\nenv | grep -c ABTUI_T || true\n')
+        tasks.append(ArrayTask(run_id, job, folder, ("ABTUI_RUN_ID", "HF_TOKEN") if i else ("ABTUI_RUN_ID",)))
+    script = tmp_path / "array-0.sh"
+    script.write_text(array_script(_spec(), tasks))
+    secret = "hf_s3cr3t 'q' $(id)\nline2"
+    env = {"PATH": os.environ["PATH"], "SLURM_ARRAY_TASK_ID": "1",
+           TASK_VAR.format(task=0, name="ABTUI_RUN_ID"): "lr=1",
+           TASK_VAR.format(task=1, name="ABTUI_RUN_ID"): "lr=2",
+           TASK_VAR.format(task=1, name="HF_TOKEN"): secret}
+    out = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr
+    cwd, rest = out.stdout.split("\n", 1)
+    assert cwd == str(tmp_path / "lr=2")
+    assert rest == f"lr=2|{secret}|0\n"  # its own values, whole; no ABTUI_T* carrier left
+    assert "s3cr3t" not in script.read_text() and "lr=2|" not in script.read_text()
+    env["SLURM_ARRAY_TASK_ID"] = "7"
+    missing = subprocess.run(["/bin/sh", str(script)], env=env, capture_output=True, text=True,
+                             timeout=30)
+    assert missing.returncode == 2 and "no task 7" in missing.stderr
+
+
+def test_the_scheduler_starts_replicates_as_groups_within_the_limit() -> None:
+    """Replicate r + 1 waits for replicate r; at most ``limit`` at once; one run per GPU;
+    a backend that queues groups itself (a Slurm job array) gets a whole replicate, once
+    nothing is active."""
+    from abtui.experiment.schedule import runs_to_start
+
+    spec = parse_spec(BASE.replace("A: {gpus: [0]", "A: {gpus: [0]").replace(
+        "B: {gpus: [1], config: {lr: 2}}", "B: {gpus: [1], config: {lr: 2}}\n  C: {gpus: [0], config: {lr: 3}}")
+        + "replicates: 2\n")
+    runs = resolve_runs(spec)
+    first = [r for r in runs if r.replicate == 0]
+    ids = lambda rs: [r.run_id for r in rs]  # noqa: E731
+    assert ids(runs_to_start(runs, [], 3)) == ids([r for r in first if r.arm in ("A", "B")])  # C shares GPU 0
+    assert ids(runs_to_start(runs, [], 1)) == ids(first[:1])
+    assert runs_to_start([r for r in runs if r.replicate == 1], first[:1], 3) == []  # the barrier
+    assert ids(runs_to_start(runs, [], 2, grouped=True)) == ids(first)  # Slurm holds it to 2
+    assert runs_to_start(runs[1:], runs[:1], 2, grouped=True) == []

@@ -92,7 +92,11 @@ def test_quickstart_runs_as_slurm_jobs_with_the_same_report(tmp_path, slurm_clus
         assert "--no-requeue" in entry["ref"]["sbatch"]
         node = entry["inspect"]["node"]  # the node's facts, as the job saw them
         assert node["host"] == slurm_cluster["node"]
-        assert node["slurm"]["SLURM_JOB_ID"] == entry["ref"]["job_id"]
+        # the two runs of the replicate were one job array: task i is job "<array>_<i>"
+        array, task = entry["ref"]["job_id"].split("_")
+        assert entry["ref"]["array"] == array and task == str(entry["ref"]["task"])
+        assert node["slurm"]["SLURM_ARRAY_JOB_ID"] == array
+        assert node["slurm"]["SLURM_ARRAY_TASK_ID"] == task
         assert node["slurm"]["SLURM_GPUS_ON_NODE"] == "1"
         # every line the arm printed reached the store exactly once
         assert _stored_lines(root, run_id) == _output_lines(root, run_id)
@@ -202,3 +206,50 @@ def test_a_drained_node_holds_the_next_replicate_as_queued_until_it_is_resumed(
     assert "queued" in out, out[-3000:]  # the progress lines said why the arms waited
     report = json.loads((root / "report.json").read_text())
     assert all(r["status"] == "done" for a in report["arms"].values() for r in a["runs"])
+
+
+def test_a_3x2_grid_runs_as_one_throttled_job_array_per_replicate(tmp_path, slurm_cluster) -> None:
+    """A grid of six arms (lr x optimizer) on the cluster, two replicates, ``concurrency:
+    2``: each replicate is one job array of six tasks (``--array=0-5%2``), Slurm never runs
+    more than two at once, the second array is submitted only once the first has ended (the
+    barrier per replicate), every task runs its own run (its own seed and config), and the
+    grid is ranked as it is on the local backend."""
+    text = (REPO / "configs" / "quickstart.yaml").read_text()
+    text = text.replace("workdir: ..", f"workdir: {REPO}").replace("hidden: 512", "hidden: 32")
+    text = text.replace("name: quickstart", "name: slurmtest").replace("backend: local", "backend: slurm")
+    text = text.replace("steps: 2500", "steps: 150").replace("replicates: 1", "replicates: 2")
+    text = text.replace("  eval_interval: 100", "  eval_interval: 150")
+    text = text[:text.index("arms:")] + (
+        "grid:\n  lr: [0.003, 0.03, 0.3]\n  optimizer: [sgd, adam]\nconcurrency: 2\n"
+        "slurm:\n  cpus_per_task: 1\n")
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(text)
+    out = _abtui("run", str(spec), "--headless", "--runs-dir", str(tmp_path / "runs"),
+                 cwd=tmp_path, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    [root] = list((tmp_path / "runs").iterdir())
+    manifest = json.loads((root / "manifest.json").read_text())
+    arrays: dict[int, set[str]] = {}
+    spans = []
+    for run_id, entry in manifest["runs"].items():
+        ref = entry["ref"]
+        assert ref["job_id"] == f"{ref['array']}_{ref['task']}", ref
+        assert "--array=0-5%2" in ref["sbatch"], ref["sbatch"]
+        arrays.setdefault(entry["replicate"], set()).add(ref["array"])
+        node = entry["inspect"]["node"]  # the task's own job saw its own array and task
+        assert node["slurm"]["SLURM_ARRAY_TASK_ID"] == str(ref["task"])
+        times = [e.t for e in read_events(root / "arms" / run_id / "events.jsonl")]
+        spans.append((min(times), max(times), entry["replicate"]))
+        assert len(times) >= 15  # its own output, all of it
+    assert set(arrays) == {0, 1} and all(len(a) == 1 for a in arrays.values())
+    assert arrays[0] != arrays[1]
+    for start, _, _ in spans:  # never more than two tasks running at once
+        assert sum(1 for s, e, _ in spans if s <= start <= e) <= 2, spans
+    assert max(e for _, e, r in spans if r == 0) < min(s for s, _, r in spans if r == 1)
+    report = json.loads((root / "report.json").read_text())
+    assert len(report["arms"]) == 6 and report["ranking"]["best"] in report["arms"]
+    for arm, data in report["arms"].items():
+        assert [r["seed"] for r in data["runs"]] == [0, 1], (arm, data["runs"])
+        assert all(r["status"] == "done" for r in data["runs"])
+    assert list((root / "slurm").glob("array-*.sh")) and not any(
+        "hf_" in p.read_text() for p in (root / "slurm").glob("array-*.sh"))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from abtui.infra.errors import AbtuiError
 from abtui.rundir import ArmExit, RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 
@@ -59,6 +60,23 @@ class Backend(ABC):
     @abstractmethod
     def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
         """Start one arm. Output must outlive this process (file or daemon log)."""
+
+    #: The backend queues a group of runs itself and holds it to a limit of runs at once
+    #: (Slurm's job arrays): the scheduler hands it a replicate's runs together.
+    LAUNCHES_GROUPS = False
+
+    def launch_group(self, runs: list[ArmRun], rundir: RunDir, limit: int
+                     ) -> list[ArmHandle | AbtuiError]:
+        """Start ``runs`` at once, at most ``limit`` of them running together: a handle, or
+        the error that kept it from starting, per run and in order. The default starts each
+        on its own (only backends that declare ``LAUNCHES_GROUPS`` are given a group)."""
+        out: list[ArmHandle | AbtuiError] = []
+        for run in runs:
+            try:
+                out.append(self.launch(run, rundir))
+            except AbtuiError as exc:  # one run that cannot start never stops the others
+                out.append(exc)
+        return out
 
     @abstractmethod
     def follow(self, handle: ArmHandle, rundir: RunDir, resume: int | str | None,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -33,12 +34,22 @@ from abtui.backends.base import (
 )
 from abtui.backends.local import WRAPPER, FollowsOutputFile, describe_exit, read_marker
 from abtui.backends.slurm_cli import ENDED_WORDS, JobStates, cancel, cluster_facts, submit
-from abtui.backends.slurm_job import batch_script, sbatch_options, step_script
-from abtui.infra.errors import BackendError
+from abtui.backends.slurm_job import (
+    TASK_VAR,
+    ArrayTask,
+    array_script,
+    batch_script,
+    sbatch_options,
+    step_script,
+)
+from abtui.infra.errors import AbtuiError, BackendError
 from abtui.infra.secrets import mask_argv
-from abtui.rundir import NODE_FACTS, NODE_TELEMETRY, RunDir
+from abtui.rundir import NODE_FACTS, NODE_TELEMETRY, SLURM_ARRAYS, RunDir
 from abtui.spec import ArmRun, ExperimentSpec
 
+SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The options that differ run by run and are the array's own (its name, output, folder).
+PER_RUN_OPTIONS = ("--job-name=", "--output=", "--chdir=")
 #: Ended states in which the arm was taken away, not failed on its own (status "lost").
 LOST_STATES = frozenset({"NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "REVOKED", "", "UNKNOWN"})
 
@@ -92,7 +103,8 @@ class SlurmBackend(FollowsOutputFile, Backend):
         return env
 
     # -- the interface -----------------------------------------------------------------
-    def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
+    def _write_job(self, run: ArmRun, rundir: RunDir) -> tuple[Path, list[str], list[str]]:
+        """The run's step and batch scripts (written), its sbatch options and its argv."""
         arm_dir = rundir.arm_dir(run.run_id)
         (arm_dir / "out").mkdir(mode=0o700, exist_ok=True)
         argv = fill_out(self._argv(run), str(arm_dir / "out"))
@@ -100,20 +112,78 @@ class SlurmBackend(FollowsOutputFile, Backend):
         script = arm_dir / "job.sh"
         for path, text in ((step, step_script(self.spec, run, arm_dir, sys.executable, WRAPPER, argv)),
                            (script, batch_script(self.spec, run, arm_dir, sys.executable, step))):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            _write_script(path, text)
         rundir.output_path(run.run_id).touch(mode=0o600)
-        options = sbatch_options(self.spec, run, arm_dir, self._cwd(run))
+        return script, sbatch_options(self.spec, run, arm_dir, self._cwd(run)), argv
+
+    def _handle(self, run: ArmRun, rundir: RunDir, job_id: str, argv: list[str],
+                options: list[str], **more: Any) -> ArmHandle:
+        self.states.watch(job_id)
+        return ArmHandle(run.run_id, {"job_id": job_id,
+                                      "marker": str(rundir.arm_dir(run.run_id) / "exit_code"),
+                                      "argv": mask_argv(argv), "sbatch": options,
+                                      "remote": True,  # on its node: see is_remote
+                                      "submitted_at": time.time(), **more})
+
+    def launch(self, run: ArmRun, rundir: RunDir) -> ArmHandle:
+        script, options, argv = self._write_job(run, rundir)
         try:
             job_id = submit(str(script), options, self._env(run, rundir))
         except BackendError as exc:
             raise BackendError(f"arm {run.run_id}: {exc}") from None
-        self.states.watch(job_id)
-        return ArmHandle(run.run_id, {"job_id": job_id, "marker": str(arm_dir / "exit_code"),
-                                      "argv": mask_argv(argv), "sbatch": options,
-                                      "remote": True,  # on its node: see is_remote
-                                      "submitted_at": time.time()})
+        return self._handle(run, rundir, job_id, argv, options)
+
+    LAUNCHES_GROUPS = True
+
+    def launch_group(self, runs: list[ArmRun], rundir: RunDir, limit: int
+                     ) -> list[ArmHandle | AbtuiError]:
+        """A replicate's runs as one job array (``sbatch --array=0-N%limit``): one entry in
+        the queue, Slurm holding it to ``limit`` tasks at once. Runs whose jobs would ask for
+        different resources (``array_key``), or all of them with ``slurm.array: false``,
+        are jobs of their own (then at most ``limit`` at once is not Slurm's to keep: the
+        jobs are submitted together, as the arms of a replicate always were)."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, run in enumerate(runs):
+            key = array_key(sbatch_options(self.spec, run, rundir.arm_dir(run.run_id),
+                                           self._cwd(run)))
+            groups.setdefault(key if self.spec.slurm.array else (run.run_id,), []).append(i)
+        out: list[ArmHandle | AbtuiError] = [BackendError("not submitted")] * len(runs)
+        for members in groups.values():
+            chosen = [runs[i] for i in members]
+            handles = (self._launch_array(chosen, rundir, limit) if len(chosen) > 1
+                       else super().launch_group(chosen, rundir, limit))
+            for i, handle in zip(members, handles, strict=True):
+                out[i] = handle
+        return out
+
+    def _launch_array(self, runs: list[ArmRun], rundir: RunDir, limit: int
+                      ) -> list[ArmHandle | AbtuiError]:
+        jobs = [self._write_job(run, rundir) for run in runs]
+        envs = [self._env(run, rundir) for run in runs]
+        common = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs[1:])}
+        own = [tuple(sorted(k for k in env if k not in common)) for env in envs]
+        if any(not SHELL_NAME.fullmatch(k) for names in own for k in names):
+            return super().launch_group(runs, rundir, limit)  # not passable by name
+        env = dict(common)
+        for i, (names, e) in enumerate(zip(own, envs, strict=True)):
+            env.update({TASK_VAR.format(task=i, name=k): e[k] for k in names})
+        folder = rundir.root / SLURM_ARRAYS
+        folder.mkdir(mode=0o700, exist_ok=True)
+        n = len(list(folder.glob("array-*.sh")))
+        script = folder / f"array-{n}.sh"
+        _write_script(script, array_script(self.spec, [
+            ArrayTask(run.run_id, job[0], self._cwd(run), names)
+            for run, job, names in zip(runs, jobs, own, strict=True)]))
+        name = f"--job-name=abtui-{self.spec.name}-r{runs[0].replicate}"
+        throttle = f"%{limit}" if limit < len(runs) else ""
+        options = [name, f"--output={folder / f'array-{n}-%a.out'}", f"--chdir={rundir.root}",
+                   f"--array=0-{len(runs) - 1}{throttle}", *array_key(jobs[0][1])]
+        try:
+            array_id = submit(str(script), options, env)
+        except BackendError as exc:
+            return [BackendError(f"arm {run.run_id}: {exc}") for run in runs]
+        return [self._handle(run, rundir, f"{array_id}_{i}", job[2], options, array=array_id,
+                             task=i) for i, (run, job) in enumerate(zip(runs, jobs, strict=True))]
 
     def _alive(self, handle: ArmHandle) -> bool:
         job_id = handle.ref.get("job_id")
@@ -161,6 +231,9 @@ class SlurmBackend(FollowsOutputFile, Backend):
         job_id = str(handle.ref.get("job_id") or "")
         if not job_id or not self._alive(handle):
             return
+        if self.states.get(job_id).state == "PENDING":  # nothing runs yet (a throttled array
+            cancel(job_id)  # task, a held job): no arm to let save, no grace to wait out
+            return
         with contextlib.suppress(BackendError):  # the relay forwards TERM: the arm may save
             cancel(job_id, signal="TERM")
         deadline = time.monotonic() + grace_s
@@ -203,6 +276,18 @@ class SlurmBackend(FollowsOutputFile, Backend):
                 found[run_id] = ArmHandle(run_id, dict(ref))
                 self.states.watch(str(ref["job_id"]))
         return found
+
+
+def array_key(options: list[str]) -> tuple[str, ...]:
+    """The options a job array's tasks must share: every option but its name, output and
+    folder (runs asking for other resources or nodes are not one array)."""
+    return tuple(o for o in options if not o.startswith(PER_RUN_OPTIONS))
+
+
+def _write_script(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o700)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 __all__ = ["SlurmBackend"]

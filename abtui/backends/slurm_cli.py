@@ -109,7 +109,8 @@ def query_squeue(job_ids: Iterable[str]) -> dict[str, JobState]:
     ids = ",".join(job_ids)
     if not ids:
         return {}
-    out = run_tool(["squeue", "-h", "-j", ids, "--states=all", "-o", "%i|%T|%r|%N"])
+    # -r: a job array's tasks one a line, as "123_4" (pending ones too, not "123_[4-7%2]")
+    out = run_tool(["squeue", "-h", "-r", "-j", ids, "--states=all", "-o", "%i|%T|%r|%N"])
     found = {}
     for line in out.splitlines():
         parts = line.split("|")

@@ -17,6 +17,8 @@ The run directory must be on a path the nodes share (the Slurm convention for jo
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from abtui.rundir import NODE_FACTS, NODE_TELEMETRY
@@ -107,3 +109,41 @@ def step_script(spec: ExperimentSpec, run: ArmRun, arm_dir: Path, python: str, w
         'else OUT="output.node$SLURM_NODEID.log"; MARK="exit_code.node$SLURM_NODEID"; fi',
         f"exec {q(python)} {q(str(wrapper))} \"$ARM_DIR/$MARK\" \"$ARM_DIR/$OUT\" -- {command}",
     ]) + "\n"
+
+
+#: A run's own environment in a job array, passed by sbatch under ``ABTUI_T<task>_<NAME>``.
+TASK_VAR = "ABTUI_T{task}_{name}"
+
+
+@dataclass(frozen=True)
+class ArrayTask:
+    """One run of a job array: its id, batch script, working folder and the names of the
+    variables of its environment that differ from the array's."""
+
+    run_id: str
+    script: Path
+    cwd: Path
+    own: tuple[str, ...]
+
+
+def array_script(spec: ExperimentSpec, tasks: Sequence[ArrayTask]) -> str:
+    """The batch script of a job array (POSIX sh): task i takes its run's own variables
+    (only their names are written here: the values come in the job's environment, so a
+    secret in an arm's env is never on disk), goes to the run's working folder and runs
+    the run's ``job.sh``, which is the same script a job of its own would run."""
+    q = shlex.quote
+    lines = ["#!/bin/sh",
+             f"# abtui: a job array of experiment {spec.name}: task i runs one run's job.sh "
+             "(written by abtui; rerun with abtui)",
+             'case "${SLURM_ARRAY_TASK_ID:-}" in']
+    for i, task in enumerate(tasks):
+        exports = "".join(f'export {n}="${TASK_VAR.format(task=i, name=n)}"; ' for n in task.own)
+        lines.append(f"{i}) {exports}cd {q(str(task.cwd))} || exit 1; "
+                     f"SCRIPT={q(str(task.script))} ;;  # {task.run_id}")
+    lines += ['*) echo "abtui: no task ${SLURM_ARRAY_TASK_ID:-} in this array" >&2; exit 2 ;;',
+              "esac"]
+    names = [TASK_VAR.format(task=i, name=n) for i, t in enumerate(tasks) for n in t.own]
+    for k in range(0, len(names), 20):  # no run sees the others' variables
+        lines.append("unset " + " ".join(names[k:k + 20]))
+    lines.append('exec /bin/sh "$SCRIPT"')
+    return "\n".join(lines) + "\n"

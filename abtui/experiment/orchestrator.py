@@ -25,6 +25,7 @@ from abtui.experiment.manifest import (
     place_on_cores,
     with_env_file,
 )
+from abtui.experiment.schedule import runs_to_start
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
 from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
@@ -122,20 +123,14 @@ class Experiment:
                                          else len(self.spec.arms))
 
     def _launch_ready(self) -> None:
-        """Launch pending runs while a slot is free and their GPUs are not in use.
-
-        Replicates start as groups: no run of replicate r + 1 starts while a run of
-        replicate r is still running or waiting (a barrier per replicate), so the A_i B_i
-        interleaving the manifest claims is the one that ran. CPU arms get disjoint cores
-        (``placement.cpu_slots``) when the host has enough.
-        """
+        """Launch the pending runs ``schedule.runs_to_start`` picks (a barrier per
+        replicate, the limit, one run per GPU). CPU arms get disjoint cores
+        (``placement.cpu_slots``) when the host has enough."""
         with self._sched_lock:
             active = [r for r in self.runs if r.run_id in self.watchers
                       and self.store.run(r.run_id).status not in ArmStatus.ENDED]
-            busy = {g for r in active for g in r.gpus}
             entries = self.manifest["runs"]
             taken = {entries[r.run_id].get("cpu_slot") for r in active if r.run_id in entries}
-            launched = False
             if self.pending and self.design.rule is not None:
                 nxt = min(r.replicate for r in self.pending)
                 if (not any(r.replicate < nxt for r in active)
@@ -143,23 +138,20 @@ class Experiment:
                     self.design.drop_pending()
                     self.save_manifest()
                     return
-            for run in list(self.pending):
-                if len(active) >= self.concurrency or self.stop_event.is_set():
-                    break
-                if busy & set(run.gpus):
-                    continue
-                oldest = min(r.replicate for r in [*active, *self.pending])
-                if run.replicate > oldest:
-                    break  # the barrier: the previous replicate group has not ended
-                queued, run = run, place_on_cores(run, self.manifest, taken)
-                self._launch(run)
-                launched = True
+            if self.stop_event.is_set():
+                return
+            grouped = self.backend.LAUNCHES_GROUPS  # a replicate at once, held to the limit
+            ready = runs_to_start(self.pending, active, self.concurrency, grouped=grouped)
+            placed = [place_on_cores(run, self.manifest, taken) for run in ready]
+            if grouped and placed:
+                self._launch(placed, self.concurrency)
+            for queued, run in zip(ready, placed, strict=True):
+                if not grouped:
+                    self._launch([run])
                 if run.run_id in self.handles:
                     self._watch(run.run_id, self.handles[run.run_id])
-                    active.append(run)
-                    busy |= set(run.gpus)
                 self.pending.remove(queued)  # only now, so wait() never sees a gap
-            if launched:
+            if ready:
                 self.save_manifest()
 
     def _observe(self, observe: Any, run: ArmRun) -> None:
@@ -182,22 +174,34 @@ class Experiment:
             self._launch_ready()
             self.stop_event.wait(0.2)
 
-    def _launch(self, run: ArmRun) -> None:
-        state = self.store.run(run.run_id)
-        state.move(ArmStatus.STARTING)
-        entry = self.manifest["runs"][run.run_id]
-        observe = self.backend.observe_env
-        if self.backend.OBSERVES_ENV:  # evidence for a script that prints no env record; in its
-            # own thread, so that the arms of a replicate still start together
-            t = threading.Thread(target=self._observe, args=(observe, run), daemon=True,
-                                 name=f"abtui-observe-{run.run_id}")
-            t.start()
-            self._observers.append(t)
-        entry["started_at"] = time.time()
+    def _launch(self, runs: list[ArmRun], limit: int | None = None) -> None:
+        """Start ``runs``, each on its own, or (``limit``) as one group the backend queues
+        and holds to ``limit`` at once (a Slurm job array)."""
+        for run in runs:
+            self.store.run(run.run_id).move(ArmStatus.STARTING)
+            if self.backend.OBSERVES_ENV:  # evidence for a script that prints no env record;
+                # in its own thread, so that the arms of a replicate still start together
+                t = threading.Thread(target=self._observe, args=(self.backend.observe_env, run),
+                                     daemon=True, name=f"abtui-observe-{run.run_id}")
+                t.start()
+                self._observers.append(t)
+            self.manifest["runs"][run.run_id]["started_at"] = time.time()
+        results = (self.backend.launch_group(runs, self.rundir, limit) if limit is not None
+                   else [self._launch_one(run) for run in runs])
+        for run, result in zip(runs, results, strict=True):
+            self._launched(run, result)
+
+    def _launch_one(self, run: ArmRun) -> ArmHandle | AbtuiError:
         try:
-            handle = self.backend.launch(run, self.rundir)
+            return self.backend.launch(run, self.rundir)
         except AbtuiError as exc:
-            # one arm that cannot start never stops the others
+            return exc
+
+    def _launched(self, run: ArmRun, handle: ArmHandle | AbtuiError) -> None:
+        state = self.store.run(run.run_id)
+        entry = self.manifest["runs"][run.run_id]
+        if isinstance(handle, AbtuiError):
+            exc = handle  # one arm that cannot start never stops the others
             state.move(ArmStatus.FAILED)
             state.exit = ArmExit(None, error=str(exc), status=ArmStatus.FAILED)
             entry["launch_error"] = str(exc)

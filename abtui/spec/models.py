@@ -68,7 +68,8 @@ _SLURM_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
 
 
 class Slurm(_Strict):
-    """Where the arms' Slurm jobs go (``backend: slurm``); one job per run."""
+    """Where the arms' Slurm jobs go (``backend: slurm``); a job per run, a replicate's runs
+    in one job array."""
 
     partition: str | None = Field(None, description="Partition (sbatch --partition).")
     account: str | None = Field(None, description="Account to charge (sbatch --account).")
@@ -86,6 +87,8 @@ class Slurm(_Strict):
         "gres", description="How GPUs are asked for: --gres=gpu:N (gres) or --gpus-per-node=N (gpus).")
     sbatch_args: list[str] = Field(default_factory=list, description="More sbatch options, each '--name=value'.")
     telemetry: bool = Field(True, description="Run the NVML sampler next to each job (srun --overlap).")
+    array: bool = Field(True, description="Submit each replicate's runs as one job array "
+                        "(sbatch --array, at most `concurrency` tasks at once); false: a job per run.")
 
     @field_validator("time_limit")
     @classmethod

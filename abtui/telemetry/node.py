@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemet
     from abtui.run_files import Sample
 
 #: The job's variables recorded (and compared): placement and allocation, never payload.
-SLURM_FACTS = ("SLURM_JOB_ID", "SLURM_CLUSTER_NAME", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",
+SLURM_FACTS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_CLUSTER_NAME", "SLURM_JOB_PARTITION", "SLURM_JOB_ACCOUNT",
                "SLURM_JOB_QOS", "SLURM_JOB_NODELIST", "SLURM_NNODES", "SLURMD_NODENAME",
                "SLURM_NODEID", "SLURM_CPUS_ON_NODE", "SLURM_JOB_CPUS_PER_NODE",
                "SLURM_CPUS_PER_TASK", "SLURM_MEM_PER_NODE", "SLURM_GPUS_ON_NODE",
