@@ -32,6 +32,13 @@ def test_the_best_and_the_arms_that_cannot_be_told_apart_from_it() -> None:
     assert [x.arm for x in r.arms] == ["b", "c", "a", "d"]
     assert r.contenders() == ["b", "c"]  # c's spread covers b; a and d are worse beyond noise
     assert r.sentence().startswith("best by final loss: b (0.4); cannot be told apart from it: c")
+    # each arm's lead over the best of the others, with its interval: above 0 only for the
+    # contenders, whose place is open; a and d are behind beyond noise (upper end 0)
+    lead = {x.arm: x for x in r.arms}
+    assert lead["b"].lead == pytest.approx(0.01) and lead["a"].lead == pytest.approx(-0.10)
+    assert all((x.interval[1] > 0) == bool(x.contender) for x in r.arms), r.arms
+    assert all(x.interval[0] <= x.lead <= x.interval[1] or x.lead > 0 for x in r.arms)
+    assert r.to_dict()["arms"][2]["interval"] == list(lead["a"].interval)
     single = rank({k: v[:1] for k, v in summaries.items()}, "loss")
     assert single is not None and single.arms[0].contender is None
     assert "nothing tested" in single.sentence()
@@ -46,19 +53,25 @@ def test_the_subset_holds_the_true_best_at_least_95_percent(k: int, n: int, powe
     worse arms are dropped most of the time."""
     rng = np.random.default_rng(100 + k)
     trials = 2000
-    kept_each, best_kept, worst_dropped = np.zeros(k), 0, 0
+    kept_each, best_kept, worst_dropped, covered = np.zeros(k), 0, 0, 0
     for _ in range(trials):
         same = {f"a{i}": _arm(f"a{i}", list(rng.normal(0.0, 1.0, n))) for i in range(k)}
         kept = rank(same, "loss").contenders()
         kept_each += [f"a{i}" in kept for i in range(k)]
         means = [0.0] + [1.0 + 0.5 * i for i in range(k - 1)]  # loss: lower is better
         s = {f"a{i}": _arm(f"a{i}", list(rng.normal(means[i], 1.0, n))) for i in range(k)}
-        kept = rank(s, "loss").contenders()
+        ranked = rank(s, "loss")
+        kept = ranked.contenders()
+        true_lead = {f"a{i}": -(means[i] - min(m for j, m in enumerate(means) if j != i))
+                     for i in range(k)}  # lower loss is better
+        covered += all(x.interval[0] <= true_lead[x.arm] <= x.interval[1] for x in ranked.arms)
         best_kept += "a0" in kept
         worst_dropped += f"a{k - 1}" not in kept
     each = kept_each / trials
     print(f"k={k}, n={n}: A/A each arm kept {each.min():.3f}..{each.max():.3f}; true best kept "
-          f"{best_kept / trials:.3f}, worst arm dropped {worst_dropped / trials:.3f}")
+          f"{best_kept / trials:.3f}, worst arm dropped {worst_dropped / trials:.3f}, every "
+          f"arm's lead inside its interval {covered / trials:.3f}")
+    assert covered / trials >= 0.95  # the intervals hold together, not one by one
     assert each.min() >= 0.95
     assert best_kept / trials >= 0.95
     assert worst_dropped / trials >= power  # 3 runs an arm tell little; 5 tell more

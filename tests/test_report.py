@@ -42,11 +42,15 @@ METRICS = {"throughput_ratio", "step_time_ratio", "memory_ratio", "loss_delta", 
 
 
 def fabricate(base: Path, replicates: int = 3, speedup: float = 1.2, steps: int = 80,
-              failed: tuple[str, ...] = (), telemetry: bool = True) -> RunDir:
-    """A finished run directory written by hand: manifest, events.jsonl per run, exit.json."""
+              failed: tuple[str, ...] = (), telemetry: bool = True,
+              more: dict[str, float] | None = None) -> RunDir:
+    """A finished run directory written by hand: manifest, events.jsonl per run, exit.json.
+    ``more``: further arms (name -> speed against A), each with amp on."""
+    speeds = {"A": 1.0, "B": speedup, **(more or {})}
     spec = ExperimentSpec.model_validate({
         "name": "amp-vs-fp32", "steps": steps, "replicates": replicates, "treatment": ["amp"],
-        "arms": {"A": {"config": {"amp": False}, "gpus": [0]}, "B": {"config": {"amp": True}, "gpus": [1]}},
+        "arms": {"A": {"config": {"amp": False}, "gpus": [0]}, "B": {"config": {"amp": True}, "gpus": [1]},
+                 **{a: {"config": {"amp": True}, "gpus": [2 + i]} for i, a in enumerate(more or {})}},
         "target": {"loss": 0.5}, "description": "AMP against fp32"})
     rd = RunDir.create(base, spec.name, now=T0)
     runs = resolve_runs(spec)
@@ -56,8 +60,8 @@ def fabricate(base: Path, replicates: int = 3, speedup: float = 1.2, steps: int 
         "runs": {r.run_id: {"arm": r.arm, "replicate": r.replicate, "seed": r.seed,
                             "gpus": list(r.gpus)} for r in runs}})
     for r in runs:
-        rng = random.Random(r.seed * 2 + (r.arm == "B"))
-        tp = 100.0 * (speedup if r.arm == "B" else 1.0)
+        rng = random.Random(r.seed * 2 + (r.arm == "B") + 10 * list(speeds).index(r.arm) * (r.arm not in ("A", "B")))
+        tp = 100.0 * speeds[r.arm]
         writer = EventWriter(rd.events_path(r.run_id))
         t, lines = T0 + 1, [{"event": "env", "python": "3.11", "seed": r.seed}]
         for s in range(1, steps + 1):

@@ -40,6 +40,10 @@ class Ranked:
     sd: float | None
     n: int
     contender: bool | None  # in the set of possible best; None: not decidable (n = 1)
+    #: mean minus the best of the other arms' means, in the better direction (> 0: ahead),
+    #: with its simultaneous interval (Hsu's constrained form); None with one run per arm
+    lead: float | None = None
+    interval: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,9 @@ class Ranking:
                 "higher_is_better": self.higher_is_better, "best": self.best,
                 "contenders": self.contenders(), "method": self.method,
                 "arms": [{"arm": r.arm, "mean": r.mean, "sd": r.sd, "n": r.n,
-                          "contender": r.contender} for r in self.arms],
+                          "contender": r.contender, "lead": r.lead,
+                          "interval": list(r.interval) if r.interval else None}
+                         for r in self.arms],
                 "sentence": self.sentence(confounded),
                 "confounded": sorted(confounded or {})}
 
@@ -118,23 +124,33 @@ def rank(summaries: Mapping[str, Sequence[RunSummary]], metric: str,
     k = len(values)
     replicated = all(len(v) >= 2 for v in values.values())
     contender: dict[str, bool | None] = {}
+    lead: dict[str, tuple[float, tuple[float, float]] | None] = {}
     for i in order:
         if not replicated:
-            contender[i] = None
+            contender[i], lead[i] = None, None
             continue
-        keep = True
+        bounds = []  # per other arm: (gap, margin)
         for j in order:
             if j == i:
                 continue
             se, df = stats.welch_se_df(values[i], values[j])
-            gap = sign * (means[i] - means[j])
             margin = 0.0 if se == 0 else stats.t_ppf(1 - alpha / (k - 1), df) * se
-            keep = gap >= -margin
-            if not keep:
-                break
-        contender[i] = keep
+            bounds.append((sign * (means[i] - means[j]), margin))
+        contender[i] = all(gap >= -margin for gap, margin in bounds)
+        # the lead over the best other arm, with an interval in Hsu's constrained form: its
+        # upper end is 0 for an arm another beats beyond its noise, >= 0 for a contender
+        # (the rule above, so the two never disagree)
+        gap, margin = min(bounds, key=lambda b: b[0])
+        upper = min(g + m for g, m in bounds)
+        lead[i] = (gap, (min(0.0, gap - margin), max(0.0, upper)))
     method = (f"subset selection, Welch t with Bonferroni over {k - 1} comparisons: holds the "
               f"best arm with probability >= {1 - alpha:.0%}")
     return Ranking(metric, label, higher,
                    [Ranked(a, means[a], stats.stdev(values[a]) if len(values[a]) >= 2 else None,
-                           len(values[a]), contender[a]) for a in order], method)
+                           len(values[a]), contender[a], *_lead(lead[a]))
+                    for a in order], method)
+
+
+def _lead(value: tuple[float, tuple[float, float]] | None
+          ) -> tuple[float | None, tuple[float, float] | None]:
+    return value if value is not None else (None, None)

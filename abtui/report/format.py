@@ -133,3 +133,27 @@ RUN_HEADS = ["run", "status", "exit", "throughput", "typical rate", "step p50 ms
 def oddity_total(oddities: Mapping[str, Any] | None) -> int:
     """How many odd lines one run had (all kinds together)."""
     return sum(v for k, v in (oddities or {}).items() if k != "examples" and isinstance(v, int))
+
+
+#: Headers of ``ranking_rows``.
+RANKING_HEADERS = ["#", "arm", "mean \u00b1 sd", "n", "lead over the best other",
+                   "95 % interval (together)", "possible best"]
+
+
+def ranking_rows(ranking: Mapping[str, Any]) -> list[list[str]]:
+    """The ranking (best first): each arm's mean, its lead over the best of the others (> 0:
+    ahead) with its simultaneous interval, and whether it may be the best; a confounded
+    arm's name is marked."""
+    odd = set(ranking.get("confounded") or [])
+    rows = []
+    for place, a in enumerate(ranking.get("arms") or [], 1):
+        mean = num(a.get("mean"))
+        if a.get("sd") is not None:
+            mean += f" \u00b1 {num(a['sd'], 2)}"
+        interval = a.get("interval")
+        contender = a.get("contender")
+        rows.append([str(place), f"{a.get('arm')} (confounded)" if a.get("arm") in odd
+                     else str(a.get("arm")), mean, str(a.get("n")), num(a.get("lead")),
+                     f"{num(interval[0])} \u2026 {num(interval[1])}" if interval else "\u2013",
+                     "\u2013" if contender is None else ("yes" if contender else "no")])
+    return rows

@@ -9,7 +9,9 @@ from typing import Any
 from abtui.diff.fairness import state_of
 from abtui.report import svg
 from abtui.report.format import (
+    ARM_COLUMNS,
     EFFECT_HEADERS,
+    RANKING_HEADERS,
     RUN_HEADS,
     arm_headers,
     arm_rows,
@@ -17,8 +19,10 @@ from abtui.report.format import (
     effect_row,
     num,
     oddity_total,
+    ranking_rows,
     run_cells,
 )
+from abtui.report.html_sort import SORT_CSS, sortable_table
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;
@@ -33,7 +37,9 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 svg{display:block;margin:.5em 0;font:11px sans-serif}svg .t{font-size:13px;font-weight:600}
 svg .ax{stroke:#444}svg .grid{stroke:#eee}svg .wh{stroke:#222;stroke-width:1.4}
 .charts{display:flex;flex-wrap:wrap;gap:1em}
-"""
+""" + SORT_CSS
+#: The arms table's columns that sort higher-first (the rest: lower-first, names A to Z).
+HIGHER_FIRST = {"done", "throughput", "throughput_median", "accuracy_best", "accuracy_final"}
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -124,6 +130,39 @@ def _charts(report: Mapping[str, Any]) -> list[str]:
     return ["<h2>Charts</h2>", "<div class='charts'>", *figs, "</div>"] if figs else []
 
 
+def _arms(report: Mapping[str, Any]) -> list[str]:
+    """The arms table, sortable by any column (best first by the ranking when there is one)."""
+    rows = arm_rows(report)
+    arms = list((report.get("arms") or {}).items())
+    values: list[list[float | str | None]] = []
+    for arm, data in arms:
+        agg = data.get("aggregate", {})
+        runs = data.get("runs", [])
+        values.append([arm, sum(1 for r in runs if r.get("status") == "done"),
+                       *[(agg.get(k) or {}).get("mean") for _, k, _ in ARM_COLUMNS]])
+    ranking = report.get("ranking") or {}
+    place = {a["arm"]: i for i, a in enumerate(ranking.get("arms") or [])}
+    order = sorted(range(len(arms)), key=lambda i: place.get(arms[i][0], len(place) + i))
+    keys = ["arm", "done", *[k for _, k, _ in ARM_COLUMNS]]
+    words = (f"best first by {ranking['label']}; " if place else "") + "a header sorts by it"
+    return ["<h2>Arms</h2>", f"<p class='muted'>{escape(words)}</p>",
+            sortable_table("arms", arm_headers(), [rows[i] for i in order],
+                           [values[i] for i in order], [k in HIGHER_FIRST for k in keys])]
+
+
+def _ranking(report: Mapping[str, Any]) -> list[str]:
+    ranking = report.get("ranking")
+    if not ranking:
+        return []
+    return [f"<h2>Ranking by {escape(str(ranking['label']))}</h2>",
+            f"<p>{escape(str(ranking.get('sentence', '')))}</p>",
+            _table(RANKING_HEADERS, ranking_rows(ranking)),
+            f"<p class='muted'>{escape(str(ranking['method']))}. The lead is the arm's mean "
+            "minus the best of the others' (in the better direction); its interval holds with "
+            "the others' together, and ends at 0 for an arm another beats beyond its "
+            "noise.</p>"]
+
+
 def _runs(report: Mapping[str, Any]) -> list[str]:
     rows = []
     for data in (report.get("arms") or {}).values():
@@ -151,7 +190,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"{escape(str(report.get('created') or '?'))}; finished {escape(str(report.get('finished') or 'not yet'))}; "
         f"baseline {escape(str(spec.get('baseline')))}; {spec.get('replicates')} run(s) per arm, "
         f"{spec.get('steps')} steps</p>",
-        "<h2>Arms</h2>", _table(arm_headers(), arm_rows(report)),
+        *_arms(report), *_ranking(report),
         *_runs(report), *_comparisons(report), *_gates(report), *_findings(report),
         *_charts(report),
         "<h2>Notes</h2><ul>", *[f"<li>{escape(n)}</li>" for n in report.get("notes", [])], "</ul>",

@@ -10,6 +10,7 @@ from abtui.report import charts
 from abtui.report.environment import environment_markdown
 from abtui.report.format import (
     EFFECT_HEADERS,
+    RANKING_HEADERS,
     RUN_HEADS,
     arm_headers,
     arm_rows,
@@ -17,6 +18,7 @@ from abtui.report.format import (
     effect_row,
     num,
     oddity_total,
+    ranking_rows,
     run_cells,
 )
 
@@ -97,6 +99,17 @@ def _gates_section(report: Mapping[str, Any]) -> list[str]:
     if not gates:
         return ["## Gates", "", "No gates.", ""]
     return ["## Gates", "", "```", *[g["line"] for g in gates], "```", ""]
+
+
+def _ranking_section(report: Mapping[str, Any]) -> list[str]:
+    ranking = report.get("ranking")
+    if not ranking:
+        return []
+    return [f"## Ranking by {ranking['label']}", "", ranking.get("sentence", ""), "",
+            *table(RANKING_HEADERS, ranking_rows(ranking)), "",
+            f"{ranking['method']}. The lead is the arm's mean minus the best of the others' "
+            "(in the better direction); its interval holds with the others' together, and "
+            "ends at 0 for an arm another beats beyond its noise.", ""]
 
 
 def _grid_section(report: Mapping[str, Any]) -> list[str]:
@@ -213,6 +226,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out += ["## Arms", "", *table(arm_headers(), arm_rows(report)), ""]
     out += _runs_section(report)
     out += _comparisons_section(report)
+    out += _ranking_section(report)
     out += _grid_section(report)
     out += _gates_section(report)
     out += _fairness_section(report)
