@@ -25,10 +25,10 @@ from abtui.experiment.manifest import (
     place_on_cores,
     with_env_file,
 )
-from abtui.experiment.schedule import runs_to_start
+from abtui.experiment.schedule import gpu_sets, runs_to_start
 from abtui.experiment.telemetry_loop import TelemetryLoop
 from abtui.experiment.watcher import ArmWatcher, status_for_exit
-from abtui.infra.errors import AbtuiError, EnvironmentFailure, RunDirError
+from abtui.infra.errors import AbtuiError, EnvironmentFailure
 from abtui.infra.numeric import numpy
 from abtui.infra.safe_io import sweep_temps
 from abtui.rundir import OBSERVED_ENV, ArmExit, Manifest, RunDir
@@ -141,16 +141,19 @@ class Experiment:
             if self.stop_event.is_set():
                 return
             grouped = self.backend.LAUNCHES_GROUPS  # a replicate at once, held to the limit
-            ready = runs_to_start(self.pending, active, self.concurrency, grouped=grouped)
+            sets = gpu_sets(self.spec.gpu_pool, self.spec.gpus_per_run or 0)
+            ready = runs_to_start(self.pending, active, self.concurrency, grouped=grouped,
+                                  sets=sets)
             placed = [place_on_cores(run, self.manifest, taken) for run in ready]
             if grouped and placed:
                 self._launch(placed, self.concurrency)
-            for queued, run in zip(ready, placed, strict=True):
+            for run in placed:
                 if not grouped:
                     self._launch([run])
                 if run.run_id in self.handles:
                     self._watch(run.run_id, self.handles[run.run_id])
-                self.pending.remove(queued)  # only now, so wait() never sees a gap
+                # only now, so wait() never sees a gap
+                self.pending.remove(next(p for p in self.pending if p.run_id == run.run_id))
             if ready:
                 self.save_manifest()
 
@@ -178,6 +181,10 @@ class Experiment:
         """Start ``runs``, each on its own, or (``limit``) as one group the backend queues
         and holds to ``limit`` at once (a Slurm job array)."""
         for run in runs:
+            if run.gpus != self.store.run(run.run_id).gpus:  # packed: its GPUs, chosen now
+                self.runs = [run if r.run_id == run.run_id else r for r in self.runs]
+                self.manifest["runs"][run.run_id]["gpus"] = list(run.gpus)
+                self.store.run(run.run_id).gpus = run.gpus
             self.store.run(run.run_id).move(ArmStatus.STARTING)
             if self.backend.OBSERVES_ENV:  # evidence for a script that prints no env record;
                 # in its own thread, so that the arms of a replicate still start together
@@ -186,16 +193,11 @@ class Experiment:
                 t.start()
                 self._observers.append(t)
             self.manifest["runs"][run.run_id]["started_at"] = time.time()
+        # one at a time: the base class's launch_group, each run on its own
         results = (self.backend.launch_group(runs, self.rundir, limit) if limit is not None
-                   else [self._launch_one(run) for run in runs])
+                   else Backend.launch_group(self.backend, runs, self.rundir, len(runs)))
         for run, result in zip(runs, results, strict=True):
             self._launched(run, result)
-
-    def _launch_one(self, run: ArmRun) -> ArmHandle | AbtuiError:
-        try:
-            return self.backend.launch(run, self.rundir)
-        except AbtuiError as exc:
-            return exc
 
     def _launched(self, run: ArmRun, handle: ArmHandle | AbtuiError) -> None:
         state = self.store.run(run.run_id)
@@ -259,23 +261,11 @@ class Experiment:
         from anyone: its commands are run only when asked)."""
         rundir = RunDir.open(root)
         rundir.check_owned()  # it writes there, and may signal or start what it names
-        manifest = rundir.read_manifest()
-        try:
-            spec = ExperimentSpec.model_validate(manifest["spec"])
-        except Exception as exc:
-            raise RunDirError(f"{rundir.manifest_path}: the stored spec is unreadable ({exc})") from None
-        planned = manifest.get("runs")
-        # a sequential design that decided dropped its later runs from the manifest
-        runs = [r for r in resolve_runs(spec)
-                if not isinstance(planned, dict) or not planned or r.run_id in planned]
-        workdir = manifest.get("workdir")
+        spec, runs, manifest = reattach.stored_plan(rundir)
+        backend = None
         if follow:
-            try:
-                backend = make_backend(spec, workdir)
-            except AbtuiError:
-                backend = None
-        else:
-            backend = None
+            with contextlib.suppress(AbtuiError):  # no backend here: the files are read
+                backend = make_backend(spec, manifest.get("workdir"))
         exp = cls(spec, rundir, backend or NoBackend(), runs, manifest)
         exp.resume = resume
         if follow and not exp.take_lock():

@@ -8,14 +8,31 @@ import logging
 from typing import TYPE_CHECKING, cast
 
 from abtui.experiment.manifest import read_jsonl
-from abtui.infra.errors import AbtuiError
+from abtui.experiment.schedule import with_recorded_gpus
+from abtui.infra.errors import AbtuiError, RunDirError
 from abtui.run_files import GpuInfo, Sample
-from abtui.rundir import RunDir
+from abtui.rundir import Manifest, RunDir
+from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, RunState
 from abtui.store.parallel import replay_arms
 
 if TYPE_CHECKING:
     from abtui.experiment.orchestrator import Experiment
+
+
+def stored_plan(rundir: RunDir) -> tuple[ExperimentSpec, list[ArmRun], Manifest]:
+    """The experiment a run directory holds: its spec (validated), its runs (those the
+    manifest still plans: a sequential design that decided dropped its later runs; packed
+    runs with the GPUs they got) and its manifest."""
+    manifest = rundir.read_manifest()
+    try:
+        spec = ExperimentSpec.model_validate(manifest["spec"])
+    except Exception as exc:
+        raise RunDirError(f"{rundir.manifest_path}: the stored spec is unreadable ({exc})") from None
+    planned = manifest.get("runs")
+    runs = [r for r in resolve_runs(spec)
+            if not isinstance(planned, dict) or not planned or r.run_id in planned]
+    return spec, with_recorded_gpus(runs, planned), manifest
 
 
 def log_to_rundir(rundir: RunDir) -> None:

@@ -32,6 +32,7 @@ class BackendKind:
     hosts: bool = False  # ``hosts:`` places arms on several engines
     nodes: bool = False  # runs rotate across ``slurm.nodelist``
     git_arms: bool = True  # ``code: {git: REF}`` arms (a worktree each) can run here
+    allocates_gpus: bool = False  # the cluster picks a run's GPUs; only their count is asked
 
     def make(self, spec: ExperimentSpec, workdir: str | Path | None = None) -> Any:
         """The backend for this spec (an ``abtui.backends.base.Backend``)."""
@@ -45,7 +46,7 @@ BACKENDS: dict[str, BackendKind] = {k.name: k for k in (
                 "one container per run, on this engine or on each of `hosts:`",
                 images=True, hosts=True, git_arms=False),
     BackendKind("slurm", "abtui.backends.slurm:SlurmBackend", "one Slurm job per run",
-                nodes=True),
+                nodes=True, allocates_gpus=True),
 )}
 
 

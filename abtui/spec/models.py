@@ -11,6 +11,7 @@ from abtui.adapters import ADAPTERS
 from abtui.spec.backends import BACKENDS, kind_of
 from abtui.spec.design import Sequential
 from abtui.spec.grid import expand
+from abtui.spec.slurm import Slurm
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z: no trailing newline
 _SIZE = re.compile(r"^\d+(\.\d+)?[kmgKMG]?[bB]?$")
@@ -62,66 +63,6 @@ class Target(_Strict):
 
     loss: float | None = Field(None, description="Reached when the smoothed loss falls to this value.")
     accuracy: float | None = Field(None, description="Reached when accuracy rises to this value.")
-
-
-_SLURM_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
-
-
-class Slurm(_Strict):
-    """Where the arms' Slurm jobs go (``backend: slurm``); a job per run, a replicate's runs
-    in one job array."""
-
-    partition: str | None = Field(None, description="Partition (sbatch --partition).")
-    account: str | None = Field(None, description="Account to charge (sbatch --account).")
-    qos: str | None = Field(None, description="Quality of service (sbatch --qos).")
-    constraint: str | None = Field(None, description="Node features required (sbatch --constraint).")
-    nodelist: list[str] = Field(
-        default_factory=list, description="Nodes to use; replicate i of arm k goes to node "
-        "(k + i) mod len (rotated like GPUs), so no arm always gets the same node.")
-    exclude: list[str] = Field(default_factory=list, description="Nodes never used (sbatch --exclude).")
-    time_limit: str | None = Field(None, description="Per-job time limit: minutes, 'HH:MM:SS' or 'D-HH:MM:SS'.")
-    nodes: int = Field(1, ge=1, le=1024, description="Nodes per arm (more than one: torchrun across them).")
-    cpus_per_task: int | None = Field(None, ge=1, description="CPU cores per arm (sbatch --cpus-per-task).")
-    mem: str | None = Field(None, description="Memory per node, e.g. '64G' (sbatch --mem).")
-    gres_flag: Literal["gres", "gpus"] = Field(
-        "gres", description="How GPUs are asked for: --gres=gpu:N (gres) or --gpus-per-node=N (gpus).")
-    sbatch_args: list[str] = Field(default_factory=list, description="More sbatch options, each '--name=value'.")
-    telemetry: bool = Field(True, description="Run the NVML sampler next to each job (srun --overlap).")
-    array: bool = Field(True, description="Submit each replicate's runs as one job array "
-                        "(sbatch --array, at most `concurrency` tasks at once); false: a job per run.")
-
-    @field_validator("time_limit")
-    @classmethod
-    def _time(cls, v: str | None) -> str | None:
-        if v is not None and not _SLURM_TIME.match(v):
-            raise ValueError(f"time_limit {v!r}: minutes, 'MM:SS', 'HH:MM:SS' or 'D-HH:MM:SS'")
-        return v
-
-    @field_validator("partition", "account", "qos", "constraint", "mem")
-    @classmethod
-    def _word(cls, v: str | None) -> str | None:
-        if v is not None and (not v or v.startswith("-") or any(c.isspace() or ord(c) < 32 for c in v)):
-            raise ValueError(f"{v!r}: one word, not starting with '-'")
-        return v
-
-    @field_validator("nodelist", "exclude")
-    @classmethod
-    def _nodes(cls, v: list[str]) -> list[str]:
-        for n in v:
-            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.\-\[\],]*$", n):
-                raise ValueError(f"{n!r} is not a node name")
-        return v
-
-    @field_validator("sbatch_args")
-    @classmethod
-    def _args(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if not re.match(r"^--[a-z][a-z-]*(=.*)?$", a) or "\n" in a:
-                raise ValueError(f"sbatch_args: {a!r} is not '--option' or '--option=value'")
-            if a.split("=")[0] in ("--output", "--error", "--open-mode", "--parsable", "--wrap",
-                                   "--chdir", "--job-name", "--requeue"):
-                raise ValueError(f"sbatch_args: abtui sets {a.split('=')[0]} itself")
-        return v
 
 
 def log_formats() -> tuple[str, ...]:
@@ -253,6 +194,11 @@ class ExperimentSpec(_Strict):
     warmup_steps: int | None = Field(None, ge=0, description="Steps excluded from throughput (default: first 10%).")
     concurrency: int | None = Field(
         None, ge=1, description="Runs at once (default: one per arm). Runs sharing a GPU never overlap.")
+    gpus_per_run: int | None = Field(
+        None, ge=1, description="Pack runs onto the GPUs of gpu_pool: each run gets this many, "
+        "free ones, as it starts (arms then pin none; on Slurm, the count it asks for).")
+    gpu_pool: list[int] = Field(default_factory=list, description="The GPUs runs are packed "
+                                "onto with gpus_per_run, e.g. [0, 1, 2, 3].")
     log_format: str | dict[str, str] = Field(
         "auto", description="How the arms print metrics: auto (the protocol, else the first "
         "log adapter that reads a line), protocol, hf_trainer, nanogpt, nanochat, "
@@ -350,6 +296,7 @@ class ExperimentSpec(_Strict):
         if self.baseline is not None and self.baseline not in self.arms:
             raise ValueError(f"baseline {self.baseline!r} is not an arm ({', '.join(self.arms)})")
         kind = kind_of(self.backend)
+        self._check_packing(kind.allocates_gpus)
         if self.hosts and not kind.hosts:
             raise ValueError(f"hosts: places arms on several engines (backend: "
                              f"{', '.join(k.name for k in BACKENDS.values() if k.hosts)})")
@@ -399,6 +346,19 @@ class ExperimentSpec(_Strict):
             if "code" not in self.treatment:
                 self.treatment.append("code")  # the code difference is what is compared
         return self
+
+    def _check_packing(self, allocated: bool) -> None:
+        if any(g < 0 for g in self.gpu_pool) or len(set(self.gpu_pool)) != len(self.gpu_pool):
+            raise ValueError("gpu_pool: GPU indices, 0 or more, each once")
+        if not self.gpus_per_run:
+            if self.gpu_pool:
+                raise ValueError("gpu_pool: with gpus_per_run (how many GPUs each run gets)")
+            return
+        if any(a.gpus for a in self.arms.values()):
+            raise ValueError("gpus_per_run packs runs onto gpu_pool: the arms pin no gpus")
+        if not allocated and len(self.gpu_pool) < self.gpus_per_run:
+            raise ValueError(f"gpus_per_run {self.gpus_per_run}: gpu_pool lists "
+                             f"{len(self.gpu_pool)} GPU(s); list the GPUs to pack the runs onto")
 
     @property
     def baseline_arm(self) -> str:

@@ -131,6 +131,9 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             arm = spec.arms[name]
             shift = rep if spec.rotate_gpus else 0
             gpus = gpu_sets[(idx + shift) % len(names)]
+            packed = spec.gpus_per_run and not kind.allocates_gpus
+            if spec.gpus_per_run:  # packed: the cluster picks them, or the scheduler at start
+                gpus = tuple(range(spec.gpus_per_run)) if kind.allocates_gpus else ()
             config = deep_merge(spec.config, arm.config)
             seed = spec.seed + rep
             base_cmd = list(arm.command or spec.command)
@@ -141,6 +144,8 @@ def resolve_runs(spec: ExperimentSpec) -> list[ArmRun]:
             extra: dict[str, Any] = {"node": nodes[(idx + rep) % len(nodes)]} if nodes else {}
             if kind.hosts and spec.hosts:  # rotated like nodes and GPU sets
                 extra["host"] = spec.hosts[(idx + rep) % len(spec.hosts)]
+            if packed:  # the GPU set it prefers, rotated like pinned ones
+                extra["gpu_slot"] = (idx + shift) % (len(spec.gpu_pool) // (spec.gpus_per_run or 1))
             runs.append(
                 ArmRun(
                     run_id=run_id_for(name, rep, spec.replicates),
