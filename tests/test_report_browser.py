@@ -57,12 +57,13 @@ def _pixels(png: Path) -> bytes:
         return im.convert("RGB").tobytes()
 
 
-def test_four_arms_are_ranked_and_a_header_click_shows_the_table_sorted_by_it(tmp_path: Path) -> None:
-    """Four arms: the ranking section with each arm's lead and interval; the arms table
-    sorts by a header's click with no script. Chromium shows, with a column's button
-    checked (what a click on its header does), exactly that column's sorted copy and nothing
-    else: the page is pixel for pixel the page with only that copy in the table's place."""
-    rd = fabricate(tmp_path, replicates=3, more={"C": 0.8, "D": 1.5})
+def test_five_arms_are_ranked_and_a_header_click_shows_the_table_sorted_by_it(tmp_path: Path) -> None:
+    """Five arms: the ranking section with each arm's lead and interval; each arm's loss in
+    a small chart of its own, all on one scale; the arms table sorts by a header's click
+    with no script. Chromium shows, with a column's button checked (what a click on its
+    header does), exactly that column's sorted copy and nothing else: the page is pixel for
+    pixel the page with only that copy in the table's place."""
+    rd = fabricate(tmp_path, replicates=3, more={"C": 0.8, "D": 1.5, "E": 1.1})
     report = build_report(Experiment.attach(rd.root, follow=False),
                           fairness=Fairness("fair", [], ["only amp"]))
     page_path = write_reports(rd, report)["html"]
@@ -76,7 +77,12 @@ def test_four_arms_are_ranked_and_a_header_click_shows_the_table_sorted_by_it(tm
     tables = re.findall(r"<table>.*?</table>", source.split('<div class="sortable">')[1])[:12]
     throughput = tables[3]  # copy 3: sorted by the throughput column, higher first
     order = re.findall(r"<tr><td>(\w)( \(baseline\))?</td>", throughput)
-    assert [a for a, _ in order] == ["D", "B", "A", "C"], order
+    assert [a for a, _ in order] == ["D", "B", "E", "A", "C"], order
+    small = re.findall(r'<svg viewBox="0 0 640 300" width="330".*?</svg>', source)
+    assert len(small) == 5 and "Each arm's loss, on one scale" in text
+    ticks = {tuple(re.findall(r'text-anchor="end">([^<]+)</text>', svg)) for svg in small}
+    assert len(ticks) == 1  # one y scale for all: the arms compare by eye
+    assert sum('stroke="#bbbbbb"' in svg for svg in small) == 4  # the baseline behind the others
     shots = {}
     for k in (0, 3):
         checked = source.replace(' checked>', '>', 1).replace(

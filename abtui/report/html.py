@@ -127,7 +127,35 @@ def _charts(report: Mapping[str, Any]) -> list[str]:
                   for idx, t in gpu.items() if t.get(field, {}).get("t")]
         figs.append(svg.line_chart(series, label, "seconds since start", label))
     figs = [f for f in figs if f]
-    return ["<h2>Charts</h2>", "<div class='charts'>", *figs, "</div>"] if figs else []
+    out = ["<h2>Charts</h2>", "<div class='charts'>", *figs, "</div>"] if figs else []
+    return out + _small_multiples(report)
+
+
+SMALL_FROM = 5  # arms: from this many, each arm also gets a chart of its own
+SMALL_W = 330
+
+
+def _small_multiples(report: Mapping[str, Any]) -> list[str]:
+    """Many arms overlaid are a tangle: each arm's loss (else accuracy) in a small chart of
+    its own, the baseline's curve in grey behind it, every chart on the same axes."""
+    ch = report.get("charts") or {}
+    baseline = (report.get("spec") or {}).get("baseline")
+    for metric in ("loss", "accuracy"):
+        curves = ch.get(metric) or {}
+        if len(curves) < SMALL_FROM:
+            continue
+        lines = {arm: {"label": arm, "x": c["x"], "y": c["mean"], "lo": c.get("lo"),
+                       "hi": c.get("hi")} for arm, c in curves.items()}
+        box = svg.extent(list(lines.values()))
+        base = lines.get(baseline)
+        figs = [svg.line_chart(([{**base, "label": f"{baseline} (baseline)", "lo": None,
+                                  "hi": None, "colour": "#bbbbbb"}] if base and arm != baseline
+                                else []) + [{**line, "colour": svg.color(i)}], arm, "step",
+                               metric, within=box, width=SMALL_W)
+                for i, (arm, line) in enumerate(lines.items())]
+        return [f"<h3>Each arm's {escape(metric)}, on one scale (baseline in grey)</h3>",
+                "<div class='charts'>", *[f for f in figs if f], "</div>"]
+    return []
 
 
 def _arms(report: Mapping[str, Any]) -> list[str]:

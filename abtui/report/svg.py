@@ -73,25 +73,35 @@ class _Frame:
         return out
 
 
-def _svg(body: list[str], label: str) -> str:
-    return (f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
-            f'aria-label="{escape(label)}">' + "".join(body) + "</svg>")
+def _svg(body: list[str], label: str, width: int = W) -> str:
+    return (f'<svg viewBox="0 0 {W} {H}" width="{width}" height="{round(H * width / W)}" '
+            f'role="img" aria-label="{escape(label)}">' + "".join(body) + "</svg>")
 
 
 def _finite(xs: Sequence[Any] | None) -> list[float]:
     return [float(v) for v in xs or () if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
-def line_chart(series: Sequence[Mapping[str, Any]], title: str, x_label: str, y_label: str) -> str:
-    """Lines ``{"label", "x", "y", "lo"?, "hi"?}``; ``lo``/``hi`` draw a shaded band."""
+def extent(series: Sequence[Mapping[str, Any]]) -> tuple[float, float, float, float] | None:
+    """(x min, x max, y min, y max) over every series and band, or None without data."""
     xs = [v for s in series for v in _finite(s.get("x"))]
     ys = [v for s in series for key in ("y", "lo", "hi") for v in _finite(s.get(key))]
-    if not xs or not ys:
+    return (min(xs), max(xs), min(ys), max(ys)) if xs and ys else None
+
+
+def line_chart(series: Sequence[Mapping[str, Any]], title: str, x_label: str, y_label: str,
+               *, within: tuple[float, float, float, float] | None = None,
+               width: int = W) -> str:
+    """Lines ``{"label", "x", "y", "lo"?, "hi"?, "colour"?}``; ``lo``/``hi`` draw a shaded
+    band. ``within``: fixed axes (``extent`` of several charts, so small multiples share a
+    scale); ``width``: the drawn width in pixels (the same drawing, scaled)."""
+    box = within or extent(series)
+    if box is None or not any(_finite(s.get("y")) for s in series):
         return ""
-    f = _Frame(min(xs), max(xs), min(ys), max(ys))
+    f = _Frame(*box)
     body = f.axes(title, x_label, y_label)
     for i, s in enumerate(series):
-        c = color(i)
+        c = str(s.get("colour") or color(i))
         x, y = s.get("x") or [], s.get("y") or []
         lo, hi = s.get("lo"), s.get("hi")
         if lo and hi:
@@ -104,7 +114,7 @@ def line_chart(series: Sequence[Mapping[str, Any]], title: str, x_label: str, y_
         ly = PAD_T + 6 + 16 * i
         body.append(f'<rect x="{W - PAD_R - 150}" y="{ly}" width="12" height="3" fill="{c}"/>')
         body.append(f'<text x="{W - PAD_R - 132}" y="{ly + 5}">{escape(str(s.get("label")))}</text>')
-    return _svg(body, title)
+    return _svg(body, title, width)
 
 
 def bar_chart(bars: Sequence[Mapping[str, Any]], title: str, y_label: str) -> str:
