@@ -283,15 +283,15 @@ def test_a_bisect_in_a_terminal_shows_each_step_live_under_its_commits(
 
 
 def test_the_bisect_line_over_a_step_marks_the_commits_and_shows_no_escape() -> None:
-    from abtui.cli.bisect import marks_of
+    from abtui.report.bisect_page import marks
     from abtui.tui.bisect_line import BisectProgress, bisect_text
 
     record = {"commits": ["a1", "b2", "c3", "d4", "e5"],
               "steps": [{"commit": "c3", "verdict": BAD}, {"commit": "a1", "verdict": GOOD},
                         {"commit": "b2", "verdict": SKIP}]}
-    marks = marks_of(record)
-    assert marks == ["+", "?", "x", ".", "x"]  # the last commit is the given bad one
-    line = bisect_text(BisectProgress(marks, 3, "d4" * 10, "fix \x1b]0;owned\x07 the \x1b[2Jloader",
+    assert marks(record, given_bad=True) == ["+", "?", "x", ".", "x"]  # the given bad one
+    assert marks(record) == ["+", "?", "x", ".", "."]  # bisect.md: only what was run
+    line = bisect_text(BisectProgress(marks(record, given_bad=True), 3, "d4" * 10, "fix \x1b]0;owned\x07 the \x1b[2Jloader",
                                       4, 3, "accuracy_delta worse by 0.05")).plain
     assert re.search(r"step 4 of ~3 +accuracy_delta worse by 0\.05 +good +\+ +\? +x +\[\.\] +x +d4d4d4d4d4 fix", line), line
     assert "\x1b" not in line and "\x07" not in line

@@ -27,7 +27,7 @@ import yaml
 from abtui.infra.errors import SpecError
 from abtui.infra.safe_io import atomic_write, open_read
 from abtui.infra.untrusted import shown
-from abtui.report.bisect_page import MARKS, commit_line, render_bisect
+from abtui.report.bisect_page import commit_line, marks, render_bisect
 from abtui.report.regression import BAD, GOOD, SKIP, Judgement, Regression, judge
 
 if TYPE_CHECKING:
@@ -96,15 +96,6 @@ def run_step(data: dict[str, Any], workdir: Path, runs_dir: Path,
     exp.finish()
     report = conclude(exp, [])
     return dict(report), exp.rundir.root, "concluded"
-
-
-def marks_of(record: dict[str, Any]) -> list[str]:
-    """One mark per commit after the good one: its last step's verdict (``+`` good, ``x``
-    bad, ``?`` skipped), ``.`` not run; the last commit, the given bad one, ``x`` until run."""
-    last = {str(s.get("commit")): str(s.get("verdict")) for s in record.get("steps") or []}
-    commits = record.get("commits") or []
-    return [MARKS.get(last.get(c, ""), "x" if i == len(commits) - 1 else ".")
-            for i, c in enumerate(commits)]
 
 
 def _resumed(folder: Path, good_sha: str, commits: list[str], rule: Regression
@@ -199,7 +190,7 @@ def bisect(repo: Path, good: str, bad: str, command: list[str], rule: Regression
             if console:
                 from abtui.tui.bisect_line import BisectProgress
 
-                progress = BisectProgress(marks_of(record), mid, commit, subject,
+                progress = BisectProgress(marks(record, given_bad=True), mid, commit, subject,
                                           len({str(s.get("commit")) for s in record["steps"]})
                                           + 1, about, f"{rule.effect} worse by {rule.threshold:g}")
             report, root, ended = run_step(

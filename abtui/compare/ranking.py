@@ -124,10 +124,10 @@ def rank(summaries: Mapping[str, Sequence[RunSummary]], metric: str,
     k = len(values)
     replicated = all(len(v) >= 2 for v in values.values())
     contender: dict[str, bool | None] = {}
-    lead: dict[str, tuple[float, tuple[float, float]] | None] = {}
+    lead: dict[str, tuple[float | None, tuple[float, float] | None]] = {}
     for i in order:
         if not replicated:
-            contender[i], lead[i] = None, None
+            contender[i], lead[i] = None, (None, None)
             continue
         bounds = []  # per other arm: (gap, margin)
         for j in order:
@@ -147,10 +147,5 @@ def rank(summaries: Mapping[str, Sequence[RunSummary]], metric: str,
               f"best arm with probability >= {1 - alpha:.0%}")
     return Ranking(metric, label, higher,
                    [Ranked(a, means[a], stats.stdev(values[a]) if len(values[a]) >= 2 else None,
-                           len(values[a]), contender[a], *_lead(lead[a]))
+                           len(values[a]), contender[a], *lead[a])
                     for a in order], method)
-
-
-def _lead(value: tuple[float, tuple[float, float]] | None
-          ) -> tuple[float | None, tuple[float, float] | None]:
-    return value if value is not None else (None, None)

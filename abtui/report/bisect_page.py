@@ -18,17 +18,23 @@ from abtui.report.markdown import table
 MARKS = {"good": "+", "bad": "x", "skip": "?"}
 
 
+def marks(record: Mapping[str, Any], given_bad: bool = False) -> list[str]:
+    """One mark per commit after the good one, oldest first: its last step's verdict (``+``
+    good, ``x`` bad, ``?`` skipped), ``.`` not run; ``given_bad``: the last commit, the bad
+    one given, is ``x`` until it is run."""
+    last = {str(s.get("commit")): str(s.get("verdict")) for s in record.get("steps") or []}
+    commits = record.get("commits") or []
+    unrun = ["."] * len(commits)
+    if given_bad and unrun:
+        unrun[-1] = "x"
+    return [MARKS.get(last.get(c, ""), u) for c, u in zip(commits, unrun, strict=True)]
+
+
 def commit_line(record: Mapping[str, Any]) -> str:
     """``+ + x [x] . ?``: each commit after the good one, oldest first."""
-    last: dict[str, str] = {}
-    for step in record.get("steps") or []:
-        last[str(step.get("commit"))] = str(step.get("verdict"))
     first = record.get("first_bad")
-    marks = []
-    for c in record.get("commits") or []:
-        mark = MARKS.get(last.get(c, ""), ".")
-        marks.append(f"[{mark}]" if c == first else mark)
-    return " ".join(marks)
+    return " ".join(f"[{m}]" if c == first else m
+                    for c, m in zip(record.get("commits") or [], marks(record), strict=True))
 
 
 def _number(x: Any) -> str:

@@ -313,6 +313,16 @@ def make_app(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False,
     return ConsoleApp(exp, gates, keep, **options)
 
 
+def detach_after_crash(exp: ExperimentView) -> None:
+    """The console died (its traceback is above): never leave the watchers holding the
+    run's lock; the arms run on, and the user is told so."""
+    with contextlib.suppress(Exception):
+        exp.detach()
+    with contextlib.suppress(OSError):
+        print("abtui: the console stopped unexpectedly; the arms keep running",
+              file=sys.stderr, flush=True)
+
+
 def run_console(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = False) -> int:
     """Run the console until the user leaves; returns the exit code.
 
@@ -323,14 +333,10 @@ def run_console(exp: ExperimentView, gates: Iterable[str] = (), keep: bool = Fal
     code = app.run()
     root = exp.rundir.root
     crashed = app.outcome is None
-    if crashed:  # the console died (its traceback is above): never leave the watchers
-        with contextlib.suppress(Exception):  # holding the run's lock; the arms run on
-            exp.detach()
+    if crashed:
+        detach_after_crash(exp)
         app.outcome = "detached"
     with contextlib.suppress(OSError):
-        if crashed:
-            print("abtui: the console stopped unexpectedly; the arms keep running",
-                  file=sys.stderr, flush=True)
         if app.outcome == "detached":
             print(f"detached; abtui attach {root} to watch again", flush=True)
         elif app.report_error:
@@ -355,10 +361,6 @@ def watch_step(exp: ExperimentView, banner: Text) -> tuple[Report | None, str]:
     app = make_app(exp, banner=banner, close_when_concluded=True)
     app.run()
     if app.outcome is None:
-        with contextlib.suppress(Exception):
-            exp.detach()
-        with contextlib.suppress(OSError):
-            print("abtui: the console stopped unexpectedly; the arms keep running",
-                  file=sys.stderr, flush=True)
+        detach_after_crash(exp)
         return None, "detached"
     return app.report, app.outcome
