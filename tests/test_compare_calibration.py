@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 
 from abtui.compare.effects import EFFECTS, adjust_family, compare_effect
 from abtui.compare.resample import rate
+from abtui.compare.run_metrics import RunMetrics
 from abtui.compare.summary import RunSummary, steady_pairs
 
 TRIALS = 2000
@@ -41,9 +43,9 @@ def _runs(rng: np.random.Generator, n: int, shift: float, arm: str) -> list[list
         trial = []
         for j in range(n):
             work, time, _ = steady_pairs(steps, rates[i, j].tolist(), 60.0)
-            trial.append(RunSummary(f"{arm}.r{j}", arm, j, {
-                "status": "done", "throughput": rate(work, time),
-                "final_loss_smoothed": float(loss[i, j]), "accuracy_final": float(acc[i, j])},
+            trial.append(RunSummary(f"{arm}.r{j}", arm, j, RunMetrics(
+                status="done", throughput=rate(work, time),
+                final_loss_smoothed=float(loss[i, j]), accuracy_final=float(acc[i, j])),
                 {"throughput_work": work, "throughput_time": time}))
         out.append(trial)
     return out
@@ -102,8 +104,9 @@ def _with_slots(rng: np.random.Generator, a: list[list[RunSummary]], b: list[lis
     for ta, tb in zip(a, b, strict=True):
         for ra, rb in zip(ta, tb, strict=True):
             f = math.exp(rng.normal(0.0, SLOT_SD))
-            ra.metrics["throughput"] *= f
-            rb.metrics["throughput"] *= f
+            for r in (ra, rb):
+                assert r.metrics.throughput is not None
+                r.metrics.throughput *= f
 
 
 @pytest.mark.parametrize("n", [3, 5, 10])
@@ -115,7 +118,7 @@ def test_the_paired_design_holds_its_error_rate_and_decides_sooner(n: int) -> No
     kind = EFFECTS["throughput_ratio"]
     base, same, shifted = (_runs(rng, n, 0.0, "A"), _runs(rng, n, 0.0, "B"),
                            _runs(rng, n, math.log(1.05), "B"))
-    base2 = [[RunSummary(r.run_id, r.arm, r.replicate, dict(r.metrics), r.samples) for r in t]
+    base2 = [[RunSummary(r.run_id, r.arm, r.replicate, msgspec.structs.replace(r.metrics), r.samples) for r in t]
              for t in base]
     _with_slots(rng, base, same)
     _with_slots(rng, base2, shifted)

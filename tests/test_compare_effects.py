@@ -44,8 +44,8 @@ def test_replicated_effects_have_t_intervals_and_scipy_p_values() -> None:
     arm = replicated("B", [123.0, 125.0, 121.0], [0.915, 0.890, 0.920], mem=3500.0)
     comp = compare_arm(base, arm, arm="B", baseline="A", time_target="time_to_target_loss_s")
     tp = comp.effects["throughput_ratio"]
-    a = np.log([r.metrics["throughput"] for r in base])
-    b = np.log([r.metrics["throughput"] for r in arm])
+    a = np.log([r.metrics.throughput for r in base])
+    b = np.log([r.metrics.throughput for r in arm])
     ref = scipy.stats.ttest_ind(b, a, equal_var=False)
     assert tp.value == pytest.approx(math.exp(b.mean() - a.mean()))
     assert tp.ci[0] < tp.value < tp.ci[1] and tp.ci[0] > 1.0
@@ -122,7 +122,7 @@ def test_failed_runs_are_left_out_and_target_not_reached_is_said() -> None:
     arm = [run("B.r0", tp=120.0, loss=0.5, acc=0.9, seed=3),
            run("B.r1", tp=121.0, loss=0.5, acc=0.9, seed=4),
            run("B.r2", tp=1.0, loss=9.0, acc=0.1, seed=5, status="failed")]
-    comp = compare_arm(base, arm, arm="B", baseline="A", time_target="time_to_accuracy_s")
+    comp = compare_arm(base, arm, arm="B", baseline="A", time_target="time_to_target_accuracy_s")
     assert comp.runs["arm"] == ["B.r0", "B.r1"]
     assert "B.r2 left out (failed)" in comp.notes
     assert comp.effects["throughput_ratio"].value == pytest.approx(120.5 / 100.5, rel=0.02)

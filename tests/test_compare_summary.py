@@ -56,7 +56,7 @@ def test_slow_first_records_do_not_drag_throughput_or_step_time() -> None:
         slow = s <= 10  # warm-up: compile, allocator, data-loader start
         records.append({"step": s, "throughput_samples_per_sec": 10.0 if slow else 200.0 + s % 3,
                         "step_time_ms": 900.0 if slow else 50.0 + s % 5})
-    m = summarize_run(make_state(records), total_steps=100).metrics
+    m = summarize_run(make_state(records), total_steps=100).metrics.to_report()
     assert m["throughput_median"] == pytest.approx(201.0)
     assert m["throughput_records"] == 90
     assert m["step_time_p95_ms"] < 60  # with the warm-up in, p95 would be 900
@@ -65,7 +65,7 @@ def test_slow_first_records_do_not_drag_throughput_or_step_time() -> None:
 
     one_slow = [{"step": s, "throughput_samples_per_sec": 1.0 if s == 1 else 100.0,
                  "step_time_ms": 1000.0 if s == 1 else 100.0} for s in range(1, 21)]
-    m = summarize_run(make_state(one_slow), warmup_steps=0).metrics
+    m = summarize_run(make_state(one_slow), warmup_steps=0).metrics.to_report()
     assert m["step_time_p95_ms"] == 100.0
     assert m["throughput_records"] == 19
 
@@ -99,7 +99,7 @@ def test_summary_of_a_full_run() -> None:
                 "rss_mb": 300.0 + s, "throughput_samples_per_sec": 50.0} for s in range(1, 101)]
     state = make_state(records, final={"wall_time_s": 61.5, "samples": 6400}, total_steps=100)
     m = summarize_run(state, target_loss=0.5, target_accuracy=0.8,
-                      energy={"energy_j": 3200.0}).metrics
+                      energy={"energy_j": 3200.0}).metrics.to_report()
     assert (m["peak_memory"], m["memory_metric"], m["memory_unit"]) == (400.0, "rss_mb", "MB")
     assert m["accuracy_best"] == 0.95 and m["accuracy_final"] == 0.95
     assert m["final_loss_raw"] == pytest.approx(2.0 * 0.97 ** 100)
@@ -114,7 +114,7 @@ def test_summary_of_a_full_run() -> None:
 
 def test_gpu_memory_wins_and_wall_time_falls_back_to_receive_times() -> None:
     records = [{"step": s, "gpu_memory_mb": 4000.0 + s, "rss_mb": 9000.0} for s in range(1, 11)]
-    m = summarize_run(make_state(records, dt=2.0)).metrics
+    m = summarize_run(make_state(records, dt=2.0)).metrics.to_report()
     assert (m["peak_memory"], m["memory_metric"]) == (4010.0, "gpu_memory_mb")
     assert (m["wall_time_s"], m["wall_time_source"]) == (20.0, "receive times")
     assert m["throughput_median"] is None and m["final_loss_smoothed"] is None
@@ -126,7 +126,7 @@ def test_aggregate_uses_finished_runs_only() -> None:
     runs = [summarize_run(make_state(recs(100.0), run_id="A.r0")),
             summarize_run(make_state(recs(110.0), run_id="A.r1")),
             summarize_run(make_state(recs(5.0), run_id="A.r2", status="failed"))]
-    agg = aggregate(runs)
+    agg = aggregate(runs).to_report()
     assert agg["runs"] == 3 and agg["runs_used"] == ["A.r0", "A.r1"]
     for key in ("throughput", "throughput_median"):
         tp = agg[key]

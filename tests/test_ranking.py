@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from abtui.compare.ranking import pick_metric, rank
+from abtui.compare.run_metrics import RunMetrics
 from abtui.compare.summary import RunSummary
 from abtui.spec import ExperimentSpec
 
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _arm(name: str, values: list[float], key: str = "final_loss_smoothed") -> list[RunSummary]:
-    return [RunSummary(f"{name}.r{i}", name, i, {"status": "done", key: v})
+    return [RunSummary(f"{name}.r{i}", name, i, RunMetrics(status="done", **{key: v}))
             for i, v in enumerate(values)]
 
 

@@ -22,6 +22,7 @@ import pytest
 
 from abtui.compare import inference
 from abtui.compare.resample import rate
+from abtui.compare.run_metrics import RunMetrics
 from abtui.compare.sequential import CONTINUE, DIFFERENT, SAME, levels
 from abtui.compare.summary import RunSummary, steady_pairs
 from abtui.report.design import looks
@@ -62,8 +63,8 @@ def _trials(rng: np.random.Generator, effect: float) -> list[dict[str, list[RunS
                             + (math.log(effect) if arm == "b" else 0.0))
                 rates = (100.0 * np.exp(log_rate + noise[i, k, j])).tolist()
                 work, time, _ = steady_pairs(steps, rates, 40.0)
-                trial[arm].append(RunSummary(f"{arm}.r{j}", arm, j, {
-                    "status": "done", "throughput": rate(work, time)},
+                trial[arm].append(RunSummary(f"{arm}.r{j}", arm, j, RunMetrics(
+                    status="done", throughput=rate(work, time)),
                     {"throughput_work": work, "throughput_time": time}))
         out.append(trial)
     return out
@@ -97,8 +98,8 @@ def test_aa_is_called_different_at_most_5_percent_under_optional_stopping() -> N
     naive = 0
     for t in _trials(np.random.default_rng(41), 1.0):
         for n in range(MIN_N, MAX_N + 1):
-            a = [r.metrics["throughput"] for r in t["a"][:n]]
-            b = [r.metrics["throughput"] for r in t["b"][:n]]
+            a = [r.metrics.throughput for r in t["a"][:n]]
+            b = [r.metrics.throughput for r in t["b"][:n]]
             res = inference.paired(a, b, log=True)
             if res is not None and res.significant:
                 naive += 1
@@ -137,8 +138,8 @@ def test_a_true_10_percent_effect_is_decided_with_fewer_runs_than_a_fixed_design
         for name, test in (("paired", inference.paired), ("Welch", inference.two_sample)):
             hits = 0
             for t in trials:
-                a = [r.metrics["throughput"] for r in t["a"][:n]]
-                b = [r.metrics["throughput"] for r in t["b"][:n]]
+                a = [r.metrics.throughput for r in t["a"][:n]]
+                b = [r.metrics.throughput for r in t["b"][:n]]
                 res = test(a, b, log=True)
                 hits += res is not None and res.significant
             power[name][n] = hits / TRIALS

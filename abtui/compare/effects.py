@@ -106,12 +106,7 @@ class Effect:
 
 def metric_values(runs: Sequence[RunSummary], key: str) -> list[float]:
     """The finite values of per-run metric ``key`` (runs without one left out)."""
-    out = []
-    for r in runs:
-        v = r.metrics.get(key)
-        if isinstance(v, (int, float)) and _finite(v):
-            out.append(float(v))
-    return out
+    return [v for r in runs if (v := r.metrics.number(key)) is not None]
 
 
 def _geomean(values: Sequence[float]) -> float:
@@ -121,14 +116,10 @@ def _geomean(values: Sequence[float]) -> float:
 def replicate_pairs(base: Sequence[RunSummary], arm: Sequence[RunSummary], key: str
                     ) -> tuple[list[float], list[float]]:
     """The values of the replicates both arms have, matched by replicate index."""
-    a = {r.replicate: r.metrics.get(key) for r in base}
-    b = {r.replicate: r.metrics.get(key) for r in arm}
-    both = [k for k in sorted(a) if k in b and _finite(a[k]) and _finite(b[k])]
-    return [float(a[k]) for k in both], [float(b[k]) for k in both]  # type: ignore[arg-type]
-
-
-def _finite(v: object) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    a = {r.replicate: v for r in base if (v := r.metrics.number(key)) is not None}
+    b = {r.replicate: v for r in arm if (v := r.metrics.number(key)) is not None}
+    both = [k for k in sorted(a) if k in b]
+    return [a[k] for k in both], [b[k] for k in both]
 
 
 def _replicated(eff: Effect, kind: EffectKind, a: list[float], b: list[float],
@@ -197,12 +188,12 @@ def compare_effect(kind: EffectKind, base: Sequence[RunSummary], arm: Sequence[R
     a, b = metric_values(base, key), metric_values(arm, key)
     eff = Effect(kind.name, None, n={"baseline": len(a), "arm": len(b)})
     if kind.name == "time_to_target_ratio":
-        missing = [r.run_id for r in (*base, *arm) if r.metrics.get(key) is None]
+        missing = [r.run_id for r in (*base, *arm) if r.metrics.number(key) is None]
         if missing:
             eff.note = "target not reached by " + ", ".join(missing)
             return eff
     if kind.name == "memory_ratio":
-        names = {str(m) for r in (*base, *arm) if (m := r.metrics.get("memory_metric")) is not None}
+        names = {str(m) for r in (*base, *arm) if (m := r.metrics.memory_metric) is not None}
         if len(names) > 1:
             eff.note = "arms report different memory metrics (" + ", ".join(sorted(names)) + ")"
             return eff
@@ -297,10 +288,9 @@ def compare_arm(base_runs: Sequence[RunSummary], arm_runs: Sequence[RunSummary],
         notes.append(N1_WARNING + ": nothing is called significant; the throughput interval "
                      "is within-run noise only, the other effects are single values")
     for r in (*base, *treated):
-        st = r.metrics.get("stationarity") or {}
-        if st.get("note"):
-            notes.append(f"{r.run_id}: {st['note']}")
-        if r.metrics.get("warmup_fallback"):
+        if r.metrics.stationarity.note:
+            notes.append(f"{r.run_id}: {r.metrics.stationarity.note}")
+        if r.metrics.warmup_fallback:
             notes.append(f"{r.run_id}: the warm-up rule left no records; every record but the "
                          "first was used")
     return Comparison(arm, baseline, effects,

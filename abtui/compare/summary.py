@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.compare import resample, stats
+from abtui.compare.run_metrics import ArmAggregate, ArmInterval, RunMetrics, Spread, Stationarity
 from abtui.infra.numeric import numpy
 from abtui.store import ArmStatus, RunState
 from abtui.store.implied import THROUGHPUT  # the store derives it where a log implies it
@@ -102,7 +103,7 @@ STATIONARY_P = 0.01
 STATIONARY_MIN_CHANGE = 0.01  # changes under 1 % are not worth a note
 
 
-def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]:
+def stationarity(work: Sequence[float], time: Sequence[float]) -> Stationarity:
     """Whether the steady state is steady: the rate of its first half against its second.
 
     The steady state is cut into ``STATIONARY_CHUNKS`` consecutive chunks; the log rates of
@@ -111,9 +112,8 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     is flagged. ``stationary`` is None with fewer than 20 records.
     """
     n = len(work)
-    out: dict[str, Any] = {"stationary": None, "change": None, "p_value": None, "note": None}
     if n < 2 * STATIONARY_CHUNKS:
-        return out
+        return Stationarity()
     np = numpy()
     bounds = [round(k * n / STATIONARY_CHUNKS) for k in range(STATIONARY_CHUNKS + 1)]
     w = np.add.reduceat(np.asarray(work, dtype=float), bounds[:-1])  # per chunk, one C loop
@@ -124,11 +124,11 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> dict[str, Any]
     second = resample.rate(w[half:], t[half:])
     test = stats.welch_t_test(logs[half:], logs[:half])
     change = second / first - 1
-    out.update(change=change, p_value=test.p_value, stationary=True)
+    out = Stationarity(stationary=True, change=change, p_value=test.p_value)
     if test.p_value < STATIONARY_P and abs(change) > STATIONARY_MIN_CHANGE:
-        out["stationary"] = False
+        out.stationary = False
         pct = f"{change * 100:+.1f} %".replace("-", "\u2212")
-        out["note"] = ("throughput still rising at the end of warm-up (second half of the "
+        out.note = ("throughput still rising at the end of warm-up (second half of the "
                        f"steady state {pct} over the first)" if change > 0 else
                        f"throughput falling during the steady state (second half {pct})")
     return out
@@ -197,12 +197,12 @@ class RunSummary:
     run_id: str
     arm: str
     replicate: int
-    metrics: dict[str, Any]
+    metrics: RunMetrics
     samples: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
-        return str(self.metrics.get("status"))
+        return self.metrics.status
 
 
 def summarize_run(state: RunState, *, warmup_steps: int | None = None,
@@ -244,13 +244,13 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     ends = [(float(c[0][-1]) if len(c[0]) else None, len(c[1])) for c in series.values()]
     last_step = max((e for e, _ in ends + others if e is not None), default=None)
     rule = warmup_rule(warmup_steps, total_steps or state.total_steps, last_step)
-    m: dict[str, Any] = {
-        "run_id": state.run_id, "arm": state.arm, "replicate": state.replicate,
-        "status": state.status, "exit_code": ended.exit_code if ended else None,
-        "exit_error": ended.error if ended else None, "last_step": last_step,
-        "records": max((k for _, k in ends + others), default=0),
-        "warmup_cutoff_step": rule.cutoff_step,
-    }
+    m = RunMetrics(
+        run_id=state.run_id, arm=state.arm, replicate=state.replicate,
+        status=str(state.status), exit_code=ended.exit_code if ended else None,
+        exit_error=ended.error if ended else None, last_step=last_step,
+        records=max((k for _, k in ends + others), default=0),
+        warmup_cutoff_step=rule.cutoff_step,
+    )
     samples: dict[str, list[float]] = {}
 
     tp = series.get(THROUGHPUT)
@@ -260,17 +260,17 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     # the within-run bootstrap's own coarsening, done once (the rate of the whole is a
     # ratio of sums, unchanged): a long steady state is not carried as millions of floats
     samples["throughput_work"], samples["throughput_time"] = resample.coarsen_pairs(work, time)
-    m["throughput"] = resample.rate(work, time) if len(work) else None
-    m["throughput_source"] = (state.implied.source or "records") if len(work) else None
+    m.throughput = resample.rate(work, time) if len(work) else None
+    m.throughput_source = (state.implied.source or "records") if len(work) else None
     if not len(work) and _number(final.get("throughput_samples_per_sec")):
         # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
-        m["throughput"] = _number(final.get("throughput_samples_per_sec"))
-        m["throughput_source"] = "final record"
-    m["throughput_median"] = float(numpy().median(steady_tp)) if len(steady_tp) else None
-    m["throughput_records"] = len(work)
-    m["throughput_window"] = list(window) if window is not None else None
-    m["warmup_fallback"] = fallback
-    m["stationarity"] = stationarity(work, time)
+        m.throughput = _number(final.get("throughput_samples_per_sec"))
+        m.throughput_source = "final record"
+    m.throughput_median = float(numpy().median(steady_tp)) if len(steady_tp) else None
+    m.throughput_records = len(work)
+    m.throughput_window = list(window) if window is not None else None
+    m.warmup_fallback = fallback
+    m.stationarity = stationarity(work, time)
 
     st = series.get(STEP_TIME)
     st = st if st is not None and len(st[1]) else None
@@ -278,44 +278,43 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     # numpy's default percentile is stats.percentile's definition (linear), in one C sort
     p50, p95 = (numpy().percentile(steady_st, [50, 95]).tolist()
                 if steady_st is not None and len(steady_st) else (None, None))
-    m["step_time_p50_ms"], m["step_time_p95_ms"] = p50, p95
+    m.step_time_p50_ms, m.step_time_p95_ms = p50, p95
 
-    m["peak_memory"], m["memory_metric"] = memory_peak(peaks)
-    m["memory_unit"] = "MB" if m["memory_metric"] else None
+    m.peak_memory, m.memory_metric = memory_peak(peaks)
+    m.memory_unit = "MB" if m.memory_metric else None
 
     loss = series.get(LOSS)
     loss = loss if loss is not None and len(loss[1]) else None
-    m["final_loss_smoothed"] = stats.ema_last(loss[1], SMOOTHING_ALPHA) if loss else None
-    m["final_loss_raw"] = float(loss[1][-1]) if loss else None
+    m.final_loss_smoothed = stats.ema_last(loss[1], SMOOTHING_ALPHA) if loss else None
+    m.final_loss_raw = float(loss[1][-1]) if loss else None
     acc = series.get(ACCURACY)
     acc = acc if acc is not None and len(acc[1]) else None
-    m["accuracy_best"] = float(acc[1].max()) if acc else None
-    m["accuracy_final"] = float(acc[1][-1]) if acc else None
+    m.accuracy_best = float(acc[1].max()) if acc else None
+    m.accuracy_final = float(acc[1][-1]) if acc else None
 
     wall = _number(final.get("wall_time_s"))
     if wall is not None:
-        m["wall_time_s"], m["wall_time_source"] = wall, "final record"
+        m.wall_time_s, m.wall_time_source = wall, "final record"
     elif first_time is not None and last_time is not None:
-        m["wall_time_s"], m["wall_time_source"] = last_time - first_time, "receive times"
+        m.wall_time_s, m.wall_time_source = last_time - first_time, "receive times"
     else:
-        m["wall_time_s"], m["wall_time_source"] = None, None
+        m.wall_time_s, m.wall_time_source = None, None
 
-    for key, data, target, lower in (("loss", loss, target_loss, True),
-                                     ("accuracy", acc, target_accuracy, False)):
-        hit = (time_to_target(data[0], data[1], data[2], target, lower, t0=first_time)
-               if data and target is not None else None)
-        m[f"steps_to_target_{key}"] = hit[0] if hit else None
-        m[f"time_to_target_{key}_s"] = hit[1] if hit else None
+    if loss and target_loss is not None:
+        m.steps_to_target_loss, m.time_to_target_loss_s = time_to_target(
+            *loss, target_loss, True, t0=first_time) or (None, None)
+    if acc and target_accuracy is not None:
+        m.steps_to_target_accuracy, m.time_to_target_accuracy_s = time_to_target(
+            *acc, target_accuracy, False, t0=first_time) or (None, None)
 
     energy = energy or {}
-    m["energy_j"] = _number(energy.get("energy_j"))
+    m.energy_j = _number(energy.get("energy_j"))
     count = _number(final.get("samples")) or _number(energy.get("samples"))
-    m["samples"] = count
-    m["energy_per_sample_j"] = (m["energy_j"] / count
-                                if m["energy_j"] is not None and count else None)
-    m["oddities"] = state.oddities
-    m["log_format"] = state.adapter.name or state.adapter.mode
-    m["quality_at_step"] = at_step
+    m.samples = count
+    m.energy_per_sample_j = m.energy_j / count if m.energy_j is not None and count else None
+    m.oddities = state.oddities
+    m.log_format = state.adapter.name or state.adapter.mode
+    m.quality_at_step = at_step
     return RunSummary(state.run_id, state.arm, state.replicate, m, samples)
 
 
@@ -329,47 +328,44 @@ def usable_runs(runs: Sequence[RunSummary]) -> tuple[list[RunSummary], list[str]
     return done, left
 
 
-def aggregate(all_runs: Sequence[RunSummary]) -> dict[str, Any]:
+def aggregate(all_runs: Sequence[RunSummary]) -> ArmAggregate:
     """Per-arm aggregate over the usable runs (see ``usable_runs``): for each metric in
     ``AGGREGATED`` its mean, sd, min, max and n over the runs that have it; plus the run
     count, the runs used and every run's status."""
     runs, _ = usable_runs(all_runs)
-    out: dict[str, Any] = {"runs": len(all_runs), "runs_used": [r.run_id for r in runs],
-                           "statuses": {r.run_id: r.status for r in all_runs}}
+    spread = {}
     for key in AGGREGATED:
-        vals = [v for r in runs if (v := _number(r.metrics.get(key))) is not None]
-        out[key] = {
-            "mean": stats.mean(vals) if vals else None,
-            "sd": stats.stdev(vals) if len(vals) >= 2 else None,
-            "min": min(vals) if vals else None,
-            "max": max(vals) if vals else None,
-            "n": len(vals),
-        }
-    metrics = {r.metrics.get("memory_metric") for r in runs} - {None}
-    out["memory_metric"] = metrics.pop() if len(metrics) == 1 else None
-    out["throughput_ci"] = throughput_interval(runs)
-    return out
+        vals = [v for r in runs if (v := r.metrics.number(key)) is not None]
+        spread[key] = Spread(mean=stats.mean(vals) if vals else None,
+                             sd=stats.stdev(vals) if len(vals) >= 2 else None,
+                             min=min(vals) if vals else None, max=max(vals) if vals else None,
+                             n=len(vals))
+    metrics = {r.metrics.memory_metric for r in runs} - {None}
+    return ArmAggregate(runs=len(all_runs), runs_used=[r.run_id for r in runs],
+                        statuses={r.run_id: r.status for r in all_runs}, spread=spread,
+                        memory_metric=metrics.pop() if len(metrics) == 1 else None,
+                        throughput_ci=throughput_interval(runs))
 
 
-def throughput_interval(runs: Sequence[RunSummary]) -> dict[str, Any] | None:
+def throughput_interval(runs: Sequence[RunSummary]) -> ArmInterval | None:
     """A 95 % interval of one arm's throughput, for the bars' whiskers.
 
     Over replicates: a t interval of the mean of the per-run (time-weighted) throughputs.
     With one run: within-run noise only (moving-block bootstrap of its records).
     """
-    vals = [v for r in runs if (v := _number(r.metrics.get("throughput"))) is not None]
+    vals = [v for r in runs if (v := r.metrics.number("throughput")) is not None]
     if len(vals) >= 2:
         half = stats.t_ppf(0.975, len(vals) - 1) * stats.stdev(vals) / math.sqrt(len(vals))
         m = stats.mean(vals)
-        return {"lo": m - half, "hi": m + half, "calibrated": True,
-                "method": f"t interval of the mean over {len(vals)} runs"}
-    if len(runs) == 1 and runs[0].metrics.get("throughput"):
+        return ArmInterval(lo=m - half, hi=m + half, calibrated=True,
+                           method=f"t interval of the mean over {len(vals)} runs")
+    point = runs[0].metrics.number("throughput") if len(runs) == 1 else None
+    if point:
         pairs = (runs[0].samples.get("throughput_work", []),
                  runs[0].samples.get("throughput_time", []))
         se = resample.log_se([pairs], resample.rate)
         if se is not None:
-            lo, hi = resample.within_run_interval(runs[0].metrics["throughput"], se)
-            return {"lo": lo, "hi": hi, "calibrated": False,
-                    "method": "n = 1: within-run noise only (moving-block bootstrap)"}
+            lo, hi = resample.within_run_interval(point, se)
+            return ArmInterval(lo=lo, hi=hi, calibrated=False,
+                               method="n = 1: within-run noise only (moving-block bootstrap)")
     return None
-

@@ -204,9 +204,11 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         for r in runs:
             entry: Mapping[str, Any] = exp.manifest.get("runs", {}).get(r.run_id) or {}
             env = next((s.env for s in states.get(arm, []) if s.run_id == r.run_id), None)
-            r.metrics["seed"] = entry.get("seed")
-            r.metrics["seed_status"] = seed_status(spec, arm, entry.get("seed"), env)
-    arms = {arm: {"runs": [r.metrics for r in runs], "aggregate": aggregate(runs)}
+            r.metrics.seed = entry.get("seed")
+            r.metrics.seed_status = seed_status(spec, arm, r.metrics.seed, env)
+    aggregates = {arm: aggregate(runs) for arm, runs in summaries.items()}
+    arms = {arm: {"runs": [r.metrics.to_report() for r in runs],
+                  "aggregate": aggregates[arm].to_report()}
             for arm, runs in summaries.items()}
 
     ttt = time_target_source(spec.target.loss, spec.target.accuracy)
@@ -304,7 +306,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "charts": {
             "loss": traces.arm_curves(states, "loss"),
             "accuracy": traces.arm_curves(states, "accuracy"),
-            "throughput": traces.throughput_bars(arms),
+            "throughput": traces.throughput_bars(aggregates),
             "gpu": traces.gpu_traces(samples, owner, t0=manifest.get("created_at")),
         },
         "verdict": {"summary": "", "fair": fair["fair"], "fairness": fair["state"],
@@ -315,7 +317,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     notes += [f"arm {s.run_id}: read as {s.adapter.words} (log_format {exp.spec.log_format})"
               for ss in states.values() for s in ss if s.adapter.words and s.series]
     notes += [why for ss in states.values() for s in ss if (why := s.nothing_read())]
-    notes += throughput_notes(arms)
+    notes += throughput_notes(summaries)
     results = evaluate_gates(comps, gate_list, baseline=baseline,
                              point=bool(getattr(spec, "gate_point", False)))
     why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"

@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from abtui.compare.run_metrics import RunMetrics
+
 MINUS = "\u2212"
 
 #: Per-arm table: (header, aggregate key, unit)
@@ -120,14 +122,28 @@ def effect_row(name: str, m: Mapping[str, Any]) -> list[str]:
             m.get("method") or m.get("note") or "\u2013"]
 
 
-def run_cells(r: Mapping[str, Any]) -> list[Any]:
-    """run, status, exit, throughput, typical rate, step p50 of one run's metrics."""
-    return [r.get("run_id"), r.get("status"),
-            "\u2013" if r.get("exit_code") is None else str(r.get("exit_code")),
-            r.get("throughput"), r.get("throughput_median"), r.get("step_time_p50_ms")]
+#: The per-run table of report.md and report.html, one definition for both.
+RUN_HEADERS = ["run", "status", "exit", "throughput", "typical rate", "step p50 ms",
+               "peak mem MB", "final loss", "acc final", "wall", "to target", "odd lines"]
 
 
-RUN_HEADS = ["run", "status", "exit", "throughput", "typical rate", "step p50 ms"]
+def run_rows(report: Mapping[str, Any]) -> list[list[Any]]:
+    """One row per run of a report (``RUN_HEADERS``); each run read as ``RunMetrics`` (an
+    older report's missing keys take their defaults)."""
+    return [run_row(RunMetrics.read(r)) for data in (report.get("arms") or {}).values()
+            for r in data.get("runs", []) if isinstance(r, Mapping)]
+
+
+def run_row(r: RunMetrics) -> list[Any]:
+    """One run's cells, in ``RUN_HEADERS`` order."""
+    targets = [f"{key}: {duration(t)} / step {num(step)}" for key, t, step in (
+        ("loss", r.time_to_target_loss_s, r.steps_to_target_loss),
+        ("accuracy", r.time_to_target_accuracy_s, r.steps_to_target_accuracy)) if t is not None]
+    return [r.run_id, r.status, "\u2013" if r.exit_code is None else str(r.exit_code),
+            r.throughput, r.throughput_median, r.step_time_p50_ms,
+            f"{num(r.peak_memory)} {r.memory_metric or ''}".strip(),
+            r.final_loss_smoothed, r.accuracy_final, duration(r.wall_time_s),
+            "; ".join(targets) or "\u2013", str(oddity_total(r.oddities))]
 
 
 def oddity_total(oddities: Mapping[str, Any] | None) -> int:

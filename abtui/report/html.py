@@ -12,15 +12,13 @@ from abtui.report.format import (
     ARM_COLUMNS,
     EFFECT_HEADERS,
     RANKING_HEADERS,
-    RUN_HEADS,
+    RUN_HEADERS,
     arm_headers,
     arm_rows,
-    duration,
     effect_row,
     num,
-    oddity_total,
     ranking_rows,
-    run_cells,
+    run_rows,
 )
 from abtui.report.html_sort import SORT_CSS, sortable_table
 
@@ -192,14 +190,7 @@ def _ranking(report: Mapping[str, Any]) -> list[str]:
 
 
 def _runs(report: Mapping[str, Any]) -> list[str]:
-    rows = []
-    for data in (report.get("arms") or {}).values():
-        for r in data.get("runs", []):
-            rows.append([*run_cells(r), r.get("peak_memory"),
-                         r.get("final_loss_smoothed"), r.get("accuracy_final"),
-                         duration(r.get("wall_time_s")), str(oddity_total(r.get("oddities")))])
-    heads = [*RUN_HEADS, "peak mem MB", "final loss", "acc final", "wall", "odd lines"]
-    return ["<h2>Runs</h2>", _table(heads, rows)]
+    return ["<h2>Runs</h2>", _table(RUN_HEADERS, run_rows(report))]
 
 
 def render_html(report: Mapping[str, Any]) -> str:

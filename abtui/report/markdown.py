@@ -11,15 +11,13 @@ from abtui.report.environment import environment_markdown
 from abtui.report.format import (
     EFFECT_HEADERS,
     RANKING_HEADERS,
-    RUN_HEADS,
+    RUN_HEADERS,
     arm_headers,
     arm_rows,
-    duration,
     effect_row,
     num,
-    oddity_total,
     ranking_rows,
-    run_cells,
+    run_rows,
 )
 
 SPARK_WIDTH = 60
@@ -55,30 +53,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 
 def _runs_section(report: Mapping[str, Any]) -> list[str]:
-    rows = []
-    for data in (report.get("arms") or {}).values():
-        for r in data.get("runs", []):
-            rows.append([*run_cells(r),
-                         f"{num(r.get('peak_memory'))} {r.get('memory_metric') or ''}".strip(),
-                         r.get("final_loss_smoothed"), r.get("accuracy_final"),
-                         duration(r.get("wall_time_s")), _target_cell(r),
-                         str(oddity_total(r.get("oddities")))])
-    heads = [*RUN_HEADS, "peak mem MB", "final loss", "acc final", "wall", "to target",
-             "odd lines"]
     # how each run that did not finish ended, in the backend's words (a Slurm TIMEOUT, ...)
     ends = [f"- {_cell(r.get('run_id'))}: {_cell(r['exit_error'])}"
             for data in (report.get("arms") or {}).values() for r in data.get("runs", [])
             if r.get("exit_error") and r.get("status") != "done"]
-    return ["## Runs", "", *table(heads, rows), "", *([*ends, ""] if ends else [])]
-
-
-def _target_cell(r: Mapping[str, Any]) -> str:
-    parts = []
-    for key in ("loss", "accuracy"):
-        t = r.get(f"time_to_target_{key}_s")
-        if t is not None:
-            parts.append(f"{key}: {duration(t)} / step {num(r.get(f'steps_to_target_{key}'))}")
-    return "; ".join(parts) or "\u2013"
+    return ["## Runs", "", *table(RUN_HEADERS, run_rows(report)), "",
+            *([*ends, ""] if ends else [])]
 
 
 def _comparisons_section(report: Mapping[str, Any]) -> list[str]:

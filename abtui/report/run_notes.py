@@ -7,20 +7,20 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.compare.summary import warmup_rule
+from abtui.compare.summary import RunSummary, warmup_rule
 from abtui.rundir import RunDir
 
 
 def warmup_text(warmup_steps: int | None, steps: int | None,
-                 summaries: Mapping[str, list[Any]]) -> str:
+                 summaries: Mapping[str, list[RunSummary]]) -> str:
     """The warm-up rule with the cutoff each run used (without a spec's steps, each run's
     own last logged step stands for the total)."""
     if warmup_steps is not None or steps:
         return warmup_rule(warmup_steps, steps).text
-    cutoffs = {r.run_id: r.metrics.get("warmup_cutoff_step") for runs in summaries.values()
+    cutoffs = {r.run_id: r.metrics.warmup_cutoff_step for runs in summaries.values()
                for r in runs}
     same = set(cutoffs.values())
     used = (f"step {next(iter(same)):g}" if len(same) == 1 and None not in same
@@ -46,18 +46,17 @@ def seed_status(spec: Any, arm: str, seed: Any, env: Mapping[str, Any] | None) -
     return "offered (ABTUI_SEED), not confirmed"
 
 
-def throughput_notes(arms: Mapping[str, Any]) -> list[str]:
+def throughput_notes(summaries: Mapping[str, Sequence[RunSummary]]) -> list[str]:
     """Where a throughput came from when it was not printed as a rate, and which runs have
     none (the verdict then says nothing of speed: said here, not dropped in silence)."""
     derived: dict[str, list[str]] = {}
     missing = []
-    for arm in arms.values():
-        for r in arm["runs"]:
-            source = r.get("throughput_source")
-            if r.get("throughput") is None and r.get("records"):
-                missing.append(str(r.get("run_id")))
-            elif source not in (None, "records", "final record"):
-                derived.setdefault(str(source), []).append(str(r.get("run_id")))
+    for runs in summaries.values():
+        for r in (run.metrics for run in runs):
+            if r.throughput is None and r.records:
+                missing.append(r.run_id)
+            elif r.throughput_source not in (None, "records", "final record"):
+                derived.setdefault(str(r.throughput_source), []).append(r.run_id)
     out = [f"throughput of {', '.join(ids)}: derived from the {src}" for src, ids in derived.items()]
     if missing:
         out.append(f"no throughput for {', '.join(missing)}: the log prints no rate, step time "

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abtui.compare.run_metrics import ArmAggregate
 from abtui.infra.numeric import numpy
 from abtui.infra.safe_io import open_read
 from abtui.store import RunState
@@ -149,13 +150,12 @@ def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | 
     return out
 
 
-def throughput_bars(arms: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def throughput_bars(aggregates: Mapping[str, ArmAggregate]) -> list[dict[str, Any]]:
     """One bar per arm: mean of its runs' time-weighted throughput, whiskers from its interval."""
     bars = []
-    for arm, data in arms.items():
-        agg = data.get("aggregate", {})
-        tp = agg.get("throughput", {})
-        ci = agg.get("throughput_ci") or {}
-        bars.append({"arm": arm, "value": tp.get("mean"), "lo": ci.get("lo"), "hi": ci.get("hi"),
-                     "method": ci.get("method")})
+    for arm, agg in aggregates.items():
+        ci = agg.throughput_ci
+        bars.append({"arm": arm, "value": agg.spread["throughput"].mean,
+                     "lo": ci.lo if ci else None, "hi": ci.hi if ci else None,
+                     "method": ci.method if ci else None})
     return bars
