@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from abtui.compare.effects import N1_WARNING, compare_arm
+from abtui.compare.effects import N1_WARNING, Comparison, Effect, compare_arm
+from abtui.compare.gates import GateResult, parse_gate
 from abtui.compare.summary import RunSummary, summarize_run
 from abtui.compare.verdict import comparison_sentences, effect_sentence, verdict_line
+from abtui.diff.fairness import CONFOUNDED, FAIR, NOT_CHECKED, Fairness
 from abtui.store import RunState
 
 
@@ -110,7 +112,7 @@ def test_n1_is_never_significant_and_says_what_it_is() -> None:
     assert sentences[0].endswith("run-to-run variation not measured — use replicates ≥ 3)")
     assert not any("significant" in s for s in sentences)
     assert not any(s.startswith("time to target") for s in sentences)  # no target in the spec
-    line = verdict_line([comp.to_dict()], [], {"fair": True})
+    line = verdict_line([comp], [], Fairness(FAIR))
     assert "significant" not in line
     assert line.startswith("B vs A: throughput +29.8 %, loss −0.050, accuracy +2.0 pp (n = 1: "
                            "within-run noise only")
@@ -140,21 +142,27 @@ def test_effect_sentence_for_a_ratio_without_interval() -> None:
 
 def test_verdict_line_mentions_gates_fairness_and_failures() -> None:
     n = {"baseline": 3, "arm": 3}
-    comp = {"arm": "B", "baseline": "A", "metrics": {
-        "throughput_ratio": {"value": 1.23, "ci": [1.2, 1.26], "significant": True, "n": n,
-                             "calibrated": True, "p_value": 0.0004, "p_adjusted": 0.0008,
-                             "family": 2},
-        "accuracy_delta": {"value": 0.014, "ci": [-0.003, 0.031], "significant": False, "n": n,
-                           "calibrated": True, "p_value": 0.2, "p_adjusted": 0.2, "family": 2,
-                           "baseline_value": 0.9, "arm_value": 0.914}}}
-    line = verdict_line([comp], [{"passed": True}, {"passed": False}],
-                        {"fair": False, "reasons": ["torch 2.3 vs 2.4"]}, ["B.r2"])
+    comp = Comparison("B", "A", {
+        "throughput_ratio": Effect("throughput_ratio", 1.23, (1.2, 1.26), significant=True, n=n,
+                                   calibrated=True, p_value=0.0004, p_adjusted=0.0008,
+                                   family=2),
+        "accuracy_delta": Effect("accuracy_delta", 0.014, (-0.003, 0.031), significant=False,
+                                 n=n, calibrated=True, p_value=0.2, p_adjusted=0.2, family=2,
+                                 baseline_value=0.9, arm_value=0.914)}, {})
+    gate = parse_gate("throughput_ratio >= 1.1")
+    line = verdict_line([comp], [GateResult(gate, True), GateResult(gate, False)],
+                        Fairness(CONFOUNDED, reasons=["torch 2.3 vs 2.4"]), ["B.r2"])
     assert line.startswith("B vs A (3 vs 3 runs): throughput +23 % (significant, Holm p < 0.001), "
                            "accuracy +1.4 pp (n.s., Holm p = 0.2)")
     assert "no detectable difference" not in line
     assert "gates: 1 of 2 FAILED" in line
     assert "NOT a fair comparison: torch 2.3 vs 2.4" in line
     assert "B.r2" in line
-    assert "fairness unverifiable" in verdict_line([comp], [], {"fair": True, "checked": False})
-    gaps = {"state": "unverifiable", "fair": None, "missing": ["no env record from arm B"]}
+    assert "fairness unverifiable" in verdict_line([comp], [], NOT_CHECKED)
+    # an older report's fairness (no state): read as what it said
+    assert "fairness unverifiable" in verdict_line(
+        [comp], [], Fairness.read({"fair": True, "checked": False}))
+    assert verdict_line([comp], [], Fairness.read({"fair": True})).endswith("fair comparison")
+    gaps = Fairness.read({"state": "unverifiable", "fair": None,
+                          "missing": ["no env record from arm B"]})
     assert verdict_line([comp], [], gaps).endswith("fairness unverifiable: no env record from arm B")

@@ -65,7 +65,7 @@ def test_foreign_cpu_is_named_with_its_process() -> None:
 def _cores_sample(t: float, core0: float, a_own: float, monitor: float = 2.0) -> dict:
     return {"t": t, "host": {"cpus": 2, "foreign_cores": 0.4, "cpu_percent": 90.0,
                              "monitor_cpu_percent": monitor, "core_percent": [core0, 99.0]},
-            "arms": {"a": {"cpu_percent": a_own}, "b": {"cpu_percent": 97.0}}}
+            "runs": {"a": {"cpu_percent": a_own}, "b": {"cpu_percent": 97.0}}}
 
 
 def test_a_neighbour_on_one_runs_core_is_a_confound_under_the_host_threshold() -> None:
@@ -101,7 +101,7 @@ def test_fairness_is_three_valued() -> None:
     assert any("no telemetry samples" in g for g in gaps)
     unverifiable = fairness([treatment], gaps)
     assert unverifiable.state == "unverifiable" and unverifiable.fair is None
-    assert state_words(unverifiable.to_dict()).startswith("fairness unverifiable: no env record")
+    assert state_words(unverifiable).startswith("fairness unverifiable: no env record")
     both = fairness([confound], gaps)
     assert both.state == "confounded" and both.fair is False and both.missing == gaps
     assert missing_evidence([], backend="docker", backend_facts={}, telemetry_samples=3) == [
@@ -114,6 +114,6 @@ def test_a_sample_where_an_arm_has_a_process_first_seen_says_nothing_of_its_core
     a, b = span("a", "a", 0, 10), span("b", "b", 0, 10)
     samples = [_cores_sample(t, 99.0, 5.0) for t in range(2, 10)]
     for s in samples:
-        s["arms"]["a"]["partial"] = True
+        s["runs"]["a"]["partial"] = True
     out = corun([a, b], samples, cpus={"a": [0], "b": [1]})
     assert out["sentences"] == [] and out["runs"]["a"]["foreign"]["own_samples"] == 0

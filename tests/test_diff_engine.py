@@ -477,12 +477,12 @@ def test_speed_only_confounds_leave_what_was_computed_fair() -> None:
 
     busy = fairness([load("host.overlap", "b.r0 ran alone for 60 % of its steady state")])
     assert busy.state == "confounded" and busy.affects == "speed"
-    words = state_words(busy.to_dict())
+    words = state_words(busy)
     assert words.startswith("NOT a fair comparison of speed") and "loss, accuracy" in words
     mixed = fairness([load("host.overlap", "b.r0 ran alone"),
                       Finding("env.torch", "environment", "2.3", "2.4", False, "warning",
                               "torch differs", ("a", "b"))])
-    assert mixed.affects == "all" and state_words(mixed.to_dict()).startswith(
+    assert mixed.affects == "all" and state_words(mixed).startswith(
         "NOT a fair comparison: ")
     gates = [GateResult(parse_gate(g), True, [GateCheck("b", 1.0, 1.0, "ci_lower", True)])
              for g in ("loss_delta <= 0.01", "memory_ratio <= 1.1", "throughput_ratio >= 0.97")]

@@ -246,14 +246,19 @@ class Comparison:
     runs: dict[str, list[str]]
     notes: list[str] = field(default_factory=list)
     sentences: list[str] = field(default_factory=list)
+    #: the sequential design's decision on this arm (``report.design``), when it has one
+    sequential: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys, see docs/report.md)."""
-        return {
+        out = {
             "arm": self.arm, "baseline": self.baseline,
             "metrics": {name: e.to_dict() for name, e in self.effects.items()},
             "runs": self.runs, "sentences": list(self.sentences), "notes": list(self.notes),
         }
+        if self.sequential is not None:
+            out["sequential"] = self.sequential
+        return out
 
 
 def time_target_source(target_loss: float | None, target_accuracy: float | None) -> str | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from abtui.compare.effects import EFFECTS, HEADLINE, N1_WARNING, Comparison, Effect
-from abtui.diff.fairness import state_words
+from abtui.compare.gates import GateResult
+from abtui.diff.fairness import Fairness, state_words
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in the report
 
@@ -153,69 +153,67 @@ def comparison_sentences(comp: Comparison, *, target_text: str = "time to target
     return out
 
 
-def _sig_text(m: Mapping[str, Any]) -> str:
-    if not m.get("calibrated"):
+def _sig_text(eff: Effect) -> str:
+    if not eff.calibrated:
         return ""
-    adjusted = m.get("family") and m["family"] > 1 and m.get("p_adjusted") is not None
-    p = p_text(m["p_adjusted"] if adjusted else m.get("p_value"))
+    adjusted = eff.family and eff.family > 1 and eff.p_adjusted is not None
+    p = p_text(eff.p_adjusted if adjusted else eff.p_value)
     p = ("Holm " + p) if adjusted else p
-    return f" (significant, {p})" if m.get("significant") else f" (n.s., {p})"
+    return f" (significant, {p})" if eff.significant else f" (n.s., {p})"
 
 
-def _headline(comp: Mapping[str, Any]) -> str:
+def _headline(comp: Comparison) -> str:
     """``B vs A (3 vs 3 runs): throughput +3.0 % (n.s., p = 0.17), ...; no detectable
     difference (smallest detectable throughput change ±4.1 %)``; with n = 1 the figures and
     the warning that nothing was tested."""
-    metrics = comp.get("metrics", {})
+    effects = [e for name in HEADLINE if (e := comp.effects.get(name)) is not None]
     parts = []
-    calibrated = any((metrics.get(n) or {}).get("calibrated") for n in HEADLINE)
+    calibrated = any(e.calibrated for e in effects)
     n: Mapping[str, int] = {}
-    for name in HEADLINE:
-        m = metrics.get(name) or {}
-        v = m.get("value")
+    for eff in effects:
+        v = eff.value
         if v is None:
             continue
-        n = n or m.get("n") or {}
-        if name == "throughput_ratio":
+        n = n or eff.n
+        if eff.metric == "throughput_ratio":
             pct = (v - 1) * 100
-            text = f"throughput {signed(pct, _pct_decimals(pct, m.get('ci')))} %"
-        elif name == "accuracy_delta":
-            scale = 100 if _is_fraction(m.get("baseline_value"), m.get("arm_value")) else 1
+            text = f"throughput {signed(pct, _pct_decimals(pct, eff.ci))} %"
+        elif eff.metric == "accuracy_delta":
+            scale = 100 if _is_fraction(eff.baseline_value, eff.arm_value) else 1
             text = f"accuracy {signed(v * scale, 1)} pp"
         else:
             text = f"loss {signed(v, _delta_decimals([v]))}"
-        parts.append(text + _sig_text(m))
-    head = f"{comp.get('arm')} vs {comp.get('baseline')}"
+        parts.append(text + _sig_text(eff))
+    head = f"{comp.arm} vs {comp.baseline}"
     if not parts:
         return head + ": no data"
     if calibrated:
         head += f" ({runs_text(n)})"
     text = f"{head}: " + ", ".join(parts)
-    seq = comp.get("sequential")
-    if isinstance(seq, Mapping) and seq.get("short"):
-        return text + f"; sequential design: {seq['short']}"
+    if comp.sequential and comp.sequential.get("short"):
+        return text + f"; sequential design: {comp.sequential['short']}"
     if not calibrated:
         return text + f" ({N1_WARNING})"
-    if not any((metrics.get(k) or {}).get("significant") for k in HEADLINE):
+    if not any(e.significant for e in effects):
         text += "; no detectable difference"
-        mde = (metrics.get("throughput_ratio") or {}).get("mde")
-        if mde is not None:
-            text += f" (smallest detectable throughput change \u00b1{abs(mde) * 100:.1f} %)"
+        tp = comp.effects.get("throughput_ratio")
+        if tp is not None and tp.mde is not None:
+            text += f" (smallest detectable throughput change \u00b1{abs(tp.mde) * 100:.1f} %)"
     return text
 
 
-def verdict_line(comparisons: Sequence[Mapping[str, Any]], gates: Sequence[Mapping[str, Any]],
-                 fairness: Mapping[str, Any], failed_runs: Sequence[str] = (),
+def verdict_line(comparisons: Sequence[Comparison], gates: Sequence[GateResult],
+                 fairness: Fairness, failed_runs: Sequence[str] = (),
                  ranking: str | None = None) -> str:
     """The report's one-line verdict: the ranking of three or more arms, headline effects
     per arm, gates, fairness, failures."""
     parts = ([ranking] if ranking else []) + ([_headline(c) for c in comparisons]
                                               or ["no comparison"])
     if gates:
-        failed = sum(1 for g in gates if not g.get("passed"))
+        failed = sum(1 for g in gates if not g.passed)
         parts.append(f"gates: {failed} of {len(gates)} FAILED" if failed
                      else f"gates: all {len(gates)} passed")
-    parts.append(state_words(dict(fairness)))
+    parts.append(state_words(fairness))
     if failed_runs:
         parts.append(f"{len(failed_runs)} run(s) did not finish: " + ", ".join(failed_runs))
     return "; ".join(parts)

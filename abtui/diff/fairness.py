@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +48,10 @@ class Fairness:
     missing: list[str] = field(default_factory=list)
 
     arms: dict[str, list[str]] = field(default_factory=dict)  # arm -> its own confounds
+    checked: bool = True  # False: no check ran (``NOT_CHECKED``)
+    #: what the diff looked at, category by category (``diff.checked``)
+    checked_categories: list[dict[str, str]] = field(default_factory=list)
+    speed_only: bool = False  # read from a report that said so (``affects: speed``)
 
     @property
     def fair(self) -> bool | None:
@@ -59,14 +63,38 @@ class Fairness:
         ``all`` otherwise; None when not confounded."""
         if self.state != CONFOUNDED:
             return None
-        speed = bool(self.confounds) and all(f.key in SPEED_ONLY for f in self.confounds)
+        speed = self.speed_only or (bool(self.confounds)
+                                    and all(f.key in SPEED_ONLY for f in self.confounds))
         return "speed" if speed else "all"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "fair": self.fair, "checked": True,
-                "reasons": list(self.reasons), "missing": list(self.missing),
-                "confounds": [f.to_dict() for f in self.confounds],
-                "arms": {a: list(r) for a, r in self.arms.items()}, "affects": self.affects}
+        """report.json's ``fairness`` (docs/report.md); a comparison not checked has only
+        its state, ``fair``, ``checked``, ``reasons`` and ``missing``."""
+        out: dict[str, Any] = {"state": self.state, "fair": self.fair, "checked": self.checked,
+                               "reasons": list(self.reasons), "missing": list(self.missing)}
+        if self.checked:
+            out.update(confounds=[f.to_dict() for f in self.confounds],
+                       arms={a: list(r) for a, r in self.arms.items()}, affects=self.affects)
+            out["checked_categories"] = [dict(c) for c in self.checked_categories]
+        return out
+
+    @classmethod
+    def read(cls, fair: Mapping[str, Any] | None) -> Fairness:
+        """A report.json's ``fairness``, typed; older reports had only ``fair`` and
+        ``checked`` (no state): the state is read from those."""
+        fair = fair or {}
+        state = fair.get("state")
+        if state not in (FAIR, CONFOUNDED, UNVERIFIABLE):
+            state = (UNVERIFIABLE if not fair.get("checked", True)
+                     else FAIR if fair.get("fair", True) else CONFOUNDED)
+        return cls(_STATES[state],
+                   [Finding.read(f) for f in fair.get("confounds") or [] if isinstance(f, Mapping)],
+                   [str(r) for r in fair.get("reasons") or []],
+                   [str(m) for m in fair.get("missing") or []],
+                   {str(a): [str(r) for r in rs] for a, rs in (fair.get("arms") or {}).items()},
+                   bool(fair.get("checked", True)),
+                   [dict(c) for c in fair.get("checked_categories") or [] if isinstance(c, Mapping)],
+                   speed_only=fair.get("affects") == "speed")
 
 
 def _value(v: Any) -> str:
@@ -142,33 +170,26 @@ def fairness(findings: Iterable[Finding], missing: Iterable[str] = (),
     return Fairness(FAIR, [], [reason])
 
 
-def state_of(fair: dict[str, Any] | None) -> State:
-    """The state of a fairness dict (report.json's ``fairness``; older reports had only
-    ``fair`` and ``checked``)."""
-    fair = fair or {}
-    state = fair.get("state")
-    if state in (FAIR, CONFOUNDED, UNVERIFIABLE):
-        return state
-    if not fair.get("checked", True):
-        return UNVERIFIABLE
-    return FAIR if fair.get("fair", True) else CONFOUNDED
-
-
-def state_words(fair: dict[str, Any] | None) -> str:
+def state_words(fair: Fairness) -> str:
     """``fair comparison`` / ``NOT a fair comparison: ...`` / ``fairness unverifiable: ...``."""
-    state = state_of(fair)
-    reasons = [str(r) for r in (fair or {}).get("reasons", []) if r != "not checked"]
-    if state == FAIR:
+    reasons = [r for r in fair.reasons if r != "not checked"]
+    if fair.state == FAIR:
         return "fair comparison"
-    if state == CONFOUNDED:
-        if (fair or {}).get("affects") == "speed":
+    if fair.state == CONFOUNDED:
+        if fair.affects == "speed":
             return ("NOT a fair comparison of speed (throughput, step time, time to target): "
                     + (reasons[0] if reasons else "host load") + "; what the runs computed "
                     "(loss, accuracy, memory) compared fairly")
-        odd = (fair or {}).get("arms") or {}
+        odd = fair.arms
         if odd:  # three or more arms: which ones, and whether the others still compare
             named = "; ".join(f"arm {a}: {r[0]}" for a, r in odd.items() if r)
             return f"NOT a fair comparison for {len(odd)} arm(s): {named}"
         return "NOT a fair comparison" + (f": {reasons[0]}" if reasons else "")
-    missing = [str(m) for m in (fair or {}).get("missing", [])] or reasons
+    missing = fair.missing or reasons
     return "fairness unverifiable" + (f": {'; '.join(missing)}" if missing else "")
+
+
+_STATES: dict[str, State] = {FAIR: FAIR, CONFOUNDED: CONFOUNDED, UNVERIFIABLE: UNVERIFIABLE}
+#: A comparison no fairness check ran on: said as unverifiable, never as fair.
+NOT_CHECKED = Fairness(UNVERIFIABLE, reasons=["not checked"], missing=["fairness not checked"],
+                       checked=False)

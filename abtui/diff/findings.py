@@ -7,7 +7,7 @@ Every module in ``abtui.diff`` produces these; the diff pane, the report and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ INFO: Severity = "info"
 WARNING: Severity = "warning"
 ERROR: Severity = "error"
 _RANK: dict[str, int] = {INFO: 0, WARNING: 1, ERROR: 2}
+_SEVERITIES: dict[str, Severity] = {INFO: INFO, WARNING: WARNING, ERROR: ERROR}
 
 
 
@@ -57,6 +58,16 @@ class Finding:
         d["a"], d["b"] = _jsonable(self.a), _jsonable(self.b)
         d["confound"] = self.is_confound
         return d
+
+    @classmethod
+    def read(cls, entry: Mapping[str, Any]) -> Finding:
+        """A finding of a report.json (its ``to_dict`` form); missing keys take safe values."""
+        arms = entry.get("arms") or ["?", "?"]
+        return cls(key=str(entry.get("key", "")), category=str(entry.get("category", "")),
+                   a=entry.get("a"), b=entry.get("b"), intended=bool(entry.get("intended")),
+                   severity=_SEVERITIES.get(str(entry.get("severity")), INFO),
+                   message=str(entry.get("message", "")),
+                   arms=(str(arms[0]), str(arms[-1])), detail=entry.get("detail"))
 
     def with_message(self, message: str) -> Finding:
         return replace(self, message=message)

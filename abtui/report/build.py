@@ -21,7 +21,7 @@ from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
 from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
-from abtui.diff.fairness import SPEED_EFFECTS, Fairness
+from abtui.diff.fairness import CONFOUNDED, NOT_CHECKED, SPEED_EFFECTS, Fairness
 from abtui.infra.errors import EnvironmentFailure
 from abtui.infra.safe_io import atomic_write
 from abtui.infra.secrets import mask_config
@@ -56,8 +56,6 @@ class RunView(Protocol):
     rundir: RunDir
 
 SCHEMA_VERSION = 1
-NOT_CHECKED = {"state": "unverifiable", "fair": None, "checked": False,
-               "reasons": ["not checked"], "missing": ["fairness not checked"]}
 
 
 def _jsonable(obj: Any) -> Any:
@@ -262,23 +260,20 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
                      "effects the verdict states or gates check (family-wise error rate 5 %)")
     for comp in comps:
         comp.sentences = comparison_sentences(comp, target_text=target_text)
-        entry = comp.to_dict()
         if seq is not None and comp.arm in seq["final"]:
-            entry["sequential"] = seq["final"][comp.arm]
+            comp.sequential = seq["final"][comp.arm]
             comp.sentences.insert(0, seq["final"][comp.arm]["sentence"])
-            entry["sentences"] = list(comp.sentences)
-        comparisons.append(entry)
+        comparisons.append(comp.to_dict())
         notes += [n for n in comp.notes if n not in notes]
 
     failed = [s.run_id for ss in states.values() for s in ss
               if s.status in ArmStatus.ENDED and s.status != ArmStatus.DONE]
     manifest = exp.manifest
-    fair: dict[str, Any] = dict(NOT_CHECKED) if fairness is None else fairness.to_dict()
-    if fairness is not None:
-        fair["checked_categories"] = [dict(c) for c in checked]
+    fair = (NOT_CHECKED if fairness is None
+            else dataclasses.replace(fairness, checked_categories=[dict(c) for c in checked]))
     # the arms a ranking marks: speed-only confounds leave a ranking on loss or accuracy fair
-    odd = (fair.get("arms") if ranking and (fair.get("affects") != "speed"
-                                            or ranking.metric == "throughput") else None)
+    odd = (fair.arms if ranking and (fair.affects != "speed"
+                                     or ranking.metric == "throughput") else None)
     owner = _gpu_owners(manifest)
     samples = traces.read_telemetry_samples(exp.rundir.telemetry_path, list(exp.store.telemetry))
     report: Report = {
@@ -294,7 +289,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
         "comparisons": comparisons,
         "gates": [],
         "findings": [_finding_dict(f) for f in findings or ()],
-        "fairness": fair,
+        "fairness": fair.to_dict(),
         "telemetry": telemetry,
         "failed_runs": failed,
         "environment": environment_section(exp),
@@ -309,7 +304,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
             "throughput": traces.throughput_bars(aggregates),
             "gpu": traces.gpu_traces(samples, owner, t0=manifest.get("created_at")),
         },
-        "verdict": {"summary": "", "fair": fair["fair"], "fairness": fair["state"],
+        "verdict": {"summary": "", "fair": fair.fair, "fairness": fair.state,
                     "gates_passed": None, "failed_runs": failed},  # completed below
     }
     notes += corun_notes(corun)
@@ -320,17 +315,17 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
     notes += throughput_notes(summaries)
     results = evaluate_gates(comps, gate_list, baseline=baseline,
                              point=bool(getattr(spec, "gate_point", False)))
-    why = "; ".join(str(r) for r in (fair["reasons"] if fair["state"] == "confounded"
-                                     else fair["missing"] or fair["reasons"])[:2])
-    results = require_fair(results, fair["state"], why,
+    why = "; ".join((fair.reasons if fair.state == CONFOUNDED
+                     else fair.missing or fair.reasons)[:2])
+    results = require_fair(results, fair.state, why,
                            bool(getattr(spec, "allow_confounds", False)),
-                           SPEED_EFFECTS if fair.get("affects") == "speed" else None)
+                           SPEED_EFFECTS if fair.affects == "speed" else None)
     report["gates"] = [r.to_dict() for r in results]
     report["verdict"] = {
-        "summary": verdict_line(comparisons, report["gates"], fair, failed,
+        "summary": verdict_line(comps, results, fair, failed,
                                 ranking.sentence(odd) if ranking else None),
-        "fair": fair["fair"],
-        "fairness": fair["state"],
+        "fair": fair.fair,
+        "fairness": fair.state,
         "gates_passed": all(r.passed for r in results) if results else None,
         "failed_runs": failed,
     }

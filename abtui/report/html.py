@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from abtui.diff.fairness import state_of
+from abtui.diff.fairness import Fairness
 from abtui.report import svg
 from abtui.report.format import (
     ARM_COLUMNS,
@@ -77,15 +77,15 @@ def _gates(report: Mapping[str, Any]) -> list[str]:
 
 
 def _findings(report: Mapping[str, Any]) -> list[str]:
-    fair = report.get("fairness") or {}
+    fair = Fairness.read(report.get("fairness"))
     state = {"fair": "fair", "confounded": "NOT fair (confounded)",
-             "unverifiable": "unverifiable (evidence missing)"}[state_of(fair)]
+             "unverifiable": "unverifiable (evidence missing)"}[fair.state]
     out = [f"<h2>Fairness and findings</h2><p>Comparison: <b>{escape(state)}</b></p>"]
-    reasons = [r for r in fair.get("reasons", []) if r != "not checked"]
-    reasons += [f"missing: {m}" for m in fair.get("missing", []) if m not in reasons]
+    reasons = [r for r in fair.reasons if r != "not checked"]
+    reasons += [f"missing: {m}" for m in fair.missing if m not in reasons]
     if reasons:
         out.append("<ul>" + "".join(f"<li>{escape(str(r))}</li>" for r in reasons) + "</ul>")
-    checks = fair.get("checked_categories") or []
+    checks = fair.checked_categories
     if checks:
         out.append("<h3>What was checked</h3>")
         out.append(_table(["category", "state", "evidence"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.diff.fairness import state_of
+from abtui.diff.fairness import Fairness
 from abtui.report import charts
 from abtui.report.environment import environment_markdown
 from abtui.report.format import (
@@ -109,22 +109,22 @@ def _grid_section(report: Mapping[str, Any]) -> list[str]:
 
 
 def _fairness_section(report: Mapping[str, Any]) -> list[str]:
-    fair = report.get("fairness") or {}
-    state = state_of(fair)
+    fair = Fairness.read(report.get("fairness"))
+    state = fair.state
     head = {"fair": "fair", "confounded": "**NOT fair** (confounded)",
             "unverifiable": "**unverifiable** (evidence missing)"}[state]
-    odd = fair.get("arms") or {}
+    odd = fair.arms
     per_arm = (["Confounds by arm (the other arms compare fairly with each other):", "",
                 *table(["arm", "confounded by"], [[a, "; ".join(r)] for a, r in odd.items()]),
                 ""] if odd else [])
     return ["## Fairness", "", f"Comparison: {head}.", "", *per_arm,
-            *[f"- {r}" for r in fair.get("reasons", []) if r != "not checked"],
-            *[f"- missing: {m}" for m in fair.get("missing", []) if m not in fair.get("reasons", [])],
+            *[f"- {r}" for r in fair.reasons if r != "not checked"],
+            *[f"- missing: {m}" for m in fair.missing if m not in fair.reasons],
             "", *_checked(fair)]
 
 
-def _checked(fair: Mapping[str, Any]) -> list[str]:
-    checks = fair.get("checked_categories") or []
+def _checked(fair: Fairness) -> list[str]:
+    checks = fair.checked_categories
     if not checks:
         return []
     rows = [[c.get("category"), c.get("state"), c.get("text")] for c in checks]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.diff.fairness import state_of
+from abtui.diff.fairness import CONFOUNDED, UNVERIFIABLE, Fairness
 from abtui.report.format import SUMMARY_COLUMNS, arm_headers, arm_rows
 
 
@@ -27,12 +27,11 @@ def render_summary(report: Mapping[str, Any]) -> str:
     gates = report.get("gates") or []
     if gates:
         out += ["gates:", *[f"  {g['line']}" for g in gates], ""]
-    fair = report.get("fairness") or {}
-    state = state_of(fair)
-    if state == "confounded":
-        out += ["not a fair comparison:", *[f"  - {r}" for r in fair.get("reasons", [])], ""]
-    elif state == "unverifiable":
+    fair = Fairness.read(report.get("fairness"))
+    if fair.state == CONFOUNDED:
+        out += ["not a fair comparison:", *[f"  - {r}" for r in fair.reasons], ""]
+    elif fair.state == UNVERIFIABLE:
         out += ["fairness unverifiable (evidence missing):",
-                *[f"  - {m}" for m in fair.get("missing", []) or fair.get("reasons", [])], ""]
+                *[f"  - {m}" for m in fair.missing or fair.reasons], ""]
     out.append(f"verdict: {(report.get('verdict') or {}).get('summary', '')}")
     return "\n".join(out)
