@@ -120,10 +120,11 @@ class Sample(TypedDict):
     """A ``sample`` line of telemetry.jsonl (see ``abtui.telemetry.sampler``)."""
 
     kind: Literal["sample"]
+    v: int  # telemetry.samples.SAMPLE_VERSION; older lines are upgraded where read
     t: float
     host: dict[str, Any]
-    gpus: list[dict[str, Any]]
-    arms: dict[str, Any]
+    gpus: list[dict[str, Any]]  # each names the run it belongs to under "run"
+    runs: dict[str, Any]  # run id -> its processes' CPU and memory
     foreign: list[dict[str, Any]]
     cost_ms: NotRequired[float]
     cost_cpu_ms: NotRequired[float]

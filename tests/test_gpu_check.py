@@ -128,7 +128,7 @@ def test_every_telemetry_fixture_summarises_and_names_its_arms(fixture: Path) ->
     samples = list(read_samples(fixture))
     assert samples
     summary = summarize(samples)
-    labelled = {g["arm"] for s in samples for g in s.get("gpus", []) if g.get("arm")}
+    labelled = {g["run"] for s in samples for g in s.get("gpus", []) if g.get("run")}
     assert labelled and labelled <= set(summary), (labelled, list(summary))
     for arm in labelled:
         assert summary[arm]["busy_samples"] > 0 and summary[arm]["power_mean_w"] > 0, arm

@@ -105,7 +105,7 @@ def _node_file(root: Path, run_id: str, lines: list[dict | str]) -> Path:
 
 def _gpu(index: int, reasons: int = 0) -> dict:
     return {"index": index, "temp_c": 70, "sm_clock_mhz": 1400, "power_w": 650.0,
-            "reasons": reasons, "arm": "A"}
+            "reasons": reasons, "arm": "A"}  # an older agent's name (SAMPLE_VERSION 1)
 
 
 def test_node_samples_are_merged_with_unique_indices_aligned_clocks_and_resume(tmp_path) -> None:
@@ -120,7 +120,7 @@ def test_node_samples_are_merged_with_unique_indices_aligned_clocks_and_resume(t
     nodes.merge(sample, now=130.5)  # the node's clock runs 30 s behind, plus 0.5 s delay
     a, b = sample["gpus"]
     assert (a["index"], b["index"]) == (REMOTE_BASE, REMOTE_BASE + 16)  # never the same GPU
-    assert (a["arm"], b["arm"]) == ("A", "B") and a["host"] == "gpu-17" and a["node_index"] == 0
+    assert (a["run"], b["run"]) == ("A", "B") and "arm" not in a and a["host"] == "gpu-17" and a["node_index"] == 0
     assert a["name"] == "NVIDIA H100" and a["sm_clock_max_mhz"] == 1980  # static facts kept
     assert sample["nodes"]["A"]["skew_s"] == 30.5 and sample["nodes"]["A"]["t"] == 130.5
     # a faster delivery lowers the skew estimate; only the newest sample of a tick is kept
@@ -225,7 +225,7 @@ def test_a_node_gpu_keeps_its_static_facts_on_disk(tmp_path) -> None:
     w = SampleWriter(path)
     w.write_info({"kind": "gpu_info", "t": 1.0, "gpus": [{"index": 0, "name": "local GPU"}]})
     node_gpu = {"index": REMOTE_BASE, "node_index": 0, "name": "NVIDIA H100",
-                "sm_clock_max_mhz": 1980, "temp_c": 60, "arm": "A"}
+                "sm_clock_max_mhz": 1980, "temp_c": 60, "run": "A"}
     w.write_sample({"kind": "sample", "t": 2.0, "gpus": [{"index": 0, "name": "local GPU",
                                                            "temp_c": 50}, node_gpu]})
     w.close()
@@ -251,7 +251,7 @@ def test_node_gpus_stay_on_screen_between_their_samples_and_carry_dcgm_labels() 
 
     store = Store()
     store.add_run("A", "A", 0, 10, (0,))
-    node = {"index": REMOTE_BASE, "node_index": 2, "host": "GPU-Node-7", "arm": "A",
+    node = {"index": REMOTE_BASE, "node_index": 2, "host": "GPU-Node-7", "run": "A",
             "temp_c": 61, "name": "NVIDIA H100", "uuid": "GPU-abc"}
     store.add_telemetry({"kind": "sample", "t": 1.0, "gpus": [node], "host": {}})
     store.add_telemetry({"kind": "sample", "t": 2.0, "gpus": [], "host": {}})  # none merged

@@ -61,7 +61,7 @@ def test_arm_curves_band_over_replicates() -> None:
 
 def test_gpu_traces_downsample_and_label() -> None:
     samples = [{"kind": "sample", "t": 10.0 + i,
-                "gpus": [{"index": 0, "arm": "A.r0", "temp_c": float(i), "sm_clock_mhz": None}]}
+                "gpus": [{"index": 0, "run": "A.r0", "temp_c": float(i), "sm_clock_mhz": None}]}
                for i in range(1000)]
     out = traces.gpu_traces(samples, owner={0: "A"}, t0=10.0, points=100)
     assert out["0"]["arm"] == "A.r0"

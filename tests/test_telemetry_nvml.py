@@ -36,7 +36,7 @@ def test_normal_sample_has_every_field_in_units():
     sample = s.sample()
     json.dumps(sample, allow_nan=False)  # strict JSON
     g0, g1, g2 = sample["gpus"]
-    assert (g0["arm"], g1["arm"], g2["arm"]) == ("A", "B", None)
+    assert (g0["run"], g1["run"], g2["run"]) == ("A", "B", None)
     assert g1 == g1 | {
         "index": 1, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-00000001-fake-h100",
         "temp_c": 64, "temp_slowdown_c": 87, "temp_shutdown_c": 92,
@@ -201,10 +201,10 @@ def test_foreign_pid_on_an_arms_gpu_is_a_confound(sleeper):
     s.set_arm_pids("C", [other_arm.pid])  # an arm without GPUs of its own (wrongly pinned)
     sample = s.sample()
     assert sample["foreign"] == [
-        {"gpu": 1, "pid": stranger.pid, "name": "sleep", "used_mb": 500, "arm": "B"},
-        {"gpu": 1, "pid": other_arm.pid, "name": "sleep", "used_mb": 100, "arm": "B", "pid_arm": "C"},
+        {"gpu": 1, "pid": stranger.pid, "name": "sleep", "used_mb": 500, "run": "B"},
+        {"gpu": 1, "pid": other_arm.pid, "name": "sleep", "used_mb": 100, "run": "B", "pid_run": "C"},
     ]
-    assert sample["arms"]["A"]["pids"] == 1
+    assert sample["runs"]["A"]["pids"] == 1
     sentences = confounds(summarize([sample]))
     assert f"GPU 1 is shared with PID {stranger.pid} (sleep)" in sentences
     assert f"GPU 1 (arm B) is also used by PID {other_arm.pid} (sleep) of arm C" in sentences

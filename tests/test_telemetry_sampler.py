@@ -97,10 +97,10 @@ def test_arm_pids_registered_while_running_show_up(tmp_path):
         time.sleep(0.3)
         s = host_only(interval=0.02)
         before = s.sample()
-        assert before["arms"] == {}
+        assert before["runs"] == {}
         s.set_arm_pids("A", [child.pid])
         s.sample()
-        a = s.sample()["arms"]["A"]
+        a = s.sample()["runs"]["A"]
         assert a["pids"] == 1 and a["rss_mb"] >= 80 and a["cpu_percent"] is not None
     finally:
         child.kill()

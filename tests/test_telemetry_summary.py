@@ -62,17 +62,17 @@ def synthesise_h100_trace(path: Path) -> None:
                      "mem_used_mb": g["mem_used"], "pstate": 0, "fan_percent": None,
                      "reasons": g["reasons"], "reason_names": decode_names(g["reasons"]),
                      "violation_power_ns": viol[i], "violation_thermal_ns": 0, "energy_mj": energy[i],
-                     "arm": "AB"[i]}
+                     "run": "AB"[i]}
             entry.update({k: v for k, v in _gpu_info(i).items() if k != "index"})
             if n % 5 == 0:
                 entry["processes"] = ([{"pid": 41001 + i, "used_mb": g["mem_used"] - 500}]
                                       if IDLE_HEAD <= n <= IDLE_HEAD + BUSY else [])
             gpus.append(entry)
         w.write_sample({
-            "kind": "sample", "t": round(T0 + n + 0.001 * (n % 3), 3),
+            "kind": "sample", "v": 2, "t": round(T0 + n + 0.001 * (n % 3), 3),
             "host": {"cpu_percent": 31.5 + wobble if busy else 2.0, "mem_used_mb": 40960, "mem_total_mb": 2063731},
             "gpus": gpus,
-            "arms": {"A": {"source": "container", "cpu_percent": 180.0 + wobble if busy else 0.5,
+            "runs": {"A": {"source": "container", "cpu_percent": 180.0 + wobble if busy else 0.5,
                            "rss_mb": 6100.0, "mem_limit_mb": None, "pids": 9},
                      "B": {"source": "container", "cpu_percent": 99.0 + wobble if busy else 0.5,
                            "rss_mb": 2900.0, "mem_limit_mb": None, "pids": 1}},
@@ -81,10 +81,15 @@ def synthesise_h100_trace(path: Path) -> None:
     w.close()
 
 
-def test_fixture_matches_the_writer_format(tmp_path):
+def test_the_fixture_written_by_version_1_reads_as_todays_writer_format(tmp_path):
+    """The fixture is the trace as telemetry.jsonl's first format wrote it (``arm``,
+    ``arms``; no ``v``): read back, it is exactly what today's writer writes."""
     fresh = tmp_path / "trace.jsonl"
     synthesise_h100_trace(fresh)
-    assert fresh.read_text() == FIXTURE.read_text()
+    old = FIXTURE.read_text()
+    assert '"v":' not in old and '"arm":"A"' in old and '"arms":' in old
+    assert '"run":"A"' in fresh.read_text() and '"arm"' not in fresh.read_text()
+    assert list(read_samples(FIXTURE)) == list(read_samples(fresh))
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +192,9 @@ def test_energy_counter_reset_and_missing_counter(samples):
 def test_foreign_processes_become_sentences_once(samples):
     shared = copy.deepcopy(samples)
     for x in shared[10:20]:
-        x["foreign"] = [{"gpu": 1, "pid": 1234, "name": "python", "used_mb": 500, "arm": "B"}]
+        x["foreign"] = [{"gpu": 1, "pid": 1234, "name": "python", "used_mb": 500, "run": "B"}]
     s = summarize(shared)
-    assert s["B"]["foreign"] == [{"gpu": 1, "pid": 1234, "name": "python", "used_mb": 500, "arm": "B"}]
+    assert s["B"]["foreign"] == [{"gpu": 1, "pid": 1234, "name": "python", "used_mb": 500, "run": "B"}]
     assert confounds(s).count("GPU 1 is shared with PID 1234 (python)") == 1
 
 

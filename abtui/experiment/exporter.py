@@ -104,7 +104,7 @@ class ExperimentCollector(Collector):
     def _gpu_row(self, g: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """A sample's GPU entry with its static facts, and its label values (once a scrape)."""
         info = {**self.store.gpu_info.get(int(g.get("index") or 0), {}), **g}
-        run = info.get("arm") or ""
+        run = info.get("run") or ""
         arm = self.store.runs[run].arm if run in self.store.runs else ""
         # a remote node's GPU is labelled as dcgm-exporter on that node labels it: its own
         # index there and the node's hostname (abtui.experiment.node_telemetry)

@@ -146,8 +146,9 @@ class NodeTelemetry:
             local = g["index"]
             entry = {**static.get(local, {}), **g}
             entry.update({"index": REMOTE_BASE + PER_RUN * pos + local % PER_RUN,
-                          "node_index": local, "arm": run_id, "host": hostname})
+                          "node_index": local, "run": run_id, "host": hostname})
             entry.pop("processes", None)
+            entry.pop("arm", None)  # an older agent's name for the run (SAMPLE_VERSION 1)
             gpus.append(entry)
         skew = self.skew.get(run_id, 0.0)
         sample.setdefault("nodes", {})[run_id] = {

@@ -15,6 +15,7 @@ from abtui.rundir import Manifest, RunDir
 from abtui.spec import ArmRun, ExperimentSpec, resolve_runs
 from abtui.store import ArmStatus, RunState
 from abtui.store.parallel import replay_arms
+from abtui.telemetry.samples import upgrade
 
 if TYPE_CHECKING:
     from abtui.experiment.orchestrator import Experiment
@@ -64,7 +65,7 @@ def replay(exp: Experiment) -> None:
     for run_id in exp.rundir.run_ids():
         restore_status(exp.rundir, run_id, exp.store.runs[run_id])
     for line in read_jsonl(exp.rundir.telemetry_path):  # samples and gpu_info, as written
-        exp.store.add_telemetry(cast("Sample | GpuInfo", line))
+        exp.store.add_telemetry(cast("Sample | GpuInfo", upgrade(line)))  # older: today's keys
 
 
 def restore_status(rundir: RunDir, run_id: str, state: RunState) -> None:

@@ -16,6 +16,7 @@ from abtui.compare.run_metrics import ArmAggregate
 from abtui.infra.numeric import numpy
 from abtui.infra.safe_io import open_read
 from abtui.store import RunState
+from abtui.telemetry.samples import upgrade
 
 CURVE_POINTS = 200
 TRACE_POINTS = 300
@@ -106,7 +107,7 @@ def read_telemetry_samples(path: Path, fallback: Iterable[Mapping[str, Any]] = (
             except ValueError:
                 continue
             if isinstance(obj, dict) and obj.get("kind", "sample") == "sample":
-                yield obj
+                yield upgrade(obj)
 
 
 def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | None = None,
@@ -130,8 +131,8 @@ def gpu_traces(samples: Iterable[Mapping[str, Any]], owner: Mapping[int, str] | 
             if not isinstance(idx, int):
                 continue
             entry = raw.setdefault(idx, {"arms": {}, **{f: ([], []) for f in TRACE_FIELDS}})
-            if g.get("arm"):
-                entry["arms"][str(g["arm"])] = None
+            if g.get("run"):
+                entry["arms"][str(g["run"])] = None
             for f in TRACE_FIELDS:
                 v = g.get(f)
                 if isinstance(v, (int, float)) and math.isfinite(v):

@@ -123,7 +123,7 @@ def _own_cores_foreign(run: RunSpan, s: Mapping[str, Any], host: Mapping[str, An
     if not isinstance(host.get("foreign_cores"), (int, float)):
         return None
     per_core = host.get("core_percent")
-    arm = (s.get("arms") or {}).get(run.run_id)
+    arm = (s.get("runs") or {}).get(run.run_id)
     # a process first seen in this sample is not in the run's own figure yet: unknown
     own = (arm.get("cpu_percent") if isinstance(arm, Mapping) and not arm.get("partial")
            else None)

@@ -14,23 +14,26 @@ value is not available):
 
 ``{"kind": "sample", ...}`` — one per interval; GPU entries carry only what changes::
 
-    {"kind": "sample", "t": 1732300001.002,
+    {"kind": "sample", "v": 2, "t": 1732300001.002,
      "host": {"cpu_percent": 12.5, "mem_used_mb": 20480, "mem_total_mb": 515000},
-     "gpus": [{"index": 0, "arm": "A", "temp_c": 64, "sm_clock_mhz": 1380, "mem_clock_mhz": 2619,
+     "gpus": [{"index": 0, "run": "A", "temp_c": 64, "sm_clock_mhz": 1380, "mem_clock_mhz": 2619,
                "power_w": 699.1, "util_gpu": 100, "util_mem": 63, "mem_used_mb": 20011, "pstate": 0,
                "fan_percent": null, "reasons": 4, "reason_names": ["sw_power_cap"],
                "violation_power_ns": 15300000000, "violation_thermal_ns": 0,
                "energy_mj": 123456789,
                "processes": [{"pid": 4242, "used_mb": 19990}]}],
-     "arms": {"A": {"source": "process", "cpu_percent": 101.0, "rss_mb": 2300.5, "pids": 3}},
-     "foreign": [{"gpu": 3, "pid": 1234, "name": "python", "used_mb": 500, "arm": "B"}],
+     "runs": {"A": {"source": "process", "cpu_percent": 101.0, "rss_mb": 2300.5, "pids": 3}},
+     "foreign": [{"gpu": 3, "pid": 1234, "name": "python", "used_mb": 500, "run": "B"}],
      "cost_ms": 0.41, "cost_cpu_ms": 0.39}
 
-- ``gpus[].arm``: the run id owning the GPU (physical NVML index, from the spec), or null.
+- ``v``: the line's format (``samples.SAMPLE_VERSION``; version 1, with no ``v``, said
+  ``arm`` / ``pid_arm`` / ``arms`` for ``run`` / ``pid_run`` / ``runs``, and is read as
+  today's by ``samples.upgrade``).
+- ``gpus[].run``: the run id owning the GPU (physical NVML index, from the spec), or null.
 - ``processes`` appears only on samples where the process list was read (every
   ``process_interval`` seconds); ``foreign`` repeats the latest listing's finding:
-  a process on an arm's GPU that belongs to no arm (or, with ``pid_arm``, to another arm).
-- ``arms[].cpu_percent`` is % of one core; ``rss_mb`` is the tree's RSS (local) or
+  a process on an arm's GPU that belongs to no arm (or, with ``pid_run``, to another run).
+- ``runs[].cpu_percent`` is % of one core; ``rss_mb`` is the tree's RSS (local) or
   the container's memory as ``docker stats`` shows it.
 - ``cost_ms`` / ``cost_cpu_ms``: wall and CPU time this sample took.
 
@@ -59,7 +62,7 @@ from abtui.telemetry.host import (
     tagged_processes,
 )
 from abtui.telemetry.nvml import NvmlTelemetry
-from abtui.telemetry.samples import SampleWriter
+from abtui.telemetry.samples import SAMPLE_VERSION, SampleWriter
 
 if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemetry alone
     from abtui.run_files import GpuInfo, Sample
@@ -233,7 +236,7 @@ class TelemetrySampler:
             gpus = []
             for i in self.gpu_indices():
                 g = self.nvml.read_gpu(i)
-                g["arm"] = self.arm_of_gpu.get(i)
+                g["run"] = self.arm_of_gpu.get(i)
                 if i not in self._static:
                     self._static[i] = {k: v for k, v in self.nvml.gpu_info(i).to_dict().items() if k != "index"}
                 g.update(self._static[i])
@@ -250,10 +253,11 @@ class TelemetrySampler:
             self._foreign_cpu(host, arms, owner, fresh=listing)
             sample: Sample = {
                 "kind": "sample",
+                "v": SAMPLE_VERSION,
                 "t": round(time.time(), 3),
                 "host": host,
                 "gpus": gpus,
-                "arms": arms,
+                "runs": arms,
                 "foreign": list(self._foreign),
             }
             sample["cost_ms"] = round((time.perf_counter() - wall0) * 1000, 3)
@@ -308,7 +312,7 @@ class TelemetrySampler:
     def _find_foreign(self, gpus: list[dict[str, Any]], owner: Mapping[int, str]) -> list[dict[str, Any]]:
         found = []
         for g in gpus:
-            gpu_arm = g.get("arm")
+            gpu_arm = g.get("run")
             for p in g.get("processes") or ():
                 pid = p["pid"]
                 pid_arm = owner.get(pid)
@@ -316,9 +320,9 @@ class TelemetrySampler:
                     continue
                 entry = {"gpu": g["index"], "pid": pid,
                          "name": process_name(pid) or self.nvml.process_name(pid),
-                         "used_mb": p.get("used_mb"), "arm": gpu_arm}
+                         "used_mb": p.get("used_mb"), "run": gpu_arm}
                 if pid_arm is not None:
-                    entry["pid_arm"] = pid_arm
+                    entry["pid_run"] = pid_arm
                 found.append(entry)
         return found
 

@@ -16,6 +16,30 @@ if TYPE_CHECKING:  # types only: the telemetry agent's image holds abtui.telemet
     from abtui.run_files import GpuInfo, Sample
 
 
+#: The sample line's format. 2: the run that owns a GPU is under ``run`` (``gpus[]`` and
+#: ``foreign[]``), a neighbour process's own run under ``pid_run``, each run's processes
+#: under ``runs``; version 1 (no ``v``) named all three ``arm``, ``pid_arm``, ``arms``,
+#: though they held run ids. Readers take both: ``upgrade``.
+SAMPLE_VERSION = 2
+
+
+def upgrade(line: dict[str, Any]) -> dict[str, Any]:
+    """A sample line of any version in the current format (in place; other lines as they
+    are). A line from an older monitor, or from a node agent of an older image."""
+    if line.get("kind", "sample") != "sample" or line.get("v", 1) >= SAMPLE_VERSION:
+        return line
+    for entry in [*(line.get("gpus") or ()), *(line.get("foreign") or ())]:
+        if isinstance(entry, dict):
+            if "arm" in entry:
+                entry["run"] = entry.pop("arm")
+            if "pid_arm" in entry:
+                entry["pid_run"] = entry.pop("pid_arm")
+    if "arms" in line:
+        line["runs"] = line.pop("arms")
+    line["v"] = SAMPLE_VERSION
+    return line
+
+
 class SampleWriter:
     """Appends samples to telemetry.jsonl: gpu_info once, then compact sample lines, flushed."""
 
@@ -81,4 +105,5 @@ def read_samples(path: str | Path) -> Iterator[Sample]:
             for g in obj.get("gpus") or ():
                 for k, v in static.get(g.get("index"), {}).items():
                     g.setdefault(k, v)
-            yield cast("Sample", obj)  # as written (an older line may lack a key: .get)
+            # an older line in today's format; one may still lack a key (.get)
+            yield cast("Sample", upgrade(obj))

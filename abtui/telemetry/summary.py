@@ -202,16 +202,16 @@ def summarize(
             continue
         t = sample.get("t") or 0.0
         for g in sample.get("gpus") or ():
-            arm = arm_of_gpu.get(g.get("index")) if arm_of_gpu is not None else g.get("arm")
+            arm = arm_of_gpu.get(g.get("index")) if arm_of_gpu is not None else g.get("run")
             if arm is not None:
                 arm_acc(arm).add_gpu(t, g)
-        for arm, a in (sample.get("arms") or {}).items():
+        for arm, a in (sample.get("runs") or {}).items():
             if a.get("cpu_percent") is not None:
                 arm_acc(arm).cpu.append(a["cpu_percent"])
             if a.get("rss_mb") is not None:
                 arm_acc(arm).rss.append(a["rss_mb"])
         for f in sample.get("foreign") or ():
-            arm = arm_of_gpu.get(f.get("gpu")) if arm_of_gpu is not None else f.get("arm")
+            arm = arm_of_gpu.get(f.get("gpu")) if arm_of_gpu is not None else f.get("run")
             if arm is not None:
                 arm_acc(arm).foreign.setdefault((f["gpu"], f["pid"]), dict(f))
     trained = samples_trained or {}
@@ -221,9 +221,9 @@ def summarize(
 def foreign_sentence(entry: Mapping[str, Any]) -> str:
     """``GPU 3 is shared with PID 1234 (python)``; names the other arm if the PID is one."""
     name = entry.get("name") or "unknown"
-    if entry.get("pid_arm") is not None:
-        return (f"GPU {entry['gpu']} (arm {entry.get('arm')}) is also used by PID {entry['pid']} "
-                f"({name}) of arm {entry['pid_arm']}")
+    if entry.get("pid_run") is not None:
+        return (f"GPU {entry['gpu']} (arm {entry.get('run')}) is also used by PID {entry['pid']} "
+                f"({name}) of arm {entry['pid_run']}")
     return f"GPU {entry['gpu']} is shared with PID {entry['pid']} ({name})"
 
 

@@ -125,19 +125,19 @@ def _telemetry(seconds: int) -> list[dict[str, Any]]:
     for k in range(seconds):
         t = T0 + 5.0 + k
         wobble = math.sin(k / 7)
-        samples.append({"kind": "sample", "t": t,
+        samples.append({"kind": "sample", "v": 2, "t": t,
                         "host": {"cpu_percent": 23.5, "mem_used_mb": 40960, "mem_total_mb": 515000},
                         "gpus": [
-                            {"index": 0, "arm": "fp32", "temp_c": 61 + round(2 * wobble),
+                            {"index": 0, "run": "fp32", "temp_c": 61 + round(2 * wobble),
                              "sm_clock_mhz": 1980, "mem_clock_mhz": 2619, "power_w": 520.0 + 8 * wobble,
                              "util_gpu": 97, "util_mem": 58, "mem_used_mb": 14310, "reasons": 0,
                              "reason_names": []},
-                            {"index": 1, "arm": "amp", "temp_c": 74 + round(3 * wobble),
+                            {"index": 1, "run": "amp", "temp_c": 74 + round(3 * wobble),
                              "sm_clock_mhz": 1380 + (15 if k % 9 < 4 else 0), "mem_clock_mhz": 2619,
                              "power_w": 699.1, "util_gpu": 100, "util_mem": 63, "mem_used_mb": 8370,
                              "reasons": 4, "reason_names": ["sw_power_cap"]},
                         ],
-                        "arms": {"fp32": {"source": "container", "cpu_percent": 101.0, "rss_mb": 5300.0},
+                        "runs": {"fp32": {"source": "container", "cpu_percent": 101.0, "rss_mb": 5300.0},
                                  "amp": {"source": "container", "cpu_percent": 99.0, "rss_mb": 5120.0}}})
     return samples
 
@@ -215,9 +215,9 @@ def fixture_experiment(scenario: str = "running") -> FixtureExperiment:
             state.move(ArmStatus.DONE)
     if scenario == "nogpu":
         store.notice("GPU telemetry unavailable: NVML Shared Library Not Found")
-        store.add_telemetry({"kind": "sample", "t": T0 + 5, "gpus": [], "foreign": [],
+        store.add_telemetry({"kind": "sample", "v": 2, "t": T0 + 5, "gpus": [], "foreign": [],
                              "host": {"cpu_percent": 12.0, "mem_used_mb": 3000,
-                                      "mem_total_mb": 7900}, "arms": {}})
+                                      "mem_total_mb": 7900}, "runs": {}})
     else:
         store.add_telemetry({"kind": "gpu_info", "t": T0, "available": True,
                              "reason_unavailable": None, "driver": None, "gpus": GPU_INFO})

@@ -154,7 +154,7 @@ def host_text(sample: Mapping[str, Any] | None, arms: bool = True) -> Text:
     if host:
         t.append(f"host CPU {units.num(host.get('cpu_percent'), 3)}%  mem "
                  f"{units.megabytes(host.get('mem_used_mb'))}/{units.megabytes(host.get('mem_total_mb'))}")
-    for arm, a in sorted(((sample or {}).get("arms") or {}).items()) if arms else ():
+    for arm, a in sorted(((sample or {}).get("runs") or {}).items()) if arms else ():
         t.append(f"\n{arm}: CPU {units.num(a.get('cpu_percent'), 3)}%  "
                  f"rss {units.megabytes(a.get('rss_mb'))}")
     return t
@@ -255,7 +255,7 @@ class GpuPanel(VerticalScroll):
     def sync_cards(self, gpus: list[dict[str, Any]]) -> None:
         arms = self.store.runs
         for card, gpu in zip(self.query(GpuCard), gpus, strict=False):
-            owner = gpu.get("arm")
+            owner = gpu.get("run")
             arm = arms[owner].arm if owner in arms else owner
             card.show(self.store, gpu, owner, self.colours.get(arm or "", "white"))
 
