@@ -22,6 +22,8 @@ docs: README.md, docs/protocol.md (log protocol), docs/report.md (report.json)""
 
 
 def _parser() -> argparse.ArgumentParser:
+    from abtui.cli.ab import margin_arg, replicates_arg
+
     p = argparse.ArgumentParser(prog="abtui", description="A/B-test deep-learning training runs "
                                 "in the terminal: launch every arm, watch, compare, conclude.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,11 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     ab.add_argument("--grid", action="append", default=None, metavar="KEY=V1,V2",
                     help="one command with {KEY} placeholders, an arm per combination: "
                          "--grid lr=1e-4,3e-4 --grid opt=sgd,adam (ranked, best first)")
-    ab.add_argument("--replicates", type=_replicates, default=1,
+    ab.add_argument("--replicates", type=replicates_arg, default=1,
                     help="runs per arm (>= 3 for a verdict), or auto: add replicate pairs "
                          "until the verdict decides (a difference, or the same within "
                          "--margin), up to --max-replicates")
-    ab.add_argument("--margin", type=_margin, default=None, metavar="M",
+    ab.add_argument("--margin", type=margin_arg, default=None, metavar="M",
                     help="with --replicates auto: 'the same within ±M' ends the runs too "
                          "(2%% for a ratio; a number in the metric's units for a delta)")
     ab.add_argument("--max-replicates", type=int, default=8, metavar="N",
@@ -180,10 +182,6 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
-def interactive(headless: bool) -> bool:
-    return not headless and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("TERM") != "dumb"
-
-
 def _dispatch(args: argparse.Namespace) -> int:
     from abtui.infra.untrusted import shown
 
@@ -192,7 +190,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args.spec, args.headless, args.runs_dir, args.gate, args.keep, args.stop_on_exit,
                     _gate_flags(args), metrics=(args.metrics_addr, args.metrics_arms_only))
     if cmd == "ab":
-        return _ab(args)
+        from abtui.cli.ab import run_ab
+
+        return run_ab(args, _run, _gate_flags(args))
     if cmd == "bisect":
         from abtui.cli.bisect import run_cli
 
@@ -205,6 +205,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         exp = Experiment.attach(args.run_dir, resume=args.resume)
         _gate_flags_on(exp, _gate_flags(args))
         _serve_metrics(exp, args.metrics_addr, args.metrics_arms_only)
+        from abtui.cli.headless import interactive
+
         if interactive(args.headless):
             return _tui(exp, args.gate)
         from abtui.cli.headless import run_headless
@@ -258,128 +260,6 @@ def _quickstart() -> Path:
 
     raise AbtuiError("the quickstart is not installed (abtui/_demo is missing): reinstall abtui "
                      "from its wheel, or run the demo from the abtui repository")
-
-
-def _ab(args: argparse.Namespace) -> int:
-    """``abtui ab``: the spec the commands describe, then exactly ``abtui run``."""
-    import re
-
-    import yaml
-
-    from abtui.infra.errors import SpecError
-    from abtui.spec import parse_spec
-    from abtui.spec.ab import ab_spec, git_ab_spec, grid_ab_spec, takes_seed
-
-    names = args.name.split(",") if args.name else None
-    if args.log_format.lstrip().startswith("{"):  # '{regex: ...}', as a spec writes it
-        try:
-            args.log_format = yaml.safe_load(args.log_format)
-        except yaml.YAMLError:
-            raise SpecError("abtui ab", ["--log-format: not a name, regex:PATTERN or "
-                                         "{regex: PATTERN}"]) from None
-    try:
-        if args.grid:
-            if args.git or len(args.commands) != 1:
-                raise ValueError("--grid takes one command with {KEY} placeholders (and no --git)")
-            data = grid_ab_spec(args.commands[0], args.grid, replicates=args.replicates,
-                                steps=args.steps, backend=args.backend, image=args.image,
-                                log_format=args.log_format, seed_arg=args.seed_arg)
-        elif args.git:
-            if args.backend != "local":  # git_ab_spec writes local arms
-                raise ValueError("--git arms run on the local backend (a worktree per arm)")
-            data = git_ab_spec(args.commands, args.git, names=names, replicates=args.replicates,
-                               steps=args.steps, log_format=args.log_format)
-        else:
-            data = ab_spec(args.commands, names=names, replicates=args.replicates,
-                           steps=args.steps, backend=args.backend, image=args.image,
-                           log_format=args.log_format, seed_arg=args.seed_arg)
-    except ValueError as exc:
-        raise SpecError("abtui ab", [str(exc)]) from None
-    if args.replicates == "auto":
-        data.pop("replicates", None)
-        data["sequential"] = _sequential(args)
-    elif args.margin is not None:
-        raise SpecError("abtui ab", ["--margin goes with --replicates auto"])
-    commands = [data.get("command") or [],
-                *((a.get("command") or []) for a in (data.get("arms") or {}).values())]
-    if args.replicates != 1 and not any(takes_seed(c) for c in commands):
-        print("abtui: warning: the commands take no seed: every replicate gets ABTUI_SEED in its "
-              "environment only, and a script that seeds itself runs the same run again "
-              "(abtui says so if they come out identical). Hand it the seed with {seed} in "
-              "the command or --seed-arg '--seed {seed}'", file=sys.stderr)
-    text = "# written by abtui ab\n" + yaml.safe_dump(data, sort_keys=False)
-    path = Path(args.save) if args.save else Path.cwd() / "ab.yaml"
-    try:  # a bad combination is an error before anything runs, in the words of the options
-        parse_spec(text, str(path))
-    except SpecError as exc:
-        raise SpecError("abtui ab", [re.sub(r"^(<top> )?\(line \d+\): |^line \d+(, column \d+)?: "
-                                            r"| \(line \d+\)", "", p)
-                                     for p in exc.problems]) from None
-    if args.save:
-        path.write_text(text)
-        print(f"abtui: wrote {path}")
-        return 0
-    if args.bisect_exit:  # judged at the end; headless (git bisect run has no terminal)
-        from abtui.cli.bisect import judgement_of, rule_of
-
-        rule_of(args)  # a bad --metric / --worse-by is a usage error before anything runs
-        verdicts = []
-
-        def judged(exp: Experiment, _code: int) -> int:
-            verdicts.append(judgement_of(exp.rundir.root, args))
-            return verdicts[-1].exit_code
-
-        for _ in range(2):  # as abtui bisect: a confounded comparison is run once more
-            code = _run(str(path), True, args.runs_dir, args.gate, args.keep, False,
-                        _gate_flags(args), spec_text=text, then=judged)
-            if not verdicts or not verdicts[-1].confounded:
-                break
-        return code
-    return _run(str(path), args.headless, args.runs_dir, args.gate, args.keep, False,
-                _gate_flags(args), spec_text=text, metrics=(args.metrics_addr,
-                                                            args.metrics_arms_only))
-
-
-def _replicates(text: str) -> int | str:
-    """``--replicates``: a count of runs per arm, or ``auto``."""
-    if text == "auto":
-        return text
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a number of runs per arm, or auto") from None
-    if not 1 <= n <= 100:
-        raise argparse.ArgumentTypeError("1 to 100 runs per arm")
-    return n
-
-
-def _margin(text: str) -> tuple[float, bool]:
-    """``--margin 2%`` (relative) or ``--margin 0.01`` (as written): (value, percent)."""
-    pct = text.strip().endswith("%")
-    try:
-        value = float(text.strip().rstrip("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: a margin like 2% or 0.01") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("the margin is more than 0")
-    return (value / 100 if pct else value), pct
-
-
-def _sequential(args: argparse.Namespace) -> dict[str, Any]:
-    """The spec's ``sequential`` block from ``abtui ab``'s flags."""
-    from abtui.infra.errors import SpecError
-
-    out: dict[str, Any] = {"metric": args.decide_on, "max_replicates": args.max_replicates}
-    if args.max_minutes is not None:
-        out["max_minutes"] = args.max_minutes
-    if args.margin is not None:
-        value, pct = args.margin
-        if pct and not args.decide_on.endswith("_ratio"):
-            raise SpecError("abtui ab", [f"--margin {value * 100:g}%: {args.decide_on} is a "
-                                         "difference; give the margin in its units"])
-        out["margin"] = value
-    out["min_replicates"] = min(3, args.max_replicates)
-    return out
 
 
 def _gate_flags(args: argparse.Namespace) -> dict[str, bool]:
@@ -444,10 +324,10 @@ def _run(spec_path: str, headless: bool, runs_dir: str, gates: list[str], keep: 
             raise SpecError("metrics_addr", [str(exc)]) from None
     exp = Experiment.start(spec, spec_path, runs_dir)
     _serve_metrics(exp, metrics[0], metrics[1])
+    from abtui.cli.headless import interactive, run_headless
+
     if interactive(headless):
         return _tui(exp, gates, keep=keep)
-    from abtui.cli.headless import run_headless
-
     code = run_headless(exp, gates, keep=keep, stop_on_exit=stop_on_exit)
     return then(exp, code) if then is not None else code
 

@@ -280,7 +280,7 @@ def rule_of(args: Any) -> Regression:
 
 
 def run_cli(args: Any) -> int:
-    from abtui.cli import interactive  # a console only in a real terminal, as abtui run
+    from abtui.cli.headless import interactive  # a console only in a real terminal, as abtui run
 
     rule = rule_of(args)
     if args.max_replicates < 2:

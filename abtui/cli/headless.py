@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -11,6 +12,11 @@ from abtui.conclude import conclude, exit_code
 from abtui.experiment import Experiment
 from abtui.infra.untrusted import shown
 from abtui.store import ArmStatus, RunState
+
+
+def interactive(headless: bool) -> bool:
+    """Whether to open the console: asked for, and a real terminal on both ends."""
+    return not headless and sys.stdout.isatty() and sys.stdin.isatty() and os.environ.get("TERM") != "dumb"
 
 
 def _fmt(v: float | None, spec: str = ".4g") -> str:

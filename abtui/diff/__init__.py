@@ -1,6 +1,7 @@
 """The diff: every difference between arms (config, image, environment, code, hardware,
 data, env vars), intended (the treatment) or a confound, with secrets masked."""
 
+from abtui.diff import builtin as _builtin  # noqa: F401 - registers the built-in categories first
 from abtui.diff.categories import Category, register
 from abtui.diff.engine import find_differences
 from abtui.diff.fairness import Fairness, fairness

@@ -8,9 +8,10 @@ order, the engine's comparisons, "what was checked", the treatment's words and t
 summaries' rows are all read from here, so a new category is one ``register`` call (see
 docs/architecture.md, "A new finding").
 
-The built-in categories import the modules that compare them; those modules import
-``context``, which asks this registry for the treatment's words at run time. The registry
-is therefore filled on first use rather than at import (no import cycle in the package).
+This module is the registry alone and imports nothing of the package: the built-in
+categories are registered by ``builtin.py``, which imports the modules that compare them
+(they import ``context`` and ``findings``, which read this registry), and which the
+package's ``__init__`` imports first. So the imports inside the package run one way.
 """
 
 from __future__ import annotations
@@ -40,54 +41,22 @@ _lock = threading.Lock()
 _registry: dict[str, Category] = {}
 
 
-def _builtin() -> list[Category]:
-    from abtui.diff import (
-        code,
-        config,
-        data,
-        environment,
-        envvars,
-        files,
-        hardware,
-        image,
-        nodes,
-        numerics,
-        values,
-    )
-
-    return [
-        Category("config", (config.config_findings,), values.config, ("launch.",)),
-        Category("image", (image.compare_images,), values.image, ("image.",), ("image",)),
-        Category("environment", (environment.environment_findings, numerics.numerics_findings),
-                 values.environment, ("env.", "numerics."), ("numerics",)),
-        Category("code", (code.code_findings,), values.code, ("code.",), ("code",)),
-        Category("hardware", (hardware.hardware_findings, nodes.node_findings),
-                 values.hardware, ("hardware.", "host.")),
-        Category("data", (data.data_findings,), values.data, ("data.",)),
-        Category("files", (files.files_findings,), values.files, ("files.",)),
-        Category("envvars", (envvars.envvar_findings,), values.envvars, ("envvar.",)),
-    ]
-
-
 def registry() -> dict[str, Category]:
     """Every category, in display order (the built-in ones first, then those registered)."""
-    if not _registry:
-        with _lock:
-            if not _registry:
-                for category in _builtin():
-                    _registry[category.name] = category
     return _registry
 
 
 def register(category: Category) -> Category:
     """Add (or replace) a category; it is compared, listed and checked from then on."""
-    registry()[category.name] = category
+    with _lock:
+        _registry[category.name] = category
     return category
 
 
 def unregister(name: str) -> None:
     """Remove a category added by ``register`` (a test's cleanup)."""
-    registry().pop(name, None)
+    with _lock:
+        _registry.pop(name, None)
 
 
 def names() -> tuple[str, ...]:
