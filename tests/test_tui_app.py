@@ -358,3 +358,29 @@ async def test_one_step_of_a_bisect_shows_its_line_and_closes_itself_once_conclu
     assert app.return_value == 0 and app.outcome == "concluded"
     assert app.report == {"verdict": {"summary": "amp is worse"}}
     assert not any(isinstance(s, ResultsScreen) for s in app.screen_stack)
+
+
+@pytest.mark.asyncio
+async def test_new_points_repaint_only_the_chart_lines_that_changed() -> None:
+    """A rebuild for new data sends the screen only the lines whose cells changed (the
+    frame, the axis and the legend stay), and what is on screen is the chart as a full
+    paint would draw it."""
+    from abtui.tui.fixtures import T0, ingest
+    from abtui.tui.widgets.braille import draw
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _ready(pilot)
+        curves = app.screen.query_one(CurvesPanel)
+        plot = app.screen.query_one(CurvesPlot)
+        width, height = plot.size
+        # a few more points of the run behind (fp32 at step 300 of amp's 400), inside the
+        # chart's ranges: the axes stay, only the lines its curve's tail crosses change
+        for k in range(1, 4):
+            ingest(app.exp.store, "fp32", T0 + 600 + k, {"step": 300 + 5 * k, "loss": 1.65})
+        curves._draw()
+        await pilot.pause()
+        assert 0 < plot.lines_sent < height
+        shown = [plot.render_line(y).text for y in range(height)]
+        assert shown == ["".join(text for text, _ in row) for row in draw(plot.chart, width, height)]
+        assert "".join(shown).count("\u2800") < width * height  # a chart, not blank cells

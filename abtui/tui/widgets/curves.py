@@ -20,6 +20,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.geometry import Region
 from textual.reactive import var
 from textual.strip import Strip
 from textual.timer import Timer
@@ -27,15 +28,17 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from abtui.store import Store
-from abtui.tui.widgets.braille import Chart, Line, draw
+from abtui.tui.widgets.braille import Chart, Line, Row, draw
 
 SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
 # New points redraw the chart so that its paint (views to strips, measured) takes at most
 # this share of a core...
 CHART_SHARE = 0.02
-# ...but at most 5 and at least 2.5 times a second while data arrives (a paint of 2 arms at
-# 120x30 is about 1 ms, so 5 a second)
-REDRAW_MIN_S, REDRAW_MAX_S = 0.2, 0.4
+# ...but every 0.3 to 0.4 s while data arrives: on the console's 0.2 s ticks about 2.2 to
+# 2.5 times a second, as often as W&B's LEET refreshes (bench/leet.py). A faster paint
+# does not mean more repaints: at a 0.2 s floor the chart followed the local backend's
+# batches at 3.6 a second, and the console's CPU with it (docs/benchmarks.md)
+REDRAW_MIN_S, REDRAW_MAX_S = 0.3, 0.4
 # A chart of more than DENSE_RUNS runs paints slower (its cost grows with the lines it
 # draws); it then redraws less often, so that its paints stay within this share of a core,
 # up to every SLOW_REDRAW_MAX_S
@@ -100,16 +103,19 @@ class CurvesPlot(Widget):
         self.drawn = 0  # runs on the chart at the last build
         self.legend = True  # a legend in the chart (grid cells have one line for all)
         self.paints = 0  # how many times the chart was drawn into strips
+        self.lines_sent = 0  # lines the last rebuild sent to the screen (those that changed)
         self.first_points_at: float | None = None  # when a rebuild first had points
         self.paint_s = 0.003  # what the last paint cost (views to strips)
         self.chart = Chart()
         self._strips: list[Strip] = []
+        self._rows: list[Row] = []  # what each strip was drawn from
         self._painted: tuple[int, int, int] = (-1, 0, 0)  # the build and size drawn
 
     def notify_style_update(self) -> None:
         """A new theme or style: the strips are drawn again with it."""
         super().notify_style_update()
         self._painted = (-1, 0, 0)
+        self._rows = []
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size
@@ -117,22 +123,30 @@ class CurvesPlot(Widget):
             self._paint(width, height)
         return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)
 
-    def _paint(self, width: int, height: int) -> None:
+    def _paint(self, width: int, height: int) -> list[int]:
+        """Draw the chart into strips; returns the rows that differ from the last paint
+        (every row when the size changed), so a rebuild repaints only those lines."""
         t0 = time.perf_counter()
         self.paints += 1
         base = self.rich_style
         styles: dict[str | None, Style] = {None: base}
-        strips = []
-        for row in draw(self.chart, width, height):
+        same_size = self._painted[1:] == (width, height) and len(self._rows) == height
+        strips, rows, changed = [], draw(self.chart, width, height), []
+        for y, row in enumerate(rows):
+            if same_size and row == self._rows[y]:
+                strips.append(self._strips[y])  # this line of the screen stays as it is
+                continue
+            changed.append(y)
             segments = []
             for text, colour in row:
                 if colour not in styles:
                     styles[colour] = base + Style(color=colour)
                 segments.append(Segment(text, styles[colour]))
             strips.append(Strip(segments).adjust_cell_length(width, base))
-        self._strips = strips
+        self._strips, self._rows = strips, rows
         self._painted = (self.builds, width, height)
         self.paint_s = time.perf_counter() - t0
+        return changed
 
     @property
     def redraw_interval(self) -> float:
@@ -180,7 +194,16 @@ class CurvesPlot(Widget):
         if drawn and self.first_points_at is None:
             self.first_points_at = time.time()  # wall clock, as the store's receive times
         self.builds += 1
-        self.refresh()
+        width, height = self.size
+        if not (width and height and self._painted[1:] == (width, height)):
+            self.refresh()  # not drawn at this size yet: every line, when it is shown
+            return
+        # drawn now, and only the lines that changed go to the screen: the frame, the axis
+        # and the legend mostly stay, and the compositor styles each line it repaints
+        changed = self._paint(width, height)
+        self.lines_sent = len(changed)
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
 
 
 class CurvesPanel(Vertical):
