@@ -14,8 +14,9 @@ import ast
 import re
 
 from abtui.adapters.base import Parsed
+from abtui.infra.metric_names import HF_TEXT, renames
 
-RENAME = {"learning_rate": "lr", "eval_accuracy": "accuracy"}
+RENAME = renames(HF_TEXT)  # the one alias table: abtui.infra.metric_names
 MAX_LEN = 4096
 # The usual line, ``'name': number`` pairs only, read without building a syntax tree (about
 # 10x cheaper than literal_eval); anything else (strings, nesting, odd spacing) goes through

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 
 from abtui.adapters.base import Parsed
+from abtui.infra.metric_names import ACCURACY, LOSS, LR, TEXT, renames
 
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # ``name: 1.2`` / ``name=1.2`` / ``name 1.2`` (a word, then a number that ends there)
@@ -31,9 +32,8 @@ _EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*:")
 _TIMES = ("time", "dt", "step_time", "iter_time", "batch_time", "time_per_step")
 _RATES = re.compile(r"^(?:tok(?:ens)?|samples?|img|images|seq|sequences|examples)(?:/s|/sec|_per_sec"
                     r"|_per_second|ps|_s)$|^throughput$")
-_ALIASES = {"loss": "loss", "train_loss": "loss", "training_loss": "loss", "train/loss": "loss",
-            "acc": "accuracy", "accuracy": "accuracy", "val_acc": "accuracy", "val_accuracy": "accuracy",
-            "eval_accuracy": "accuracy", "test_acc": "accuracy", "lr": "lr", "learning_rate": "lr"}
+# abtui's names, and other tools' for them (the one alias table: abtui.infra.metric_names)
+KNOWN = {LOSS: LOSS, ACCURACY: ACCURACY, LR: LR, **renames(TEXT)}
 
 
 def parse(line: str) -> Parsed | None:
@@ -44,7 +44,7 @@ def parse(line: str) -> Parsed | None:
     named_loss = False
     for name, sep, num, total, unit in _PAIR.findall(line):
         key = name.lower().rstrip(".:")
-        if sep.isspace() and not (key in _COUNTERS or "loss" in key or key in _ALIASES
+        if sep.isspace() and not (key in _COUNTERS or "loss" in key or key in KNOWN
                                   or key in _TIMES or _RATES.match(key)
                                   or key in ("epoch", "ppl", "perplexity")):
             continue  # ``word 12`` in prose: only well-known names count without : or =
@@ -63,7 +63,7 @@ def parse(line: str) -> Parsed | None:
         if _RATES.match(key):
             values.setdefault("throughput_samples_per_sec", v)
             continue
-        canon = _ALIASES.get(key, key)
+        canon = KNOWN.get(key, key)
         if canon == "accuracy" and unit == "%":
             v /= 100
         named_loss = named_loss or "loss" in key

@@ -6,14 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-RENAME = {
-    "learning_rate": "lr", "train_loss": "loss", "eval_accuracy": "accuracy",
-    "val_acc": "accuracy", "val_accuracy": "accuracy",
-    "train_samples_per_second": "throughput_samples_per_sec",
-    "samples_per_sec": "throughput_samples_per_sec",
-    "train/device/samples_per_sec": "throughput_samples_per_sec",
-    "train/samples_per_sec": "throughput_samples_per_sec",
-}
+from abtui.infra.metric_names import CALLBACKS, renames
+
+RENAME = renames(CALLBACKS)  # the one alias table: abtui.infra.metric_names
 
 
 def numbers(values: Mapping[str, Any]) -> dict[str, float]:
