@@ -57,6 +57,64 @@ class Manifest(TypedDict):
     error: NotRequired[str]
 
 
+class _RunShape(msgspec.Struct, kw_only=True):
+    """The types of a manifest run's keys that abtui reads (every key optional: an older
+    version wrote fewer; keys it does not know are let through)."""
+
+    arm: str = ""
+    replicate: int = 0
+    seed: int | None = None
+    gpus: list[int] = msgspec.field(default_factory=list)
+    command: list[str] = msgspec.field(default_factory=list)
+    config: dict[str, Any] = msgspec.field(default_factory=dict)
+    config_hash: str = ""
+    image: str | None = None
+    env: dict[str, str] = msgspec.field(default_factory=dict)
+    secret_digests: dict[str, str] = msgspec.field(default_factory=dict)
+    code: dict[str, Any] | None = None
+    cpu_slot: int | None = None
+    cpus: list[int] | None = None
+    started_at: float | None = None
+    ref: dict[str, Any] | None = None
+    inspect: dict[str, Any] | None = None
+    launch_error: str | None = None
+
+
+class _ManifestShape(msgspec.Struct, kw_only=True):
+    """The types of ``manifest.json``'s keys that abtui reads (see ``_RunShape``)."""
+
+    abtui_version: str = ""
+    experiment: str = ""
+    created_at: float | None = None
+    status: str = ""
+    spec_path: str = ""
+    spec: dict[str, Any] = msgspec.field(default_factory=dict)
+    backend: str = ""
+    workdir: str | None = None
+    host: dict[str, Any] = msgspec.field(default_factory=dict)
+    backend_facts: dict[str, Any] = msgspec.field(default_factory=dict)
+    runs: dict[str, _RunShape] = msgspec.field(default_factory=dict)
+    placement: dict[str, Any] | None = None
+    design: dict[str, Any] | None = None
+    code: dict[str, Any] | None = None
+    finished_at: float | None = None
+    detached_at: float | None = None
+    caught_up_at: float | None = None
+    error: str | None = None
+
+
+def manifest_problem(data: Any) -> str | None:
+    """Why ``data`` (a parsed manifest.json) is not a manifest abtui can read: the first
+    key of the wrong type, in msgspec's words with its path (``$.runs['a.r0'].replicate``);
+    None when every key abtui reads has its type. Read where the file is read, so that a
+    crafted manifest is a clear refusal, never an error deep inside."""
+    try:
+        msgspec.convert(data, _ManifestShape)
+    except msgspec.ValidationError as exc:
+        return str(exc)
+    return None
+
+
 class ArmExit(msgspec.Struct, frozen=True):
     """How an arm ended: what a backend's ``poll`` says, and ``arms/<run>/exit.json``
     (with ``status``, the arms-table state it was recorded as).

@@ -25,7 +25,7 @@ from typing import IO, Any, cast
 
 from abtui.infra.errors import EnvironmentFailure, RunDirError
 from abtui.infra.safe_io import atomic_write, open_lock, read_bounded
-from abtui.run_files import ArmExit, Manifest, ManifestRun
+from abtui.run_files import ArmExit, Manifest, ManifestRun, manifest_problem
 
 __all__ = ["ArmExit", "Manifest", "ManifestRun", "RunDir"]  # the file types: run_files
 
@@ -283,4 +283,7 @@ class RunDir:
         data = self.read_json(self.manifest_path)
         if not isinstance(data, dict) or not isinstance(data.get("runs", {}), dict):
             raise RunDirError(f"{self.manifest_path}: not a manifest")
-        return cast(Manifest, data)  # JSON checked as an object above
+        problem = manifest_problem(data)
+        if problem is not None:
+            raise RunDirError(f"{self.manifest_path}: not a manifest abtui wrote ({problem})")
+        return cast(Manifest, data)  # every key abtui reads has its type (manifest_problem)

@@ -82,3 +82,34 @@ def test_an_earlier_versions_telemetry_is_read_in_todays_format(old_run: Path) -
     assert samples and all(s["v"] == 2 and "arms" not in s for s in samples)
     assert {"a.r0", "b.r0"} <= {run for s in samples for run in s["runs"]}
     assert sorted(exp.store.runs) == ["a.r0", "a.r1", "b.r0", "b.r1"]
+
+
+@pytest.mark.parametrize(("where", "value", "path"), [
+    (("runs", "a.r0", "replicate"), "zero", "runs[...].replicate"),
+    (("runs", "a.r0", "seed"), "s", "runs[...].seed"),
+    (("runs", "a.r0", "command"), "rm -rf /", "runs[...].command"),
+    (("created_at",), "yesterday", "created_at"),
+])
+def test_a_crafted_manifest_is_refused_in_words(tmp_path: Path, where: tuple[str, ...],
+                                                value: object, path: str) -> None:
+    """A manifest with a key of the wrong type (someone else's run directory) is refused
+    where it is read, naming the key: exit 2, not an internal error from deep inside."""
+    root = tmp_path / "runs" / "crafted"
+    shutil.copytree(FIXTURES / VERSIONS[-1], root)
+    for p in [tmp_path / "runs", root, *root.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    manifest = json.loads((root / "manifest.json").read_text())
+    node = manifest
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    for command in (["report", str(root)], ["attach", str(root), "--headless"]):
+        out = subprocess.run([sys.executable, "-m", "abtui", *command], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 2, out.stderr
+        assert "not a manifest abtui wrote" in out.stderr and path in out.stderr, out.stderr
+        assert "internal error" not in out.stderr and "Traceback" not in out.stderr
+    listed = subprocess.run([sys.executable, "-m", "abtui", "ls", "--runs-dir",
+                             str(tmp_path / "runs")], capture_output=True, text=True, timeout=60)
+    assert "crafted" in listed.stdout and "unreadable manifest" in listed.stdout

@@ -78,6 +78,9 @@ def list_runs(runs_dir: str) -> int:
             rd = RunDir.open(root)
             m = rd.read_manifest()
         except RunDirError:
+            if (root / "manifest.json").is_file() and not (root / "manifest.json").is_symlink():
+                # said, not skipped: `abtui report` on it says why
+                rows.append((root.name, "unreadable manifest", "", ""))
             continue
         states = [arm_status_on_disk(rd, run_id, entry)
                   for run_id, entry in (m.get("runs") or {}).items()]
