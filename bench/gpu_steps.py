@@ -290,7 +290,7 @@ masks = sorted({g["reasons"] for g in gpus if g.get("reasons") is not None})
 clocks = [g["sm_clock_mhz"] for g in gpus if g.get("sm_clock_mhz")]
 power = [g["power_w"] for g in gpus if g.get("power_w")]
 print(json.dumps({"samples": len(samples), "gpu_samples": len(gpus),
-                  "owned": sum(1 for g in gpus if g.get("arm")),
+                  "owned": sum(1 for g in gpus if g.get("run")),
                   "reasons": [[m, describe(m)] for m in masks],
                   "sm_clock": [min(clocks), max(clocks)] if clocks else None,
                   "power_w": [min(power), max(power)] if power else None,

@@ -214,11 +214,11 @@ def test_a_remote_arm_is_sampled_by_an_agent_beside_it_and_without_one_fairness_
     [root] = list((tmp_path / "runs").iterdir())
     samples = [json.loads(line) for line in
                (root / "arms" / "adam" / "out" / "node_telemetry.jsonl").read_text().splitlines()]
-    seen = [s for s in samples if s.get("kind") == "sample" and "adam" in (s.get("arms") or {})]
-    assert seen and max(s["arms"]["adam"]["cpu_percent"] or 0 for s in seen) > 30  # it trained
+    seen = [s for s in samples if s.get("kind") == "sample" and "adam" in (s.get("runs") or {})]
+    assert seen and max(s["runs"]["adam"]["cpu_percent"] or 0 for s in seen) > 30  # it trained
     # the experiment's other arm on this machine is an arm there too, not foreign load: the
     # agent names it (by its ABTUI_EXPERIMENT tag) and subtracts it
-    assert any("sgd" in s["arms"] for s in seen)  # the local arm, seen from the far side
+    assert any("sgd" in s["runs"] for s in seen)  # the local arm, seen from the far side
     assert any(s["host"].get("foreign_cores") is not None for s in seen)
     merged = [json.loads(line) for line in (root / "telemetry.jsonl").read_text().splitlines()]
     assert any("adam" in (s.get("nodes") or {}) for s in merged)

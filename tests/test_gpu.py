@@ -40,6 +40,6 @@ def test_a_cuda_ab_run_reports_gpu_memory_and_telemetry(tmp_path) -> None:
         [r] = report["arms"][arm]["runs"]
         assert r["memory_metric"] == "gpu_memory_mb" and r["peak_memory"] > 0
     samples = [json.loads(line) for line in (run / "telemetry.jsonl").read_text().splitlines()]
-    owned = [g for s in samples if s.get("kind") == "sample" for g in s["gpus"] if g.get("arm")]
+    owned = [g for s in samples if s.get("kind") == "sample" for g in s["gpus"] if g.get("run")]
     assert owned, "no telemetry sample names the arm that owns the GPU"
     assert all(g.get("sm_clock_mhz") for g in owned)

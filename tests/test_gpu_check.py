@@ -68,7 +68,7 @@ def test_the_dry_run_passes_every_step_with_the_wheels_installed_offline(tmp_pat
     [trace] = (out / "repo" / "tests" / "fixtures" / "telemetry").glob("*.jsonl")
     assert trace.name == "dryrun-h100-80gb-hbm3-recorded-resnet50-then-matmul.jsonl"
     samples = list(read_samples(trace))
-    assert len(samples) >= 10 and any(g.get("arm") == "train" for s in samples for g in s["gpus"])
+    assert len(samples) >= 10 and any(g.get("run") == "train" for s in samples for g in s["gpus"])
     # the A/B: abtui's ratio beside the plain loop's, both measured
     ab = summary["facts"]["ab"]
     assert ab["abtui"]["throughput"] > 0 and ab["independent"]["throughput"] > 0
