@@ -82,19 +82,15 @@ def run(quick: bool) -> list[Figure]:
             ratio=ratio(h32["monitor"], h2["monitor"]),
             note=f"{h32['rate']:.0f} lines/s per arm; {note}"))
         if console:
-            c2, c8, c32 = got["console", 2], got["console", 8], got["console", 32]
-            figures.append(Figure(
-                "console CPU, 8 arms, tmux 120x40", c8["monitor"], "% of a core",
-                target=f"<= {CONSOLE_PCT:g} %", met=at_most(c8["monitor"], CONSOLE_PCT),
-                baseline="the same with 2 arms", baseline_value=c2["monitor"],
-                ratio=ratio(c8["monitor"], c2["monitor"]),
-                note=f"UI thread {c8['main']:.2f} %; {c8['rate']:.0f} lines/s per arm; {note}"))
-            figures.append(Figure(
-                "console CPU, 32 arms, tmux 120x40", c32["monitor"], "% of a core",
-                target=f"<= {CONSOLE_PCT:g} %", met=at_most(c32["monitor"], CONSOLE_PCT),
-                baseline="the same with 2 arms", baseline_value=c2["monitor"],
-                ratio=ratio(c32["monitor"], c2["monitor"]),
-                note=f"UI thread {c32['main']:.2f} %; {c32['rate']:.0f} lines/s per arm; {note}"))
+            c2 = got["console", 2]
+            for n in (8, 32):
+                c = got["console", n]
+                figures.append(Figure(
+                    f"console CPU, {n} arms, tmux 120x40", c["monitor"], "% of a core",
+                    target=f"<= {CONSOLE_PCT:g} %", met=at_most(c["monitor"], CONSOLE_PCT),
+                    baseline="the same with 2 arms", baseline_value=c2["monitor"],
+                    ratio=ratio(c["monitor"], c2["monitor"]),
+                    note=f"UI thread {c['main']:.2f} %; {c['rate']:.0f} lines/s per arm; {note}"))
         per_arm = (h32["rss_mb"] - h2["rss_mb"]) / 30
         figures.append(Figure(
             "monitor memory per arm (headless)", per_arm, "MB",

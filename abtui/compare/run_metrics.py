@@ -17,6 +17,13 @@ from typing import Any
 import msgspec
 
 
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def plain(value: Any) -> Any:
     """msgspec's ``enc_hook`` for the numbers numpy hands back (``float64`` is a float, but
     not one msgspec encodes): the Python number."""
@@ -85,10 +92,7 @@ class RunMetrics(msgspec.Struct, kw_only=True):
         None. A name that is no numeric field is a programming error (KeyError)."""
         if name not in NUMERIC:
             raise KeyError(f"no numeric run metric {name!r}")
-        value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None
-        return float(value) if math.isfinite(value) else None
+        return finite_number(getattr(self, name))
 
     def to_report(self) -> dict[str, Any]:
         """report.json's form (the same keys as the fields; NaN is made null later)."""

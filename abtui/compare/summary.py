@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from abtui.compare import resample, stats
-from abtui.compare.run_metrics import ArmAggregate, ArmInterval, RunMetrics, Spread, Stationarity
+from abtui.compare.run_metrics import (
+    ArmAggregate,
+    ArmInterval,
+    RunMetrics,
+    Spread,
+    Stationarity,
+    finite_number,
+)
 from abtui.infra.numeric import numpy
 from abtui.store import ArmStatus, RunState
 from abtui.store.implied import THROUGHPUT  # the store derives it where a log implies it
@@ -129,8 +136,8 @@ def stationarity(work: Sequence[float], time: Sequence[float]) -> Stationarity:
         out.stationary = False
         pct = f"{change * 100:+.1f} %".replace("-", "\u2212")
         out.note = ("throughput still rising at the end of warm-up (second half of the "
-                       f"steady state {pct} over the first)" if change > 0 else
-                       f"throughput falling during the steady state (second half {pct})")
+                    f"steady state {pct} over the first)" if change > 0 else
+                    f"throughput falling during the steady state (second half {pct})")
     return out
 
 
@@ -183,15 +190,9 @@ def memory_peak(peaks: Mapping[str, float]) -> tuple[float | None, str | None]:
     return None, None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
 @dataclass
 class RunSummary:
-    """One run's metrics (``metrics``: JSON-ready, stable keys) plus steady-state samples
+    """One run's metrics (``metrics``: report.json's run entry, typed) plus steady-state samples
     (per-record throughput and step time) that the n = 1 comparison resamples."""
 
     run_id: str
@@ -262,9 +263,9 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     samples["throughput_work"], samples["throughput_time"] = resample.coarsen_pairs(work, time)
     m.throughput = resample.rate(work, time) if len(work) else None
     m.throughput_source = (state.implied.source or "records") if len(work) else None
-    if not len(work) and _number(final.get("throughput_samples_per_sec")):
+    if not len(work) and finite_number(final.get("throughput_samples_per_sec")):
         # a trainer that reports only its run's average (Hugging Face's train_samples_per_second)
-        m.throughput = _number(final.get("throughput_samples_per_sec"))
+        m.throughput = finite_number(final.get("throughput_samples_per_sec"))
         m.throughput_source = "final record"
     m.throughput_median = float(numpy().median(steady_tp)) if len(steady_tp) else None
     m.throughput_records = len(work)
@@ -292,7 +293,7 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
     m.accuracy_best = float(acc[1].max()) if acc else None
     m.accuracy_final = float(acc[1][-1]) if acc else None
 
-    wall = _number(final.get("wall_time_s"))
+    wall = finite_number(final.get("wall_time_s"))
     if wall is not None:
         m.wall_time_s, m.wall_time_source = wall, "final record"
     elif first_time is not None and last_time is not None:
@@ -308,8 +309,8 @@ def summarize_run(state: RunState, *, warmup_steps: int | None = None,
             *acc, target_accuracy, False, t0=first_time) or (None, None)
 
     energy = energy or {}
-    m.energy_j = _number(energy.get("energy_j"))
-    count = _number(final.get("samples")) or _number(energy.get("samples"))
+    m.energy_j = finite_number(energy.get("energy_j"))
+    count = finite_number(final.get("samples")) or finite_number(energy.get("samples"))
     m.samples = count
     m.energy_per_sample_j = m.energy_j / count if m.energy_j is not None and count else None
     m.oddities = state.oddities

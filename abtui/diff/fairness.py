@@ -51,7 +51,6 @@ class Fairness:
     checked: bool = True  # False: no check ran (``NOT_CHECKED``)
     #: what the diff looked at, category by category (``diff.checked``)
     checked_categories: list[dict[str, str]] = field(default_factory=list)
-    speed_only: bool = False  # read from a report that said so (``affects: speed``)
 
     @property
     def fair(self) -> bool | None:
@@ -63,8 +62,7 @@ class Fairness:
         ``all`` otherwise; None when not confounded."""
         if self.state != CONFOUNDED:
             return None
-        speed = self.speed_only or (bool(self.confounds)
-                                    and all(f.key in SPEED_ONLY for f in self.confounds))
+        speed = bool(self.confounds) and all(f.key in SPEED_ONLY for f in self.confounds)
         return "speed" if speed else "all"
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,8 +91,7 @@ class Fairness:
                    [str(m) for m in fair.get("missing") or []],
                    {str(a): [str(r) for r in rs] for a, rs in (fair.get("arms") or {}).items()},
                    bool(fair.get("checked", True)),
-                   [dict(c) for c in fair.get("checked_categories") or [] if isinstance(c, Mapping)],
-                   speed_only=fair.get("affects") == "speed")
+                   [dict(c) for c in fair.get("checked_categories") or [] if isinstance(c, Mapping)])
 
 
 def _value(v: Any) -> str:
