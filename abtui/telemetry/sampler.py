@@ -26,9 +26,8 @@ value is not available):
      "foreign": [{"gpu": 3, "pid": 1234, "name": "python", "used_mb": 500, "run": "B"}],
      "cost_ms": 0.41, "cost_cpu_ms": 0.39}
 
-- ``v``: the line's format (``samples.SAMPLE_VERSION``; version 1, with no ``v``, said
-  ``arm`` / ``pid_arm`` / ``arms`` for ``run`` / ``pid_run`` / ``runs``, and is read as
-  today's by ``samples.upgrade``).
+- ``v``: the line's format (``samples.SAMPLE_VERSION``; version 1, without ``v``, said
+  ``arm`` / ``pid_arm`` / ``arms``, and ``samples.upgrade`` reads it as today's).
 - ``gpus[].run``: the run id owning the GPU (physical NVML index, from the spec), or null.
 - ``processes`` appears only on samples where the process list was read (every
   ``process_interval`` seconds); ``foreign`` repeats the latest listing's finding:
