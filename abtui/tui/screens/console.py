@@ -10,9 +10,8 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from abtui.store import ArmStatus
 from abtui.tui import units
@@ -23,6 +22,7 @@ from abtui.tui.widgets.diff_pane import DiffPane
 from abtui.tui.widgets.gpus import GpuPanel
 from abtui.tui.widgets.grid import MetricGrid, readout
 from abtui.tui.widgets.logs import LogPane
+from abtui.tui.widgets.steady import Keys, Row, SteadyColumn, SteadyStatic
 from abtui.tui.widgets.text import set_text
 from abtui.tui.widgets.verdict import VerdictStrip
 
@@ -53,6 +53,8 @@ def title_text(exp: ExperimentView, now: float) -> Text:
 
 class ConsoleScreen(Screen):
     """Chart and log actions live here; quitting, diff and GPU views on the app."""
+
+    BLANK = True  # its widgets cover it: only its background is painted (steady.py)
 
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
@@ -87,19 +89,19 @@ class ConsoleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         store = self.exp.store
-        yield Static(id="title", markup=False)
+        yield SteadyStatic(id="title", markup=False)
         if self.banner is not None:
-            yield Static(self.banner, id="banner", markup=False)
+            yield SteadyStatic(self.banner, id="banner", markup=False)
         yield ArmsTable(store, self.exp.manifest, self.colours, id="arms")
-        with Horizontal(id="middle"):
+        with Row(id="middle"):
             yield CurvesPanel(store, self.colours, id="curves")
             yield MetricGrid(store, self.colours, id="grid")
-            with Vertical(id="side"):
+            with SteadyColumn(id="side"):
                 yield GpuPanel(store, self.colours, id="gpus")
                 yield DiffPane(id="diff")
         yield VerdictStrip(store, self.exp.spec.baseline_arm, self.colours, id="verdict")
         yield LogPane(store, self.colours, cursor_blink=self.cursor_blink, id="logs")
-        yield Footer(compact=True)
+        yield Keys(compact=True)
 
     def on_mount(self) -> None:
         names = self.exp.store.metric_names()

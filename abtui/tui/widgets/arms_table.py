@@ -16,10 +16,10 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive, var
-from textual.widget import Widget
 
 from abtui.store import ArmStatus, RunState, Store
 from abtui.tui import units
+from abtui.tui.widgets.steady import Steady
 
 STATUS_STYLE: dict[str, str] = {
     ArmStatus.PENDING: "dim", ArmStatus.STARTING: "dim", ArmStatus.RUNNING: "green",
@@ -71,7 +71,7 @@ def _cell_text(cell: Any) -> Text:
     return cell if isinstance(cell, Text) else Text(str(cell))
 
 
-class ArmsTable(Widget, can_focus=True):
+class ArmsTable(Steady, can_focus=True):
     """Runs and their progress; the cursor (up/down) selects the run whose logs are shown.
 
     A light table: one ``Text`` per frame, redrawn only when a cell changed. (Textual's

@@ -19,7 +19,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.geometry import Region
 from textual.reactive import var
 from textual.strip import Strip
@@ -29,6 +28,7 @@ from textual.widgets import Static
 
 from abtui.store import Store
 from abtui.tui.widgets.braille import Chart, Line, Row, draw
+from abtui.tui.widgets.steady import Column, SteadyStatic
 
 SMOOTHING_STEPS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99)
 # New points redraw the chart so that its paint (views to strips, measured) takes at most
@@ -206,7 +206,7 @@ class CurvesPlot(Widget):
             self.refresh(*(Region(0, y, width, 1) for y in changed))
 
 
-class CurvesPanel(Vertical):
+class CurvesPanel(Column):
     """A caption with the chart's settings above the chart itself."""
 
     settings: var[ChartSettings] = var(ChartSettings, init=False)
@@ -225,7 +225,7 @@ class CurvesPanel(Vertical):
         self._late: Timer | None = None  # draws pending points if no tick comes to do it
 
     def compose(self) -> ComposeResult:
-        yield Static(self.settings.caption(), id="curves-caption", markup=False)
+        yield SteadyStatic(self.settings.caption(), id="curves-caption", markup=False)
         yield CurvesPlot(self.store, self.colours, id="curves-plot")
 
     def on_mount(self) -> None:

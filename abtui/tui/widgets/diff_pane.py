@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from abtui.infra.untrusted import sanitize
 from abtui.tui.differences import Differences, count_by_category, kind
+from abtui.tui.widgets.steady import Steady
 from abtui.tui.widgets.text import set_text
 
 KIND_STYLE = {"treatment": "bold cyan", "confound": "bold yellow", "note": "dim"}
@@ -78,7 +79,7 @@ def finding_line(f: Any) -> Text:
     return t
 
 
-class DiffPane(Static):
+class DiffPane(Steady, Static):
     """The summary on the main screen; the app sets ``differences`` when a worker has them."""
 
     differences: var[Differences | None] = var(None)

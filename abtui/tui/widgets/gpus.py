@@ -22,6 +22,7 @@ from abtui.run_files import Sample
 from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.widgets.sparkline import ScaledSparkline
+from abtui.tui.widgets.steady import SteadyStatic
 from abtui.tui.widgets.text import set_text
 
 HISTORY = 120  # samples kept for a sparkline (two minutes at 1 Hz)
@@ -169,7 +170,7 @@ class GpuCard(Vertical):
         self.full = full
 
     def compose(self) -> ComposeResult:
-        yield Static(markup=False, classes="gpu-text")
+        yield SteadyStatic(markup=False, classes="gpu-text")
         if self.full:  # three histories side by side, three rows high
             with Horizontal(classes="spark-grid"):
                 for key, title, summary in (("temp", "temperature", max), ("sm", "SM clock", min),
@@ -218,8 +219,8 @@ class GpuPanel(VerticalScroll):
         self._indices: list[int] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(markup=False, classes="gpu-none")
-        yield Static(markup=False, classes="gpu-host")
+        yield SteadyStatic(markup=False, classes="gpu-none")
+        yield SteadyStatic(markup=False, classes="gpu-host")
 
     def on_mount(self) -> None:
         self.sync()

@@ -15,13 +15,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.reactive import var
 from textual.widgets import Input, Log, Static
 
 from abtui.infra.secrets import redact
 from abtui.infra.untrusted import sanitize
 from abtui.store import RunState, Store
+from abtui.tui.widgets.steady import Column, SteadyStatic
 from abtui.tui.widgets.text import set_text
 
 SHOWN = 1000  # lines kept in the pane (the store keeps 5000, the run dir all of them)
@@ -71,7 +71,7 @@ class SearchInput(Input):
         self.screen.focus_next()
 
 
-class LogPane(Vertical):
+class LogPane(Column):
     """Header, search box and the lines of one run."""
 
     run_id: var[str | None] = var(None, init=False)
@@ -88,7 +88,7 @@ class LogPane(Vertical):
         self._shown = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(markup=False, id="log-header")
+        yield SteadyStatic(markup=False, id="log-header")
         yield SearchInput(placeholder="filter the logs (Enter: keep, Esc: clear)",
                           id="log-search", compact=True)
         yield LogLines(id="log-lines")

@@ -13,6 +13,7 @@ from abtui.report.schema import Report
 from abtui.store import Store
 from abtui.tui import units
 from abtui.tui.live import LiveVerdict, live_verdict
+from abtui.tui.widgets.steady import Steady
 from abtui.tui.widgets.text import set_text
 
 
@@ -73,7 +74,7 @@ def conclusion_text(report: Report | None, code: int, error: str | None) -> Text
     return t
 
 
-class VerdictStrip(Static):
+class VerdictStrip(Steady, Static):
     """Live deltas against the baseline; the app sets ``data_version`` and ``confounds``."""
 
     REPAINT_S = 2.0  # figures of the last records: no need to follow every record
