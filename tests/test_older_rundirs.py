@@ -39,9 +39,14 @@ def old_run(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 def test_abtui_report_reads_an_earlier_versions_run_directory(old_run: Path) -> None:
     written = json.loads((old_run / "report.json").read_text())
+    exits = {p: p.read_bytes() for p in old_run.glob("arms/*/exit.json")}
     done = subprocess.run([sys.executable, "-m", "abtui", "report", str(old_run)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    # how each run ended is written once: the copy's exit markers are not where its
+    # manifest says (it was made elsewhere), and that must not turn finished runs into
+    # "exit status unknown" (a report did, once the folder it was made in was gone)
+    assert exits and all(p.read_bytes() == b for p, b in exits.items())
     assert "Traceback" not in done.stderr
     report = json.loads((old_run / "report.json").read_text())
     assert report["generated"] != written["generated"]  # written again, by this version

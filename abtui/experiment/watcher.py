@@ -144,6 +144,12 @@ class ArmWatcher(threading.Thread):
         return None
 
     def _record_exit(self) -> None:
+        if self.state.exit is not None:
+            # already recorded (exit.json, read back by attach or report): how an arm ended
+            # is written once. A later poll may know less (a run directory copied or moved
+            # elsewhere: its exit marker is no longer where the manifest says) and rewrote
+            # a finished run as "exit status unknown", failed
+            return
         ex = None
         for _ in range(50):  # the process may take a moment to be reaped after its output ends
             ex = self.backend.poll(self.handle)
