@@ -151,7 +151,8 @@ def test_the_judgement_of_one_step() -> None:
     assert busy.verdict == SKIP and busy.confounded and "confounded" in busy.why  # not counted
     # host load only changes how fast runs went: an accuracy step is still judged on it...
     loaded = _report({"value": -0.17, "ci": [-0.2, -0.14]}, state="confounded")
-    loaded["fairness"]["affects"] = "speed"
+    loaded["fairness"]["confounds"] = [{"key": "host.foreign_cpu", "category": "host",
+                                        "severity": "warning", "message": "busy host"}]
     assert judge(loaded, rule).verdict == BAD
     # ...and a throughput step is not
     loaded["comparisons"][0]["metrics"]["throughput_ratio"] = {
@@ -168,7 +169,8 @@ def test_the_judgement_of_one_step() -> None:
     # short of the 30 % that counts: a sequential stop at 3 runs), and a speed-up is skipped
     alone = "c.r2 ran alone for 81 % of its steady state after good.r2 finished (good.r2: 0 %)"
     slow["spec"] = {"baseline": "good"}
-    slow["fairness"] = {"state": "confounded", "reasons": [alone], "affects": "speed"}
+    slow["fairness"] = {"state": "confounded", "reasons": [alone], "confounds": [
+        {"key": "host.overlap", "category": "host", "severity": "warning", "message": alone}]}
     slow["comparisons"][0]["metrics"]["throughput_ratio"].update(value=0.45, ci=[0.3, 0.8])
     rule30 = Regression.parse("throughput", "30%")
     assert judge(slow, rule30).verdict == BAD and "host to themselves" in judge(slow, rule30).why

@@ -14,7 +14,7 @@ With one run per arm nothing is significant: throughput gets a within-run interv
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,9 +88,47 @@ class Effect:
     p_better: float | None = None  # P(a run of the arm beats a run of the baseline)
     p_better_ci: tuple[float, float] | None = None
 
+    @property
+    def kind(self) -> EffectKind:
+        return EFFECTS[self.metric]
+
+    @classmethod
+    def read(cls, metric: str, m: Mapping[str, Any]) -> Effect:
+        """One effect of a report.json comparison (``to_dict``'s keys), typed: a key an
+        older report lacks, or one of the wrong type, takes its default. ``metric`` is one
+        of ``EFFECTS`` (``Comparison.read`` leaves other names out)."""
+        def n(v: Any) -> float | None:
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+        def i(v: Any) -> int | None:
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        def pair(v: Any) -> tuple[float, float] | None:
+            if isinstance(v, (list, tuple)) and len(v) == 2:
+                lo, hi = n(v[0]), n(v[1])
+                if lo is not None and hi is not None:
+                    return lo, hi
+            return None
+
+        def flag(v: Any) -> bool | None:
+            return v if isinstance(v, bool) else None
+
+        def text(v: Any) -> str | None:
+            return v if isinstance(v, str) else None
+
+        counts = m.get("n")
+        return cls(metric, n(m.get("value")), pair(m.get("ci")),
+                   {str(k): v for k, v in counts.items() if i(v) is not None}
+                   if isinstance(counts, Mapping) else {},
+                   text(m.get("method")), flag(m.get("significant")), n(m.get("p_value")),
+                   n(m.get("p_adjusted")), i(m.get("family")), flag(m.get("calibrated")),
+                   n(m.get("mde")), i(m.get("replicates_needed")), n(m.get("baseline_value")),
+                   n(m.get("arm_value")), text(m.get("note")), n(m.get("p_better")),
+                   pair(m.get("p_better_ci")))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys, see docs/report.md)."""
-        kind = EFFECTS[self.metric]
+        kind = self.kind
         return {
             "value": self.value, "ci": list(self.ci) if self.ci else None, "n": dict(self.n),
             "method": self.method, "significant": self.significant, "p_value": self.p_value,
@@ -248,6 +286,23 @@ class Comparison:
     sentences: list[str] = field(default_factory=list)
     #: the sequential design's decision on this arm (``report.design``), when it has one
     sequential: dict[str, Any] | None = None
+
+    @classmethod
+    def read(cls, comp: Mapping[str, Any]) -> Comparison:
+        """A report.json comparison (``to_dict``'s keys), typed; effects by a name that is
+        not in ``EFFECTS`` (a crafted report) are left out, missing keys take defaults."""
+        metrics = comp.get("metrics")
+        effects = {name: Effect.read(name, m) for name, m in metrics.items()
+                   if name in EFFECTS and isinstance(m, Mapping)} \
+            if isinstance(metrics, Mapping) else {}
+        runs = comp.get("runs")
+        seq = comp.get("sequential")
+        return cls(str(comp.get("arm") or ""), str(comp.get("baseline") or ""), effects,
+                   {str(k): [str(r) for r in v] for k, v in runs.items() if isinstance(v, list)}
+                   if isinstance(runs, Mapping) else {},
+                   [str(x) for x in comp.get("notes") or [] if isinstance(x, str)],
+                   [str(x) for x in comp.get("sentences") or [] if isinstance(x, str)],
+                   dict(seq) if isinstance(seq, Mapping) else None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (stable keys, see docs/report.md)."""

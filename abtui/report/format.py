@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from abtui.compare.effects import Effect
 from abtui.compare.run_metrics import RunMetrics
 
 MINUS = "\u2212"
@@ -80,18 +81,17 @@ def arm_headers(columns: tuple[tuple[str, str, str], ...] = ARM_COLUMNS) -> list
     return ["arm", "done"] + [f"{h} ({u})" if u else h for h, _, u in columns]
 
 
-def ci_text(metric: Mapping[str, Any]) -> str:
+def ci_text(effect: Effect) -> str:
     """``[lo, hi]`` of an effect, or '–'."""
-    ci = metric.get("ci")
-    if not ci or None in ci:
+    if effect.ci is None:
         return "\u2013"
-    return f"{num(ci[0])} \u2026 {num(ci[1])}"
+    return f"{num(effect.ci[0])} \u2026 {num(effect.ci[1])}"
 
 
-def ci_label(metric: Mapping[str, Any]) -> str:
+def ci_label(effect: Effect) -> str:
     """The interval cell of the effects table: ``[lo … hi]``, marked when within-run only."""
-    text = ci_text(metric)
-    return text + " (within-run)" if text != "\u2013" and not metric.get("calibrated") else text
+    text = ci_text(effect)
+    return text + " (within-run)" if text != "\u2013" and not effect.calibrated else text
 
 
 #: Headers of ``effect_row``.
@@ -99,27 +99,25 @@ EFFECT_HEADERS = ["metric", "value", "95 % CI", "p", "Holm p", "significant", "c
                   "MDE (80 % power)", "n (base / arm)", "method"]
 
 
-def mde_text(metric: Mapping[str, Any]) -> str:
+def mde_text(effect: Effect) -> str:
     """``±4.1 %`` for a ratio, ``±0.012`` for a delta, '–' without one."""
-    mde = metric.get("mde")
-    if not isinstance(mde, (int, float)):
+    if effect.mde is None:
         return "\u2013"
-    if metric.get("kind") == "ratio":
-        return f"\u00b1{abs(mde) * 100:.1f} %"
-    return f"\u00b1{num(abs(mde), 2)}"
+    if effect.kind.ratio:
+        return f"\u00b1{abs(effect.mde) * 100:.1f} %"
+    return f"\u00b1{num(abs(effect.mde), 2)}"
 
 
-def effect_row(name: str, m: Mapping[str, Any]) -> list[str]:
+def effect_row(e: Effect) -> list[str]:
     """One row of the effects table (markdown and HTML share it)."""
-    def p(x: Any) -> str:
+    def p(x: float | None) -> str:
         return "\u2013" if x is None else f"{x:.3g}"
-    sig, cal = m.get("significant"), m.get("calibrated")
-    n = m.get("n") or {}
-    return [name, num(m.get("value")), ci_label(m), p(m.get("p_value")), p(m.get("p_adjusted")),
+    sig, cal = e.significant, e.calibrated
+    return [e.metric, num(e.value), ci_label(e), p(e.p_value), p(e.p_adjusted),
             "\u2013" if sig is None else ("yes" if sig else "no"),
-            "\u2013" if cal is None else ("yes" if cal else "no (n = 1)"), mde_text(m),
-            f"{n.get('baseline', 0)} / {n.get('arm', 0)}",
-            m.get("method") or m.get("note") or "\u2013"]
+            "\u2013" if cal is None else ("yes" if cal else "no (n = 1)"), mde_text(e),
+            f"{e.n.get('baseline', 0)} / {e.n.get('arm', 0)}",
+            e.method or e.note or "\u2013"]
 
 
 #: The per-run table of report.md and report.html, one definition for both.

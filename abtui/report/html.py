@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from abtui.compare.effects import Comparison
 from abtui.diff.fairness import Fairness
 from abtui.report import svg
 from abtui.report.format import (
@@ -55,15 +56,18 @@ def _txt(x: Any) -> str:
     return num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
+def _mappings(items: Any) -> list[Mapping[str, Any]]:
+    return [x for x in items or [] if isinstance(x, Mapping)]
+
+
 def _comparisons(report: Mapping[str, Any]) -> list[str]:
     out = ["<h2>Comparisons</h2>"]
-    for comp in report.get("comparisons") or []:
-        out.append(f"<h3>{escape(comp['arm'])} vs {escape(comp['baseline'])}</h3><ul>")
-        out += [f"<li>{escape(s)}</li>" for s in comp.get("sentences", [])]
+    for comp in map(Comparison.read, _mappings(report.get("comparisons"))):
+        out.append(f"<h3>{escape(comp.arm)} vs {escape(comp.baseline)}</h3><ul>")
+        out += [f"<li>{escape(s)}</li>" for s in comp.sentences]
         out.append("</ul>")
-        rows = [effect_row(name, m) for name, m in comp.get("metrics", {}).items()]
-        out.append(_table(EFFECT_HEADERS, rows))
-        out += [f'<p class="muted">{escape(n)}</p>' for n in comp.get("notes", [])]
+        out.append(_table(EFFECT_HEADERS, [effect_row(e) for e in comp.effects.values()]))
+        out += [f'<p class="muted">{escape(n)}</p>' for n in comp.notes]
     return out
 
 

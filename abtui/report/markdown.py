@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from abtui.compare.effects import Comparison
 from abtui.diff.fairness import Fairness
 from abtui.report import charts
 from abtui.report.environment import environment_markdown
@@ -65,12 +66,11 @@ def _comparisons_section(report: Mapping[str, Any]) -> list[str]:
     out = ["## Comparisons", ""]
     if not report.get("comparisons"):
         return out + ["No comparison (the baseline or the other arms have no runs).", ""]
-    for comp in report["comparisons"]:
-        out += [f"### {comp['arm']} vs {comp['baseline']}", ""]
-        out += [f"- {s}" for s in comp.get("sentences", [])] + [""]
-        rows = [effect_row(name, m) for name, m in comp.get("metrics", {}).items()]
-        out += table(EFFECT_HEADERS, rows)
-        out += [""] + [f"> {n}" for n in comp.get("notes", [])] + [""]
+    for comp in (Comparison.read(c) for c in report["comparisons"] if isinstance(c, Mapping)):
+        out += [f"### {comp.arm} vs {comp.baseline}", ""]
+        out += [f"- {s}" for s in comp.sentences] + [""]
+        out += table(EFFECT_HEADERS, [effect_row(e) for e in comp.effects.values()])
+        out += [""] + [f"> {n}" for n in comp.notes] + [""]
     return out
 
 

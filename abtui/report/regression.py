@@ -24,7 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abtui.diff.fairness import SPEED_EFFECTS
+from abtui.compare.effects import Comparison
+from abtui.diff.fairness import CONFOUNDED, SPEED_EFFECTS, Fairness
 
 GOOD, BAD, SKIP = "good", "bad", "skip"
 EXIT_CODES = {GOOD: 0, BAD: 1, SKIP: 125}
@@ -82,45 +83,43 @@ def _worse(value: float, ratio: bool, higher_is_better: bool) -> float:
     return -change if higher_is_better else change
 
 
-def _candidate_ran_alone(report: Mapping[str, Any], rule: Regression) -> bool:
+def _candidate_ran_alone(fair: Fairness, baseline: str, rule: Regression) -> bool:
     """Every confound is a candidate's run having the host to itself after the good one's
     finished (a commit much slower than the good one always ends alone): less host load can
     only make a speed effect look better, so a slowdown measured despite it still stands.
     Read from the co-run sentences (telemetry/corun.py writes them)."""
     if rule.effect not in SPEED_EFFECTS:
         return False
-    base = str((report.get("spec") or {}).get("baseline") or "")
-    reasons = [str(r) for r in (report.get("fairness") or {}).get("reasons") or []]
-    return bool(reasons and base) and all(
+    return bool(fair.reasons and baseline) and all(
         re.match(r"(\S+)\.r\d+ ran alone for ", r) is not None
-        and not r.startswith(f"{base}.r") for r in reasons)
+        and not r.startswith(f"{baseline}.r") for r in fair.reasons)
 
 
 def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
-    """The second arm of ``report`` against its baseline (see the module docstring)."""
-    failed = report.get("failed_runs") or []
+    """The second arm of ``report`` against its baseline (see the module docstring); the
+    report's fairness and first comparison are read typed (``Fairness``, ``Comparison``)."""
+    failed = [str(r) for r in report.get("failed_runs") or []]
     if failed:
-        return Judgement(SKIP, f"runs did not finish ({', '.join(map(str, failed[:4]))}): the "
+        return Judgement(SKIP, f"runs did not finish ({', '.join(failed[:4])}): the "
                                "commit does not run as the good one does")
-    fair = report.get("fairness") or {}
-    speed_only = fair.get("affects") == "speed" and rule.effect not in SPEED_EFFECTS
-    confounded = fair.get("state") == "confounded" and not speed_only
-    if confounded and not _candidate_ran_alone(report, rule):
-        reasons = "; ".join(str(r) for r in (fair.get("reasons") or [])[:2])
-        return Judgement(SKIP, f"a confounded comparison is not counted: {reasons}",
-                         confounded=True)
-    comps = report.get("comparisons") or []
+    fair = Fairness.read(report.get("fairness"))
+    speed_only = fair.affects == "speed" and rule.effect not in SPEED_EFFECTS
+    confounded = fair.state == CONFOUNDED and not speed_only
+    spec = report.get("spec")
+    baseline = str(spec.get("baseline") or "") if isinstance(spec, Mapping) else ""
+    if confounded and not _candidate_ran_alone(fair, baseline, rule):
+        return Judgement(SKIP, f"a confounded comparison is not counted: "
+                               f"{'; '.join(fair.reasons[:2])}", confounded=True)
+    comps = [Comparison.read(c) for c in report.get("comparisons") or [] if isinstance(c, Mapping)]
     if not comps:
         return Judgement(SKIP, "no comparison")
-    m = (comps[0].get("metrics") or {}).get(rule.effect) or {}
-    value, ci = m.get("value"), m.get("ci")
-    if value is None or not ci or not m.get("calibrated"):
-        why = m.get("note") or "no calibrated interval (use replicates >= 2)"
+    e = comps[0].effects.get(rule.effect)
+    if e is None or e.value is None or e.ci is None or not e.calibrated:
+        why = (e.note if e is not None else None) or "no calibrated interval (use replicates >= 2)"
         return Judgement(SKIP, f"{rule.effect}: {why}")
-    ratio, higher = m.get("kind") == "ratio", bool(m.get("higher_is_better"))
-    point = _worse(float(value), ratio, higher)
-    ends = sorted(_worse(float(c), ratio, higher) for c in ci)
-    lo, hi = ends[0], ends[1]
+    ratio, higher = e.kind.ratio, e.kind.higher_is_better
+    point = _worse(e.value, ratio, higher)
+    lo, hi = sorted(_worse(c, ratio, higher) for c in e.ci)
     if confounded:
         # the candidate ran alone: that bias can only hide a slowdown (the measured one is at
         # most the true one), so the unconfounded rule for "bad" is the conservative one, and
@@ -132,10 +131,12 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
                                   f"{hi:.4g}) although its runs had the host to themselves "
                                   "for part of the time", point, (lo, hi))
         return Judgement(SKIP, f"a confounded comparison is not counted: "
-                               f"{'; '.join(str(r) for r in fair.get('reasons') or [])[:300]}",
+                               f"{'; '.join(fair.reasons)[:300]}",
                          point, (lo, hi), confounded=True)
-    seq = comps[0].get("sequential") or {}
-    if seq.get("decision") == "same" and (report.get("sequential") or {}).get("metric") == rule.effect:
+    seq = comps[0].sequential or {}
+    design = report.get("sequential")
+    if seq.get("decision") == "same" and isinstance(design, Mapping) \
+            and design.get("metric") == rule.effect:
         # the sequential rule showed it the same within the threshold (two one-sided tests)
         return Judgement(GOOD, f"{rule.effect}: the same within ±{rule.threshold:g} "
                                f"({seq.get('short')})", point, (lo, hi))
