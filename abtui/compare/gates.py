@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +138,27 @@ class GateResult:
             "checks": [{"arm": c.arm, "value": c.value, "bound": c.bound, "used": c.used,
                         "passed": c.passed, "note": c.note} for c in self.checks],
         }
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """A gate's outcome as report.json keeps it (``GateResult.to_dict``), read back for the
+    renderers and the exit code: whether it passed, and its line."""
+
+    passed: bool
+    line: str
+
+    @classmethod
+    def read(cls, g: Mapping[str, Any]) -> GateOutcome:
+        """One entry of a report's ``gates``; a crafted one without ``passed`` fails."""
+        return cls(g.get("passed") is True, str(g.get("line") or g.get("gate") or "?"))
+
+
+def read_gates(report: Mapping[str, Any]) -> list[GateOutcome]:
+    """Every gate outcome of a report.json (entries that are not objects left out)."""
+    gates = report.get("gates")
+    return [GateOutcome.read(g) for g in gates if isinstance(g, Mapping)] \
+        if isinstance(gates, list) else []
 
 
 NOT_CALIBRATED = ("failed closed: no calibrated interval (n = 1: run-to-run variation not "

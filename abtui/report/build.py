@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from abtui.compare.effects import HEADLINE, adjust_family, compare_arm, time_target_source
 from abtui.compare.factorial import of_grid
-from abtui.compare.gates import evaluate_gates, parse_gates, require_fair
+from abtui.compare.gates import evaluate_gates, parse_gates, read_gates, require_fair
 from abtui.compare.ranking import pick_metric, rank
 from abtui.compare.summary import SMOOTHING_ALPHA, RunSummary, aggregate, summarize_run
 from abtui.compare.verdict import comparison_sentences, verdict_line
@@ -334,7 +334,7 @@ def build_report(exp: RunView, gates: Sequence[str] = (), findings: Iterable[Any
 
 def gates_failed(report: Mapping[str, Any]) -> bool:
     """True when any gate in the report failed (the CLI then exits 1)."""
-    return any(not g.get("passed") for g in report.get("gates", []))
+    return any(not g.passed for g in read_gates(report))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 
 from abtui.compare.effects import Comparison
+from abtui.compare.gates import read_gates
 from abtui.diff.fairness import Fairness
 from abtui.report import svg
 from abtui.report.format import (
@@ -72,10 +73,10 @@ def _comparisons(report: Mapping[str, Any]) -> list[str]:
 
 
 def _gates(report: Mapping[str, Any]) -> list[str]:
-    gates = report.get("gates") or []
+    gates = read_gates(report)
     if not gates:
         return ["<h2>Gates</h2><p class='muted'>No gates.</p>"]
-    items = "".join(f"<li class='{'pass' if g['passed'] else 'fail'}'>{escape(g['line'])}</li>"
+    items = "".join(f"<li class='{'pass' if g.passed else 'fail'}'>{escape(g.line)}</li>"
                     for g in gates)
     return [f"<h2>Gates</h2><ul>{items}</ul>"]
 

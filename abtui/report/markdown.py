@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from abtui.compare.effects import Comparison
+from abtui.compare.gates import read_gates
 from abtui.diff.fairness import Fairness
 from abtui.report import charts
 from abtui.report.environment import environment_markdown
@@ -75,10 +76,10 @@ def _comparisons_section(report: Mapping[str, Any]) -> list[str]:
 
 
 def _gates_section(report: Mapping[str, Any]) -> list[str]:
-    gates = report.get("gates") or []
+    gates = read_gates(report)
     if not gates:
         return ["## Gates", "", "No gates.", ""]
-    return ["## Gates", "", "```", *[g["line"] for g in gates], "```", ""]
+    return ["## Gates", "", "```", *[g.line for g in gates], "```", ""]
 
 
 def _ranking_section(report: Mapping[str, Any]) -> list[str]:

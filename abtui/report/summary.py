@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from abtui.compare.effects import Comparison
+from abtui.compare.gates import read_gates
 from abtui.diff.fairness import CONFOUNDED, UNVERIFIABLE, Fairness
 from abtui.report.format import SUMMARY_COLUMNS, arm_headers, arm_rows
 
@@ -19,14 +21,15 @@ def render_summary(report: Mapping[str, Any]) -> str:
     """Per-arm table, comparison sentences, gate lines and the verdict, as plain text."""
     out = [f"abtui report: {report.get('experiment')}  ({report.get('run_dir')})", ""]
     out += _columns(arm_headers(SUMMARY_COLUMNS), arm_rows(report, SUMMARY_COLUMNS)) + [""]
-    for comp in report.get("comparisons") or []:
-        out.append(f"{comp['arm']} vs {comp['baseline']}:")
-        out += [f"  {s}" for s in comp.get("sentences", [])]
-        out += [f"  note: {n}" for n in comp.get("notes", [])]
+    for comp in (Comparison.read(c) for c in report.get("comparisons") or []
+                 if isinstance(c, Mapping)):
+        out.append(f"{comp.arm} vs {comp.baseline}:")
+        out += [f"  {s}" for s in comp.sentences]
+        out += [f"  note: {n}" for n in comp.notes]
         out.append("")
-    gates = report.get("gates") or []
+    gates = read_gates(report)
     if gates:
-        out += ["gates:", *[f"  {g['line']}" for g in gates], ""]
+        out += ["gates:", *[f"  {g.line}" for g in gates], ""]
     fair = Fairness.read(report.get("fairness"))
     if fair.state == CONFOUNDED:
         out += ["not a fair comparison:", *[f"  - {r}" for r in fair.reasons], ""]
