@@ -14,30 +14,21 @@ from abtui.store import ArmStatus
 if TYPE_CHECKING:
     from abtui.experiment import Experiment
     from abtui.report.schema import Report
+    from abtui.telemetry.summary import TelemetrySummary
 
 log = logging.getLogger(__name__)
 
 
-def telemetry_summary(exp: Experiment) -> dict[str, Any]:
-    """Per-arm telemetry summary and its confound sentences (empty without samples)."""
-    from abtui.telemetry.summary import confounds, summarize
+def telemetry_summary(exp: Experiment) -> TelemetrySummary:
+    """Each run's telemetry summary and its confound sentences (empty without samples)."""
+    from abtui.telemetry.summary import TelemetrySummary
 
-    samples = list(exp.store.telemetry)
-    samples_trained = {}
-    for run_id, state in exp.store.runs.items():
-        final = state.final or {}
-        if final.get("samples"):
-            samples_trained[run_id] = final["samples"]
-    arms = summarize(samples, samples_trained=samples_trained) if samples else {}
-    return {
-        "available": any(s.get("gpus") for s in samples),
-        "samples": len(samples),
-        "arms": arms,
-        "confounds": confounds(arms) if arms else [],
-    }
+    trained = {run_id: n for run_id, state in exp.store.runs.items()
+               if (n := (state.final or {}).get("samples"))}
+    return TelemetrySummary.of(list(exp.store.telemetry), samples_trained=trained)
 
 
-def evidence_gaps(exp: Experiment, telemetry: dict[str, Any],
+def evidence_gaps(exp: Experiment, telemetry: TelemetrySummary,
                   envs: dict[str, Any]) -> list[str]:
     """What the fairness check could not see in this run (see ``abtui.diff.evidence``);
     ``envs``: each run's env record (``env_records``)."""
@@ -48,7 +39,7 @@ def evidence_gaps(exp: Experiment, telemetry: dict[str, Any],
             for run_id, state in exp.store.runs.items()]
     return missing_evidence(runs, backend=exp.spec.backend,
                             backend_facts=exp.manifest.get("backend_facts"),
-                            telemetry_samples=int(telemetry.get("samples") or 0))
+                            telemetry_samples=telemetry.samples)
 
 
 def env_with_first_step(env: dict[str, Any] | None,
@@ -68,7 +59,8 @@ def env_records(exp: Experiment) -> dict[str, Any]:
             for run_id, state in exp.store.runs.items()}
 
 
-def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[str] | None = None,
+def examine(exp: Experiment, telemetry: TelemetrySummary,
+            extra_confounds: list[str] | None = None,
             envs: dict[str, Any] | None = None) -> tuple[list[Any], list[dict[str, str]]]:
     """The differences between the arms and every diff category's state (identical /
     treatment / confound / not recorded), from one pass over the runs' facts."""
@@ -79,8 +71,8 @@ def examine(exp: Experiment, telemetry: dict[str, Any], extra_confounds: list[st
     # arms had no hook (docker, an older run) has no writes folder: not recorded
     writes = {rid: exp.rundir.written_paths(rid) for rid in exp.store.runs}
     return examine_runs(exp.manifest, env_records(exp) if envs is None else envs, exp.spec,
-                        telemetry=telemetry,
-                        confounds=[*telemetry.get("confounds", []), *(extra_confounds or [])],
+                        telemetry=telemetry.runs,
+                        confounds=[*telemetry.confounds, *(extra_confounds or [])],
                         writes=writes, workdir=str(workdir) if workdir else None)
 
 
@@ -99,7 +91,7 @@ def conclude(exp: Experiment, gates: list[str] | None = None, write: bool = True
         gaps.append(f"host load not measured where {', '.join(co['unmeasured'])} ran (another "
                     "machine, and no telemetry agent beside the arm: telemetry.agent_image)")
     report = build_report(exp, gates=list(gates or ()), findings=findings,
-                          telemetry=telemetry.get("arms", {}), fairness=fairness(findings, gaps, list(exp.spec.arms)),
+                          telemetry=telemetry.runs, fairness=fairness(findings, gaps, list(exp.spec.arms)),
                           corun=co, checked=checks)
     if write and not exp.read_only:
         write_reports(exp.rundir, report)

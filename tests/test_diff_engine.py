@@ -244,9 +244,8 @@ def test_throttling_from_telemetry_summaries_and_sentences() -> None:
               "foreign": [{"gpu": 1, "pid": 4242, "name": "python", "arm": "B"}]},
     }
     sentences = telemetry_confounds(summaries)  # the telemetry layer's own sentences
-    telemetry = {"available": True, "arms": summaries, "confounds": sentences}
     findings = find_differences(make_manifest(spec), records(spec), spec,
-                                telemetry=telemetry, confounds=sentences)
+                                telemetry=summaries, confounds=sentences)
     [capped] = by_key(findings, "hardware.power_capped")
     assert capped.is_confound and capped.arms == ("A", "B")
     assert "42 %" in capped.message and "power-capped" in (capped.detail or "")

@@ -41,7 +41,7 @@ def examine(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | 
 
     ``manifest``: the run's manifest (``runs``, ``backend_facts``). ``envs``: run id → the
     runner's env record (None while it has not reported). ``telemetry``: run id → telemetry
-    summary, or the conclusion's ``{"arms": {run id: summary}, ...}``. ``confounds``:
+    summary (``TelemetrySummary.runs``). ``confounds``:
     sentences from ``abtui.telemetry.summary.confounds``. ``writes``: run id → the files its
     processes wrote outside its output folder (None: not recorded). Secrets are masked in
     every finding. Sorted by category, most serious first.
@@ -72,13 +72,12 @@ def examine(manifest: Mapping[str, Any], envs: Mapping[str, Mapping[str, Any] | 
 
 
 def telemetry_by_run(telemetry: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """Run id → summary dict, from either shape ``find_differences`` accepts."""
+    """Run id → summary dict (a summary object is taken in its dict form). One shape: a
+    wrapper with an ``arms`` key was also taken once, which a run named ``arms`` broke."""
     if not telemetry:
         return {}
-    arms = telemetry.get("arms")
-    source = arms if isinstance(arms, Mapping) else telemetry
     out: dict[str, dict[str, Any]] = {}
-    for run_id, s in source.items():
+    for run_id, s in telemetry.items():
         if hasattr(s, "to_dict"):
             s = s.to_dict()
         if isinstance(s, Mapping):

@@ -8,7 +8,13 @@ from abtui.telemetry.nvml import NA, GpuInfo, Nvml, NvmlTelemetry
 from abtui.telemetry.reasons import ClockEventReason, decode_names, describe
 from abtui.telemetry.sampler import SamplerCost, TelemetrySampler
 from abtui.telemetry.samples import read_lines, read_samples
-from abtui.telemetry.summary import ArmTelemetrySummary, confounds, foreign_sentence, summarize
+from abtui.telemetry.summary import (
+    ArmTelemetrySummary,
+    TelemetrySummary,
+    confounds,
+    foreign_sentence,
+    summarize,
+)
 
 __all__ = [
     "NA",
@@ -26,4 +32,5 @@ __all__ = [
     "read_lines",
     "read_samples",
     "summarize",
+    "TelemetrySummary",
 ]

@@ -272,3 +272,26 @@ def confounds(
                 seen_foreign.add((f["gpu"], f["pid"]))
                 out.append(foreign_sentence(f))
     return out
+
+
+@dataclass(frozen=True)
+class TelemetrySummary:
+    """A run directory's telemetry as the conclusion reads it: each run's summary
+    (``summarize``, run id → its dict form), the confound sentences they give, how many
+    samples there were and whether any had GPUs. ``error``: why it could not be read (the
+    console's diff pane shows what it has without it)."""
+
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    confounds: list[str] = field(default_factory=list)
+    samples: int = 0
+    available: bool = False
+    error: str | None = None
+
+    @classmethod
+    def of(cls, samples: list[Mapping[str, Any]],
+           samples_trained: Mapping[str, float] | None = None) -> TelemetrySummary:
+        """Summarise ``samples`` (none: an empty summary)."""
+        runs = summarize(samples, samples_trained=samples_trained) if samples else {}
+        return cls(runs, confounds(runs) if runs else [], len(samples),
+                   any(s.get("gpus") for s in samples))
+

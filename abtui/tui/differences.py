@@ -84,13 +84,14 @@ def by_category(findings: Sequence[Any]) -> dict[str, list[Any]]:
 def load_findings(exp: Any) -> Differences:
     """Every difference between the arms so far (runs git: call it from a worker thread)."""
     from abtui import conclude
+    from abtui.telemetry.summary import TelemetrySummary
 
     try:
         telemetry = conclude.telemetry_summary(exp)
     except Exception as exc:  # a half-written telemetry module must not break the pane
         log.exception("telemetry summary failed")
-        telemetry = {"confounds": [], "error": str(exc)}
-    confounds = list(telemetry.get("confounds") or [])
+        telemetry = TelemetrySummary(error=str(exc))
+    confounds = list(telemetry.confounds)
     try:
         findings, checks = conclude.examine(exp, telemetry)
     except Exception as exc:
