@@ -10,7 +10,7 @@ import pytest
 
 from abtui.store import ArmStatus
 from abtui.tui.app import run_console
-from abtui.tui.fixtures import fixture_app, fixture_experiment
+from abtui.tui.fixtures import fixture_app, fixture_experiment, settle
 from abtui.tui.screens.console import ConsoleScreen
 from abtui.tui.screens.diff import DiffScreen
 from abtui.tui.screens.gpus import GpuScreen
@@ -33,17 +33,11 @@ def _log_lines(app) -> list[str]:
     return list(app.screen.query_one(LogLines).lines)
 
 
-async def _ready(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 @pytest.mark.asyncio
 async def test_main_screen_shows_every_pane() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ConsoleScreen)
         table = screen.query_one("#arms")
@@ -62,7 +56,7 @@ async def test_main_screen_shows_every_pane() -> None:
 async def test_switch_metric_with_m_and_the_command_palette() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         curves = app.screen.query_one(CurvesPanel)
         plot = app.screen.query_one(CurvesPlot)
         assert curves.settings.metric == "loss"
@@ -82,7 +76,7 @@ async def test_switch_metric_with_m_and_the_command_palette() -> None:
 async def test_smoothing_axis_and_log_scale_toggles() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         curves = app.screen.query_one(CurvesPanel)
         assert curves.settings.smoothed and curves.settings.smoothing == 0.6
         await pilot.press("s")
@@ -102,7 +96,7 @@ async def test_smoothing_axis_and_log_scale_toggles() -> None:
 async def test_diff_view_opens_on_d_with_the_code_diff() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("d")
         screen = app.screen
         assert isinstance(screen, DiffScreen)
@@ -124,7 +118,7 @@ async def test_diff_view_opens_on_d_with_the_code_diff() -> None:
 async def test_search_filters_the_logs_and_escape_clears() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         assert len(_log_lines(app)) == 6
         await pilot.press("slash", *"checkpoint")
         await pilot.pause()
@@ -143,7 +137,7 @@ async def test_search_filters_the_logs_and_escape_clears() -> None:
 async def test_log_lines_are_plain_text() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         lines = _log_lines(app)
         assert "WARNING cudnn benchmark is off" in lines  # colours and OSC 0 removed
         assert "[bold red]this stays literal[/] — not markup" in lines
@@ -153,7 +147,7 @@ async def test_log_lines_are_plain_text() -> None:
 async def test_next_run_and_table_cursor_select_the_logs() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         logs = app.screen.query_one(LogPane)
         assert logs.run_id == "fp32"
         await pilot.press("a")
@@ -168,7 +162,7 @@ async def test_next_run_and_table_cursor_select_the_logs() -> None:
 async def test_gpu_view_shows_the_power_cap_in_words() -> None:
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, GpuScreen)
@@ -187,7 +181,7 @@ async def test_gpu_view_shows_the_power_cap_in_words() -> None:
 async def test_no_gpu_is_one_calm_line() -> None:
     app = fixture_app("nogpu")
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         panel = app.screen.query_one(GpuPanel)
         assert not panel.query(".gpu-card")
         assert _text(panel.query_one(".gpu-none")) == (
@@ -199,7 +193,7 @@ async def test_quit_then_detach_leaves_the_arms_running() -> None:
     exp = fixture_experiment()
     app = fixture_app(exp=exp)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
         assert app.screen.focused.id == "detach"  # Enter detaches: the default
@@ -216,7 +210,7 @@ async def test_quit_cancel_keeps_the_console() -> None:
     exp = fixture_experiment()
     app = fixture_app(exp=exp)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("q", "escape")
         assert isinstance(app.screen, ConsoleScreen)
         assert exp.calls == [] and app.outcome is None
@@ -227,7 +221,7 @@ async def test_quit_then_stop_stops_concludes_and_exits_with_the_code() -> None:
     exp = fixture_experiment()
     app = fixture_app(exp=exp)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("q", "s")
         for _ in range(50):
             await pilot.pause(0.05)
@@ -243,7 +237,7 @@ async def test_when_every_arm_ended_the_results_show_and_q_exits_with_the_code()
     exp = fixture_experiment("done")
     app = fixture_app(exp=exp, concluder=lambda e, g: ({"verdict": {"summary": "gate failed"}}, 1))
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.pause()
         assert isinstance(app.screen, ResultsScreen)
         assert "exit code 1" in _text(app.screen.query_one("#results-title"))
@@ -266,7 +260,7 @@ async def test_a_failing_report_still_concludes_with_the_arms_exit_code() -> Non
 
     app = fixture_app(exp=exp, concluder=broken)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         assert app.exit_code == 3
         assert "report module exploded" in (app.report_error or "")
 
@@ -276,7 +270,7 @@ async def test_sighup_detaches() -> None:
     exp = fixture_experiment()
     app = fixture_app(exp=exp, signals=True)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         os.kill(os.getpid(), signal.SIGHUP)
         for _ in range(50):
             await asyncio.sleep(0.05)
@@ -294,7 +288,7 @@ async def test_hangup_with_the_terminal_gone_detaches_and_leaves_at_once(monkeyp
     exp = fixture_experiment()
     app = fixture_app(exp=exp, hard_exit=exits.append)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         app.hang_up()  # what the SIGHUP handler calls
         await app.workers.wait_for_complete()
         assert exp.calls == ["detach"] and exits == [0] and app.outcome == "detached"
@@ -307,7 +301,7 @@ async def test_diff_pane_says_not_available_when_the_engine_fails() -> None:
 
     app = fixture_app(findings=broken)
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         assert "not available" in _text(app.screen.query_one(DiffPane))
 
 
@@ -370,7 +364,7 @@ async def test_new_points_repaint_only_the_chart_lines_that_changed() -> None:
 
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         curves = app.screen.query_one(CurvesPanel)
         plot = app.screen.query_one(CurvesPlot)
         width, height = plot.size

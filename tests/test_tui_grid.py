@@ -6,15 +6,9 @@ from __future__ import annotations
 import pytest
 
 from abtui.tui import units
-from abtui.tui.fixtures import fixture_app
+from abtui.tui.fixtures import fixture_app, settle
 from abtui.tui.widgets.curves import CurvesPanel, CurvesPlot
 from abtui.tui.widgets.grid import GridCell, MetricGrid, layout
-
-
-async def _ready(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _cells(app) -> dict[str, GridCell]:
@@ -35,11 +29,11 @@ def _value_at(app, run_id: str, metric: str, step: float) -> float:
 async def test_the_grid_shows_every_metric_with_every_arm_overlaid() -> None:
     app = fixture_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         grid = app.screen.query_one(MetricGrid)
         assert not grid.display and not _cells(app)  # the focus view first; no grid work
         await pilot.press("v")
-        await _ready(pilot)
+        await settle(pilot)
         assert grid.display and not app.screen.query_one(CurvesPanel).display
         names = app.screen.exp.store.metric_names()
         cells = _cells(app)
@@ -52,7 +46,7 @@ async def test_the_grid_shows_every_metric_with_every_arm_overlaid() -> None:
             assert plot.drawn == 2  # both arms' curves, overlaid
         assert "▸ loss" in _title(cells["loss"])  # the selection is the focus chart's metric
         await pilot.press("v")
-        await _ready(pilot)
+        await settle(pilot)
         assert app.screen.query_one(CurvesPanel).display and not grid.display
 
 
@@ -60,9 +54,9 @@ async def test_the_grid_shows_every_metric_with_every_arm_overlaid() -> None:
 async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
     app = fixture_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("c")
-        await _ready(pilot)
+        await settle(pilot)
         curves = app.screen.query_one(CurvesPanel)
         store = app.screen.exp.store
         lasts = {r: store.run(r).series["loss"].steps[-1] for r in ("fp32", "amp")}
@@ -72,7 +66,7 @@ async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
         for run_id in ("fp32", "amp"):
             assert f"{run_id} {units.num(_value_at(app, run_id, 'loss', common))} @{common:g}" in caption, caption
         await pilot.press("right_square_bracket", "right_square_bracket")
-        await _ready(pilot)
+        await settle(pilot)
         at = common + 2 * max(1.0, round(last / 40))  # a fortieth of the x range, twice
         assert curves.settings.cursor == at
         caption = str(app.screen.query_one("#curves-caption").render())
@@ -81,11 +75,11 @@ async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
         ahead = max(lasts, key=lasts.get)
         assert f"{ahead} {units.num(_value_at(app, ahead, 'loss', at))} @{at - at % 5:g}" in caption
         await pilot.press("v")
-        await _ready(pilot)
+        await settle(pilot)
         acc = _title(_cells(app)["accuracy"])
         assert f"■{units.num(_value_at(app, ahead, 'accuracy', at))}" in acc and f"@{at:g}" in acc, acc
         await pilot.press("c")  # off again
-        await _ready(pilot)
+        await settle(pilot)
         assert curves.settings.cursor is None
 
 
@@ -93,23 +87,23 @@ async def test_the_cursor_reads_every_arm_at_a_step_in_both_views() -> None:
 async def test_log_y_is_per_chart() -> None:
     app = fixture_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("v", "l")
-        await _ready(pilot)
+        await settle(pilot)
         cells = _cells(app)
         assert "(log y)" in _title(cells["loss"])
         assert all("(log y)" not in _title(c) for m, c in cells.items() if m != "loss")
         await pilot.press("m", "l")  # the next chart, on its own log axis
-        await _ready(pilot)
+        await settle(pilot)
         cells = _cells(app)
         assert "▸ accuracy" in _title(cells["accuracy"]) and "(log y)" in _title(cells["accuracy"])
         assert "(log y)" in _title(cells["loss"])
         await pilot.press("m", "v")  # the focus view of the selected metric, its own scale
-        await _ready(pilot)
+        await settle(pilot)
         settings = app.screen.query_one(CurvesPanel).settings
         assert settings.metric == "throughput_samples_per_sec" and not settings.log_y
         await pilot.press("m", "m", "m")  # round to loss again: log, as set in the grid
-        await _ready(pilot)
+        await settle(pilot)
         settings = app.screen.query_one(CurvesPanel).settings
         assert settings.metric == "loss" and settings.log_y
 
@@ -119,9 +113,9 @@ async def test_log_y_is_per_chart() -> None:
 async def test_the_grid_fits_small_terminals_and_uses_big_ones(size, cols) -> None:
     app = fixture_app()
     async with app.run_test(size=size) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         await pilot.press("v")
-        await _ready(pilot)
+        await settle(pilot)
         grid = app.screen.query_one(MetricGrid)
         assert grid.query_one("#grid-cells").styles.grid_size_columns == cols
         cells = list(app.screen.query(GridCell))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from abtui.tui.fixtures import NOW, fixture_app
+from abtui.tui.fixtures import NOW, fixture_app, settle
 
 
 @pytest.fixture(autouse=True)
@@ -19,18 +19,12 @@ def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(time, "time", lambda: NOW)
 
 
-async def _settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 def _then(*keys: str):
     async def run_before(pilot) -> None:
-        await _settle(pilot)
+        await settle(pilot)
         if keys:
             await pilot.press(*keys)
-            await _settle(pilot)
+            await settle(pilot)
     return run_before
 
 
@@ -44,7 +38,7 @@ def test_diff_view(snap_compare, size) -> None:
     async def run_before(pilot) -> None:
         await _then("d")(pilot)
         pilot.app.screen.show_category("code")
-        await _settle(pilot)
+        await settle(pilot)
 
     assert snap_compare(fixture_app(), terminal_size=size, run_before=run_before)
 

@@ -11,16 +11,10 @@ from rich.text import Text
 from textual.geometry import Region
 from textual.widgets import Static
 
-from abtui.tui.fixtures import fixture_app
+from abtui.tui.fixtures import fixture_app, settle
 from abtui.tui.widgets.arms_table import ArmsTable
 from abtui.tui.widgets.steady import Steady, SteadyStatic
 from abtui.tui.widgets.text import set_text
-
-
-async def _ready(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def _screen(app) -> str:
@@ -33,7 +27,7 @@ def _screen(app) -> str:
 async def test_an_unchanged_steady_widget_is_not_rendered_again() -> None:
     app = fixture_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         title = app.screen.query_one("#title", Static)
         assert isinstance(title, Steady)
         crop = Region(0, 0, title.outer_size.width, 1)
@@ -41,7 +35,7 @@ async def test_an_unchanged_steady_widget_is_not_rendered_again() -> None:
         assert again[0] is first[0]  # handed back, not styled again
         set_text(title, Text("a new title"))
         assert title.render_lines(crop)[0] is not first[0]
-        await _ready(pilot)
+        await settle(pilot)
         assert "a new title" in _screen(app)
 
 
@@ -49,7 +43,7 @@ async def test_an_unchanged_steady_widget_is_not_rendered_again() -> None:
 async def test_changes_to_steady_widgets_reach_the_screen() -> None:
     app = fixture_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        await _ready(pilot)
+        await settle(pilot)
         table = app.screen.query_one(ArmsTable)
         caption = app.screen.query_one("#curves-caption", SteadyStatic)
         crop = Region(0, 0, table.outer_size.width, table.outer_size.height)
@@ -57,7 +51,7 @@ async def test_changes_to_steady_widgets_reach_the_screen() -> None:
         styled = table.render_lines(crop)
         # focus moves away: the cursor row's style changes (blurred)
         app.screen.query_one("#log-lines").focus()
-        await _ready(pilot)
+        await settle(pilot)
         blurred = table.render_lines(crop)
         assert [s.text for s in blurred] == focused
         assert [list(s) for s in blurred] != [list(s) for s in styled]
@@ -65,14 +59,14 @@ async def test_changes_to_steady_widgets_reach_the_screen() -> None:
         before = app.export_screenshot()
         fills = set(re.findall(r'fill="(#[0-9a-f]{6})"', before))
         app.theme = "textual-light"
-        await _ready(pilot)
+        await settle(pilot)
         after = app.export_screenshot()
         assert set(re.findall(r'fill="(#[0-9a-f]{6})"', after)) != fills
         # a resize: the caption is drawn at its new width
         width = caption.outer_size.width
         assert caption.render_lines(Region(0, 0, width, 1))[0].cell_length == width
         await pilot.resize_terminal(90, 30)
-        await _ready(pilot)
+        await settle(pilot)
         now = caption.outer_size.width
         assert now != width and caption.render_lines(Region(0, 0, now, 1))[0].cell_length == now
         assert "loss" in _screen(app)

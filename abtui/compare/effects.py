@@ -316,6 +316,14 @@ class Comparison:
         return out
 
 
+def read_comparisons(report: Mapping[str, Any]) -> list[Comparison]:
+    """Every comparison of a report.json, typed (``Comparison.read``; entries that are not
+    objects left out)."""
+    comps = report.get("comparisons")
+    return [Comparison.read(c) for c in comps if isinstance(c, Mapping)] \
+        if isinstance(comps, list) else []
+
+
 def time_target_source(target_loss: float | None, target_accuracy: float | None) -> str | None:
     """The per-run metric time_to_target_ratio uses: the loss target if set, else accuracy."""
     if target_loss is not None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from abtui.compare.effects import Comparison
+from abtui.compare.effects import read_comparisons
 from abtui.compare.gates import read_gates
 from abtui.diff.fairness import Fairness
 from abtui.report import svg
@@ -57,13 +57,9 @@ def _txt(x: Any) -> str:
     return num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
-def _mappings(items: Any) -> list[Mapping[str, Any]]:
-    return [x for x in items or [] if isinstance(x, Mapping)]
-
-
 def _comparisons(report: Mapping[str, Any]) -> list[str]:
     out = ["<h2>Comparisons</h2>"]
-    for comp in map(Comparison.read, _mappings(report.get("comparisons"))):
+    for comp in read_comparisons(report):
         out.append(f"<h3>{escape(comp.arm)} vs {escape(comp.baseline)}</h3><ul>")
         out += [f"<li>{escape(s)}</li>" for s in comp.sentences]
         out.append("</ul>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.compare.effects import Comparison
+from abtui.compare.effects import read_comparisons
 from abtui.compare.gates import read_gates
 from abtui.diff.fairness import Fairness
 from abtui.report import charts
@@ -67,7 +67,7 @@ def _comparisons_section(report: Mapping[str, Any]) -> list[str]:
     out = ["## Comparisons", ""]
     if not report.get("comparisons"):
         return out + ["No comparison (the baseline or the other arms have no runs).", ""]
-    for comp in (Comparison.read(c) for c in report["comparisons"] if isinstance(c, Mapping)):
+    for comp in read_comparisons(report):
         out += [f"### {comp.arm} vs {comp.baseline}", ""]
         out += [f"- {s}" for s in comp.sentences] + [""]
         out += table(EFFECT_HEADERS, [effect_row(e) for e in comp.effects.values()])

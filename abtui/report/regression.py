@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from abtui.compare.effects import Comparison
+from abtui.compare.effects import read_comparisons
 from abtui.diff.fairness import CONFOUNDED, SPEED_EFFECTS, Fairness
 
 GOOD, BAD, SKIP = "good", "bad", "skip"
@@ -110,7 +110,7 @@ def judge(report: Mapping[str, Any], rule: Regression) -> Judgement:
     if confounded and not _candidate_ran_alone(fair, baseline, rule):
         return Judgement(SKIP, f"a confounded comparison is not counted: "
                                f"{'; '.join(fair.reasons[:2])}", confounded=True)
-    comps = [Comparison.read(c) for c in report.get("comparisons") or [] if isinstance(c, Mapping)]
+    comps = read_comparisons(report)
     if not comps:
         return Judgement(SKIP, "no comparison")
     e = comps[0].effects.get(rule.effect)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from abtui.compare.effects import Comparison
+from abtui.compare.effects import read_comparisons
 from abtui.compare.gates import read_gates
 from abtui.diff.fairness import CONFOUNDED, UNVERIFIABLE, Fairness
 from abtui.report.format import SUMMARY_COLUMNS, arm_headers, arm_rows
@@ -21,8 +21,7 @@ def render_summary(report: Mapping[str, Any]) -> str:
     """Per-arm table, comparison sentences, gate lines and the verdict, as plain text."""
     out = [f"abtui report: {report.get('experiment')}  ({report.get('run_dir')})", ""]
     out += _columns(arm_headers(SUMMARY_COLUMNS), arm_rows(report, SUMMARY_COLUMNS)) + [""]
-    for comp in (Comparison.read(c) for c in report.get("comparisons") or []
-                 if isinstance(c, Mapping)):
+    for comp in read_comparisons(report):
         out.append(f"{comp.arm} vs {comp.baseline}:")
         out += [f"  {s}" for s in comp.sentences]
         out += [f"  note: {n}" for n in comp.notes]

@@ -251,3 +251,10 @@ def fixture_app(scenario: str = "running", exp: FixtureExperiment | None = None,
             "cursor_blink": False, "signals": False}
     opts.update(options)
     return make_app(exp, [], False, **opts)
+
+
+async def settle(pilot: Any) -> None:
+    """Let a Pilot-driven app finish what is pending: a frame, its workers, a frame."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
